@@ -1,0 +1,39 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrNotFound: no account with that id or email.
+	ErrNotFound = errors.New("account: not found")
+	// ErrEmailTaken: CreateAccount with an email that already has an account.
+	ErrEmailTaken = errors.New("account: email already registered")
+)
+
+// Account is a built-in password account as a Store keeps it.
+type Account struct {
+	ID           string // random, URL-safe
+	Email        string // normalised (see NormalizeEmail); unique
+	PasswordHash string // PHC string: $argon2id$v=19$m=...,t=...,p=...$salt$hash
+	CreatedAt    time.Time
+}
+
+// Store keeps accounts. Every backend in store/* implements it next to
+// session.Store, so one --store URL keeps everything. Methods are safe for
+// concurrent use; backend failures wrap session.ErrStore.
+type Store interface {
+	// CreateAccount stores a new account; ErrEmailTaken if the email is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	// AccountByEmail looks an account up by its normalised email.
+	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	// AccountByID looks an account up by id.
+	AccountByID(ctx context.Context, id string) (*Account, error)
+	// ListAccounts returns every account, ordered by email.
+	ListAccounts(ctx context.Context) ([]*Account, error)
+	// DeleteAccount removes an account; ErrNotFound if there is none.
+	DeleteAccount(ctx context.Context, id string) error
+}

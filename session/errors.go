@@ -1,0 +1,30 @@
+package session
+
+import "errors"
+
+// Sentinel errors. Every error returned by this package and by a conforming
+// Store wraps at most one of these, so callers branch with errors.Is at any
+// depth.
+var (
+	// ErrNotFound: no such session (never existed, revoked, or swept).
+	ErrNotFound = errors.New("session: not found")
+	// ErrExpired: the session exists but its idle or absolute lifetime is over.
+	ErrExpired = errors.New("session: expired")
+	// ErrRevoked: the session was revoked; its access tokens are refused.
+	ErrRevoked = errors.New("session: revoked")
+	// ErrReused: a refresh token was presented again outside the grace
+	// window. The whole session has been revoked.
+	ErrReused = errors.New("session: refresh token reused")
+	// ErrConflict: a compare-and-set lost against a concurrent write.
+	ErrConflict = errors.New("session: conflicting update")
+	// ErrExists: Create was called with an id that is already taken.
+	ErrExists = errors.New("session: already exists")
+	// ErrDataTooLarge: application data over Policy.MaxDataBytes.
+	ErrDataTooLarge = errors.New("session: app data too large")
+	// ErrInvalidToken: an access or refresh token that is malformed, forged,
+	// expired or otherwise unacceptable. The wrapped error says why.
+	ErrInvalidToken = errors.New("session: invalid token")
+	// ErrStore: the store failed (unreachable, timed out, corrupt). Callers
+	// must fail closed: HTTP servers answer 503.
+	ErrStore = errors.New("session: store unavailable")
+)
