@@ -15,7 +15,7 @@ type Record struct {
 
 	CreatedAt  time.Time
 	LastSeenAt time.Time
-	// IdleExpiresAt is LastSeenAt plus the idle timeout, never past
+	// IdleExpiresAt is LastSeenAt plus the idle timeout; it may lie past
 	// AbsExpiresAt. The session is dead at min(IdleExpiresAt, AbsExpiresAt).
 	IdleExpiresAt time.Time
 	AbsExpiresAt  time.Time

@@ -1,0 +1,575 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/token"
+)
+
+// Config configures a Manager. Store, Keys, Issuer, Audience and RefreshKey
+// are required.
+type Config struct {
+	// Store keeps the sessions.
+	Store Store
+	// Keys signs and verifies access tokens.
+	Keys *token.KeyRing
+	// Issuer and Audience become the iss and aud of access tokens, and are
+	// required of every token Verify accepts.
+	Issuer, Audience string
+	// RefreshKey (at least 32 bytes, secret, the same on every node) derives
+	// the child of a refresh token, so a replay within the grace window gets
+	// the same child without the child ever being stored in clear.
+	RefreshKey []byte
+	// Policy holds lifetimes and limits; zero fields take their defaults.
+	Policy Policy
+	// Audit receives audit events; nil discards them.
+	Audit *audit.Logger
+	// Now is the clock; nil means time.Now. Tests inject one.
+	Now func() time.Time
+	// Leeway is the clock skew allowed when verifying access tokens.
+	// Default 30 s, at most MaxLeeway.
+	Leeway time.Duration
+	// VerifyCacheSize bounds how many verified access tokens are remembered
+	// so their signature is not checked again. Default 65536; negative
+	// disables the cache.
+	VerifyCacheSize int
+	// RevocationPoll is how often the store's revocations are re-read as a
+	// safety net under the change feed. Default 30 s; negative disables.
+	RevocationPoll time.Duration
+}
+
+// Meta describes the client at login or refresh.
+type Meta struct {
+	IP         string
+	UserAgent  string
+	AuthMethod string // e.g. "password"; set at login
+}
+
+// Tokens is what a login or refresh hands to the client.
+type Tokens struct {
+	AccessToken     string
+	AccessExpiresAt time.Time
+	RefreshToken    string
+	Session         *Session
+}
+
+// Identity is what an access token proves: the caller's session and user.
+// Verify returns it without reading the store.
+type Identity struct {
+	SessionID string
+	UserID    string
+	TokenID   string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Manager is the core of sessiond: it logs in, refreshes, verifies and
+// revokes sessions. All methods are safe for concurrent use. Create one with
+// New and Close it when done.
+type Manager struct {
+	store    Store
+	keys     *token.KeyRing
+	verifier token.Verifier
+	issuer   string
+	audience string
+	refKey   []byte
+	policy   Policy
+	audit    *audit.Logger
+	now      func() time.Time
+
+	revoked *revokedSet
+	cache   *verifyCache
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New checks cfg, loads the revocations the store remembers, subscribes to
+// its revocation feed if it has one, and returns a ready Manager.
+func New(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Keys == nil {
+		return nil, fmt.Errorf("%w: Store and Keys are required", ErrPolicy)
+	}
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, fmt.Errorf("%w: Issuer and Audience are required", ErrPolicy)
+	}
+	if len(cfg.RefreshKey) < 32 {
+		return nil, fmt.Errorf("%w: RefreshKey must be at least 32 bytes", ErrPolicy)
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("%w: leeway %v must be between 0 and %v", ErrPolicy, cfg.Leeway, MaxLeeway)
+	}
+	p, err := cfg.Policy.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manager{
+		store:    cfg.Store,
+		keys:     cfg.Keys,
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		refKey:   slices.Clone(cfg.RefreshKey),
+		policy:   p,
+		audit:    cfg.Audit,
+		now:      now,
+		revoked:  newRevokedSet(),
+	}
+	m.verifier = token.Verifier{Keys: cfg.Keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: now}
+	size := cfg.VerifyCacheSize
+	if size == 0 {
+		size = 65536
+	}
+	if size > 0 {
+		m.cache = newVerifyCache(size)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
+	// Subscribe before loading so that nothing revoked in between is missed.
+	if feed, ok := cfg.Store.(RevocationFeed); ok {
+		if err := feed.SubscribeRevocations(bg, m.revoked.add); err != nil {
+			cancel()
+			return nil, fmt.Errorf("session: subscribe to revocations: %w", err)
+		}
+	}
+	if err := m.LoadRevocations(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	poll := cfg.RevocationPoll
+	if poll == 0 {
+		poll = 30 * time.Second
+	}
+	if poll > 0 {
+		m.wg.Go(func() { m.pollRevocations(bg, poll) })
+	}
+	return m, nil
+}
+
+// Close stops the Manager's background work. It does not close the Store.
+func (m *Manager) Close() error {
+	m.stop()
+	m.wg.Wait()
+	return nil
+}
+
+// Policy returns the effective policy, defaults filled in.
+func (m *Manager) Policy() Policy { return m.policy }
+
+// Keys returns the key ring that signs access tokens.
+func (m *Manager) Keys() *token.KeyRing { return m.keys }
+
+// Store returns the store the Manager uses.
+func (m *Manager) Store() Store { return m.store }
+
+// Audit returns the audit logger (possibly nil, which discards).
+func (m *Manager) Audit() *audit.Logger { return m.audit }
+
+// Now returns the Manager's clock reading.
+func (m *Manager) Now() time.Time { return m.now() }
+
+// LoadRevocations reads the store's current revocations into the in-memory
+// set. New calls it; it runs again periodically as a safety net.
+func (m *Manager) LoadRevocations(ctx context.Context) error {
+	revs, err := m.store.Revocations(ctx, m.now())
+	if err != nil {
+		return fmt.Errorf("session: load revocations: %w", err)
+	}
+	for _, r := range revs {
+		m.revoked.add(r)
+	}
+	return nil
+}
+
+func (m *Manager) pollRevocations(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = m.LoadRevocations(ctx) // a failure keeps the set we have; the feed still runs
+			m.revoked.prune(m.now())
+		}
+	}
+}
+
+// newID returns a new 128-bit session id, base64url.
+func newID() (string, []byte) {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	return base64.RawURLEncoding.EncodeToString(b[:]), b[:]
+}
+
+// decodeID returns the raw bytes of a session id, or false if it is not one.
+func decodeID(id string) ([]byte, bool) {
+	if len(id) != 22 {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(id)
+	return b, err == nil && len(b) == 16
+}
+
+// Login starts a new session for userID (already authenticated by the
+// caller) and returns its first tokens. Every login gets a new session id.
+func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens, error) {
+	if userID == "" {
+		return nil, fmt.Errorf("%w: empty user id", ErrPolicy)
+	}
+	now := m.now()
+	id, raw := newID()
+	rt, err := token.NewRefreshToken(raw)
+	if err != nil {
+		return nil, fmt.Errorf("session: refresh token: %w", err)
+	}
+	abs := now.Add(m.policy.AbsoluteTimeout)
+	rec := &Record{
+		ID:            id,
+		UserID:        userID,
+		CreatedAt:     now,
+		LastSeenAt:    now,
+		IdleExpiresAt: minTime(now.Add(m.policy.IdleTimeout), abs),
+		AbsExpiresAt:  abs,
+		IP:            meta.IP,
+		UserAgent:     meta.UserAgent,
+		AuthMethod:    meta.AuthMethod,
+		RefreshHash:   token.HashRefreshToken(rt),
+	}
+	if err := m.store.Create(ctx, rec); err != nil {
+		return nil, fmt.Errorf("session: create: %w", err)
+	}
+	if m.policy.MaxSessionsPerUser > 0 {
+		if err := m.enforceCap(ctx, userID, id); err != nil {
+			return nil, err
+		}
+	}
+	at, exp, err := m.sign(rec, now)
+	if err != nil {
+		return nil, err
+	}
+	m.audit.Log(ctx, audit.Event{Kind: audit.LoginOK, SessionID: id, UserID: userID, IP: meta.IP, UserAgent: meta.UserAgent, Reason: meta.AuthMethod})
+	rec.Version = 1
+	return &Tokens{AccessToken: at, AccessExpiresAt: exp, RefreshToken: rt, Session: newSession(rec)}, nil
+}
+
+// enforceCap revokes the user's oldest live sessions beyond the cap,
+// never the one just created.
+func (m *Manager) enforceCap(ctx context.Context, userID, keep string) error {
+	recs, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("session: list for cap: %w", err)
+	}
+	now := m.now()
+	live := recs[:0]
+	for _, r := range recs {
+		if !r.Expired(now) {
+			live = append(live, r)
+		}
+	}
+	excess := len(live) - m.policy.MaxSessionsPerUser
+	for _, r := range live {
+		if excess <= 0 {
+			break
+		}
+		if r.ID == keep {
+			continue
+		}
+		if err := m.revoke(ctx, r.ID, audit.Event{Kind: audit.Revoke, SessionID: r.ID, UserID: userID, Reason: "session cap"}); err != nil {
+			return err
+		}
+		excess--
+	}
+	return nil
+}
+
+// sign issues an access token for rec, never outliving the session.
+func (m *Manager) sign(rec *Record, now time.Time) (string, time.Time, error) {
+	exp := minTime(now.Add(m.policy.AccessTTL), rec.ExpiresAt()).Truncate(time.Second)
+	jti, _ := newID()
+	at, err := m.keys.Sign(token.Claims{
+		Issuer:    m.issuer,
+		Subject:   rec.UserID,
+		Audience:  []string{m.audience},
+		ExpiresAt: exp,
+		IssuedAt:  now.Truncate(time.Second),
+		ID:        jti,
+		SessionID: rec.ID,
+	})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("session: sign access token: %w", err)
+	}
+	return at, exp, nil
+}
+
+// Refresh rotates a refresh token: it returns a new access token and the
+// child refresh token. The same parent presented again within the grace
+// window gets the same child; any other reuse revokes the whole session and
+// returns ErrReused. A malformed, unknown or expired token returns an error
+// wrapping ErrInvalidToken.
+func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (*Tokens, error) {
+	raw, err := token.ParseRefreshToken(refreshToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	child, err := token.DeriveRefreshToken(m.refKey, refreshToken)
+	if err != nil {
+		return nil, fmt.Errorf("session: derive refresh token: %w", err)
+	}
+	now := m.now()
+	if m.revoked.has(id, now) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+	}
+	outcome, rec, err := m.store.Rotate(ctx, id, RotateRequest{
+		Presented:     token.HashRefreshToken(refreshToken),
+		Next:          token.HashRefreshToken(child),
+		Now:           now,
+		Grace:         m.policy.RefreshGrace,
+		IdleExpiresAt: now.Add(m.policy.IdleTimeout), // Record.ExpiresAt caps it at the absolute expiry
+		RevokeHold:    revokeHold,
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		return nil, fmt.Errorf("session: refresh: %w", err)
+	}
+	switch outcome {
+	case Reused:
+		m.revoked.add(Revocation{SessionID: id, Until: now.Add(revokeHold)})
+		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent})
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrReused)
+	case GraceReplay:
+		// Nothing was written; answer from the record as stored now.
+		if rec == nil {
+			if rec, err = m.store.Get(ctx, id); err != nil {
+				return nil, fmt.Errorf("session: refresh: %w", err)
+			}
+		}
+	case Rotated:
+	default:
+		return nil, fmt.Errorf("%w: store returned outcome %v", ErrStore, outcome)
+	}
+	at, exp, err := m.sign(rec, now)
+	if err != nil {
+		return nil, err
+	}
+	m.audit.Log(ctx, audit.Event{Kind: audit.Refresh, SessionID: id, UserID: rec.UserID, IP: meta.IP, Reason: outcome.String()})
+	return &Tokens{AccessToken: at, AccessExpiresAt: exp, RefreshToken: child, Session: newSession(rec)}, nil
+}
+
+// Verify checks an access token and returns the identity it proves. It
+// reads no store: the signature, the claims and the in-memory set of
+// revoked sessions decide. Errors wrap ErrInvalidToken, and ErrRevoked when
+// the session was revoked.
+func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, error) {
+	now := m.now()
+	var key [sha256.Size]byte
+	if m.cache != nil {
+		key = sha256.Sum256([]byte(accessToken))
+		if id, ok := m.cache.get(key, now); ok {
+			if m.revoked.has(id.SessionID, now) {
+				return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+			}
+			return id, nil
+		}
+	}
+	c, err := m.verifier.Verify(accessToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if m.revoked.has(c.SessionID, now) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+	}
+	id := &Identity{SessionID: c.SessionID, UserID: c.Subject, TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
+	if m.cache != nil {
+		m.cache.put(key, id, now)
+	}
+	return id, nil
+}
+
+// Get returns a live session by id (a store read).
+func (m *Manager) Get(ctx context.Context, id string) (*Session, error) {
+	rec, err := m.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(rec), nil
+}
+
+func (m *Manager) get(ctx context.Context, id string) (*Record, error) {
+	if _, ok := decodeID(id); !ok {
+		return nil, fmt.Errorf("session %q: %w", "malformed id", ErrNotFound)
+	}
+	now := m.now()
+	if m.revoked.has(id, now) {
+		return nil, fmt.Errorf("session: %w", ErrRevoked)
+	}
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("session: get: %w", err)
+	}
+	if rec.Expired(now) {
+		return nil, fmt.Errorf("session: %w", ErrExpired)
+	}
+	return rec, nil
+}
+
+// Update runs fn on a fresh snapshot of the session and writes the result
+// back with compare-and-set, retrying a few times if a concurrent write got
+// there first. It never writes back a session that was revoked or expired
+// meanwhile (ErrNotFound, ErrRevoked or ErrExpired), and refuses data over
+// Policy.MaxDataBytes with ErrDataTooLarge, writing nothing. Only the
+// application data is taken from fn's changes.
+func (m *Manager) Update(ctx context.Context, id string, fn func(*Session) error) (*Session, error) {
+	const attempts = 8
+	for range attempts {
+		rec, err := m.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		s := newSession(rec)
+		if err := fn(s); err != nil {
+			return nil, err
+		}
+		n, err := dataSize(s.data)
+		if err != nil {
+			return nil, err
+		}
+		if n > m.policy.MaxDataBytes {
+			return nil, fmt.Errorf("%w: %d bytes, the cap is %d", ErrDataTooLarge, n, m.policy.MaxDataBytes)
+		}
+		rec.Data = s.data
+		err = m.store.Update(ctx, rec)
+		switch {
+		case err == nil:
+			return newSession(rec), nil
+		case errors.Is(err, ErrConflict):
+			continue
+		default:
+			return nil, fmt.Errorf("session: update: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("session: update after %d attempts: %w", attempts, ErrConflict)
+}
+
+// Revoke ends one session at once: its refresh token stops working and its
+// access tokens are refused by Verify on every node fed by the store.
+// Revoking a session that is already gone is not an error.
+func (m *Manager) Revoke(ctx context.Context, id string) error {
+	return m.revoke(ctx, id, audit.Event{Kind: audit.Revoke, SessionID: id})
+}
+
+// Logout is Revoke, audited as a logout by the session's own user.
+func (m *Manager) Logout(ctx context.Context, id string) error {
+	return m.revoke(ctx, id, audit.Event{Kind: audit.Logout, SessionID: id})
+}
+
+func (m *Manager) revoke(ctx context.Context, id string, ev audit.Event) error {
+	now := m.now()
+	until := now.Add(revokeHold)
+	if _, err := m.store.Delete(ctx, id, until); err != nil {
+		return fmt.Errorf("session: revoke: %w", err)
+	}
+	// The feed would tell us too; add it now so this node refuses the
+	// session's tokens before this call even returns.
+	m.revoked.add(Revocation{SessionID: id, Until: until})
+	m.audit.Log(ctx, ev)
+	return nil
+}
+
+// RevokeUser ends every session of userID except the one with id except
+// ("" ends them all: log out everywhere). It returns the ids it ended.
+func (m *Manager) RevokeUser(ctx context.Context, userID, except string) ([]string, error) {
+	now := m.now()
+	until := now.Add(revokeHold)
+	ids, err := m.store.DeleteUser(ctx, userID, except, until)
+	if err != nil {
+		return nil, fmt.Errorf("session: revoke user: %w", err)
+	}
+	for _, id := range ids {
+		m.revoked.add(Revocation{SessionID: id, Until: until})
+	}
+	m.audit.Log(ctx, audit.Event{Kind: audit.RevokeUser, UserID: userID, Count: len(ids)})
+	return ids, nil
+}
+
+// List returns the user's live sessions, oldest first.
+func (m *Manager) List(ctx context.Context, userID string) ([]*Session, error) {
+	recs, err := m.store.ListUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	now := m.now()
+	out := make([]*Session, 0, len(recs))
+	for _, r := range recs {
+		if r.Expired(now) || m.revoked.has(r.ID, now) {
+			continue
+		}
+		out = append(out, newSession(r))
+	}
+	return out, nil
+}
+
+// Sweep deletes expired sessions and forgotten revocations from the store
+// now, and returns how many sessions went.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	now := m.now()
+	m.revoked.prune(now)
+	if m.cache != nil {
+		m.cache.prune(now)
+	}
+	n, err := m.store.DeleteExpired(ctx, now)
+	if err != nil {
+		return n, fmt.Errorf("session: sweep: %w", err)
+	}
+	return n, nil
+}
+
+// RunSweeper calls Sweep every interval until ctx is done. Errors are
+// passed to onErr (if not nil) and the loop goes on.
+func (m *Manager) RunSweeper(ctx context.Context, every time.Duration, onErr func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := m.Sweep(ctx); err != nil && onErr != nil {
+				onErr(err)
+			}
+		}
+	}
+}
+
+// FlushVerifyCache forgets every remembered verification, e.g. after a key
+// was withdrawn in an emergency.
+func (m *Manager) FlushVerifyCache() {
+	if m.cache != nil {
+		m.cache.flush()
+	}
+}
+
+// Revoked reports whether this node knows the session as revoked.
+func (m *Manager) Revoked(id string) bool { return m.revoked.has(id, m.now()) }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

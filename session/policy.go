@@ -1,0 +1,93 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits that no configuration can exceed.
+const (
+	// MaxAccessTTL is the longest an access token may live (DESIGN.md: at most 1 h).
+	MaxAccessTTL = time.Hour
+	// MaxLeeway is the largest clock leeway the verifier allows.
+	MaxLeeway = 60 * time.Second
+	// MaxRefreshGrace bounds the replay window of a rotated refresh token;
+	// a longer window would make theft detection toothless.
+	MaxRefreshGrace = time.Minute
+	// revokeHold is how long a revocation is remembered: long enough that
+	// every access token the session could still hold has expired, whatever
+	// AccessTTL was when it was issued.
+	revokeHold = MaxAccessTTL + MaxLeeway
+)
+
+// Policy holds the lifetimes and limits of sessions. The zero value of each
+// field means its default.
+type Policy struct {
+	// AccessTTL is the lifetime of an access token. Default 10 min, at most
+	// MaxAccessTTL; never past the session's own expiry.
+	AccessTTL time.Duration
+	// IdleTimeout ends a session that has not refreshed for this long.
+	// Default 24 h.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after login, however active.
+	// Default 7 days.
+	AbsoluteTimeout time.Duration
+	// RefreshGrace is how long after a rotation the parent refresh token may
+	// be presented again and get the same child (two tabs, a retried
+	// request). Default 10 s, at most MaxRefreshGrace. Any other reuse is
+	// treated as theft.
+	RefreshGrace time.Duration
+	// MaxSessionsPerUser caps a user's live sessions; a login beyond the cap
+	// revokes the user's oldest sessions. Default 0: no cap.
+	MaxSessionsPerUser int
+	// MaxDataBytes caps the application data of a session, as JSON.
+	// Default 4096 bytes.
+	MaxDataBytes int
+}
+
+// Defaults of Policy.
+const (
+	DefaultAccessTTL       = 10 * time.Minute
+	DefaultIdleTimeout     = 24 * time.Hour
+	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
+	DefaultRefreshGrace    = 10 * time.Second
+	DefaultMaxDataBytes    = 4096
+)
+
+// ErrPolicy is wrapped by configuration errors.
+var ErrPolicy = errors.New("session: invalid policy")
+
+// withDefaults fills zero fields and checks bounds.
+func (p Policy) withDefaults() (Policy, error) {
+	if p.AccessTTL == 0 {
+		p.AccessTTL = DefaultAccessTTL
+	}
+	if p.IdleTimeout == 0 {
+		p.IdleTimeout = DefaultIdleTimeout
+	}
+	if p.AbsoluteTimeout == 0 {
+		p.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if p.RefreshGrace == 0 {
+		p.RefreshGrace = DefaultRefreshGrace
+	}
+	if p.MaxDataBytes == 0 {
+		p.MaxDataBytes = DefaultMaxDataBytes
+	}
+	switch {
+	case p.AccessTTL < time.Second || p.AccessTTL > MaxAccessTTL:
+		return p, fmt.Errorf("%w: access TTL %v must be between 1s and %v", ErrPolicy, p.AccessTTL, MaxAccessTTL)
+	case p.IdleTimeout < time.Minute:
+		return p, fmt.Errorf("%w: idle timeout %v is under a minute", ErrPolicy, p.IdleTimeout)
+	case p.AbsoluteTimeout < time.Minute:
+		return p, fmt.Errorf("%w: absolute timeout %v is under a minute", ErrPolicy, p.AbsoluteTimeout)
+	case p.RefreshGrace < 0 || p.RefreshGrace > MaxRefreshGrace:
+		return p, fmt.Errorf("%w: refresh grace %v must be between 0 and %v", ErrPolicy, p.RefreshGrace, MaxRefreshGrace)
+	case p.MaxSessionsPerUser < 0:
+		return p, fmt.Errorf("%w: negative session cap", ErrPolicy)
+	case p.MaxDataBytes < 0 || p.MaxDataBytes > 64<<10:
+		return p, fmt.Errorf("%w: app data cap %d must be between 0 and 64 KiB", ErrPolicy, p.MaxDataBytes)
+	}
+	return p, nil
+}

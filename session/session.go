@@ -1,0 +1,97 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Session is the application's view of a server-side session. A Session
+// returned by Manager.Get is a snapshot; change its data inside
+// Manager.Update, which writes it back with compare-and-set.
+type Session struct {
+	ID         string
+	UserID     string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// ExpiresAt is when the session dies unless refreshed (the earlier of
+	// the idle and the absolute expiry).
+	ExpiresAt time.Time
+	// AbsExpiresAt is when the session dies however active it is.
+	AbsExpiresAt time.Time
+	IP           string
+	UserAgent    string
+	AuthMethod   string
+
+	data    map[string]json.RawMessage
+	version uint64
+}
+
+func newSession(r *Record) *Session {
+	return &Session{
+		ID:           r.ID,
+		UserID:       r.UserID,
+		CreatedAt:    r.CreatedAt,
+		LastSeenAt:   r.LastSeenAt,
+		ExpiresAt:    r.ExpiresAt(),
+		AbsExpiresAt: r.AbsExpiresAt,
+		IP:           r.IP,
+		UserAgent:    r.UserAgent,
+		AuthMethod:   r.AuthMethod,
+		data:         r.Clone().Data,
+		version:      r.Version,
+	}
+}
+
+// Get decodes the application value stored under key into a T. It reports
+// false if there is none; an error if the stored JSON does not fit T.
+func Get[T any](s *Session, key string) (T, bool, error) {
+	var v T
+	raw, ok := s.data[key]
+	if !ok {
+		return v, false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, true, fmt.Errorf("session: app data %q: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// Set stores v, encoded as JSON, under key. It changes the snapshot only:
+// call it inside Manager.Update to persist. The size cap is checked when the
+// session is written.
+func (s *Session) Set(key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("session: app data %q: %w", key, err)
+	}
+	if s.data == nil {
+		s.data = make(map[string]json.RawMessage)
+	}
+	s.data[key] = raw
+	return nil
+}
+
+// Delete removes key from the application data.
+func (s *Session) Delete(key string) { delete(s.data, key) }
+
+// Keys returns the keys of the application data, in no particular order.
+func (s *Session) Keys() []string {
+	keys := make([]string, 0, len(s.data))
+	for k := range s.data {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// dataSize is the size of the application data as one JSON object.
+func dataSize(d map[string]json.RawMessage) (int, error) {
+	if len(d) == 0 {
+		return 0, nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return 0, fmt.Errorf("session: app data: %w", err)
+	}
+	return len(b), nil
+}
