@@ -1,4 +1,112 @@
 package memstore
 
-// accounts holds the account.Store half of Store (filled in by accounts.go's owner).
-type accounts struct{}
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/sessiond/sessiond/account"
+)
+
+// accounts is the account.Store half of Store: its own lock and maps, so
+// account traffic never contends with session traffic. The zero value is
+// ready to use.
+type accounts struct {
+	mu      sync.RWMutex
+	byID    map[string]*account.Account
+	byEmail map[string]string // email -> id
+}
+
+var _ account.Store = (*Store)(nil)
+
+func copyAccount(a *account.Account) *account.Account {
+	c := *a
+	return &c
+}
+
+// CreateAccount stores a copy of a; account.ErrEmailTaken if its email
+// already has an account. It refuses an id that is already taken.
+func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: create account: %w", err)
+	}
+	s.acc.mu.Lock()
+	defer s.acc.mu.Unlock()
+	if _, ok := s.acc.byEmail[a.Email]; ok {
+		return fmt.Errorf("memstore: create account: %w", account.ErrEmailTaken)
+	}
+	if _, ok := s.acc.byID[a.ID]; ok {
+		return fmt.Errorf("memstore: create account: id %q already exists", a.ID)
+	}
+	if s.acc.byID == nil {
+		s.acc.byID = make(map[string]*account.Account)
+		s.acc.byEmail = make(map[string]string)
+	}
+	s.acc.byID[a.ID] = copyAccount(a)
+	s.acc.byEmail[a.Email] = a.ID
+	return nil
+}
+
+// AccountByEmail returns a copy of the account with that (normalised)
+// email, or account.ErrNotFound.
+func (s *Store) AccountByEmail(ctx context.Context, email string) (*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: account by email: %w", err)
+	}
+	s.acc.mu.RLock()
+	defer s.acc.mu.RUnlock()
+	id, ok := s.acc.byEmail[email]
+	if !ok {
+		return nil, fmt.Errorf("memstore: account by email: %w", account.ErrNotFound)
+	}
+	return copyAccount(s.acc.byID[id]), nil
+}
+
+// AccountByID returns a copy of the account with id, or
+// account.ErrNotFound.
+func (s *Store) AccountByID(ctx context.Context, id string) (*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: account by id: %w", err)
+	}
+	s.acc.mu.RLock()
+	defer s.acc.mu.RUnlock()
+	a, ok := s.acc.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("memstore: account by id: %w", account.ErrNotFound)
+	}
+	return copyAccount(a), nil
+}
+
+// ListAccounts returns copies of every account, ordered by email.
+func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: list accounts: %w", err)
+	}
+	s.acc.mu.RLock()
+	out := make([]*account.Account, 0, len(s.acc.byID))
+	for _, a := range s.acc.byID {
+		out = append(out, copyAccount(a))
+	}
+	s.acc.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *account.Account) int { return cmp.Compare(a.Email, b.Email) })
+	return out, nil
+}
+
+// DeleteAccount removes the account with id, or returns
+// account.ErrNotFound.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete account: %w", err)
+	}
+	s.acc.mu.Lock()
+	defer s.acc.mu.Unlock()
+	a, ok := s.acc.byID[id]
+	if !ok {
+		return fmt.Errorf("memstore: delete account: %w", account.ErrNotFound)
+	}
+	delete(s.acc.byID, id)
+	delete(s.acc.byEmail, a.Email)
+	return nil
+}

@@ -1,0 +1,24 @@
+package account
+
+import "errors"
+
+// More errors callers branch on with errors.Is (see also ErrNotFound and
+// ErrEmailTaken in store.go).
+var (
+	// ErrInvalidEmail: NormalizeEmail refused the address; the wrapping
+	// error says why.
+	ErrInvalidEmail = errors.New("account: invalid email")
+	// ErrInvalidPassword: the password breaks the password rules; the
+	// wrapping error says which.
+	ErrInvalidPassword = errors.New("account: invalid password")
+	// ErrBadCredentials: Authenticate found no account with that email or
+	// the password did not match. The two cases are deliberately the same
+	// error, so a caller cannot leak which accounts exist.
+	ErrBadCredentials = errors.New("account: bad credentials")
+	// ErrInvalidHash: a stored password hash is not a PHC argon2id string
+	// this package accepts (malformed, unsupported version, or parameters
+	// outside the bounds in Params.Validate).
+	ErrInvalidHash = errors.New("account: invalid password hash")
+	// ErrInvalidParams: Params outside the accepted bounds.
+	ErrInvalidParams = errors.New("account: invalid argon2 parameters")
+)

@@ -1,0 +1,156 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Service signs users up and authenticates them against a Store.
+//
+// Its fields are read on every call and are not guarded: set them before
+// first use and do not change them while calls are in flight. With that,
+// a *Service is safe for concurrent use.
+type Service struct {
+	// Store keeps the accounts. Required.
+	Store Store
+	// Params hashes new passwords. The zero value means DefaultParams.
+	Params Params
+	// Now is the clock for CreatedAt. Nil means time.Now.
+	Now func() time.Time
+}
+
+func (s *Service) params() Params {
+	if s.Params == (Params{}) {
+		return DefaultParams
+	}
+	return s.Params
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// Signup creates an account: it normalises the email (ErrInvalidEmail),
+// checks the password rules (ErrInvalidPassword), hashes the password
+// under s.Params and stores the account with a new random id
+// (ErrEmailTaken if the email already has one). It returns the account as
+// stored.
+func (s *Service) Signup(ctx context.Context, email, password string) (*Account, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidatePassword(password); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("account: signup: %w", err)
+	}
+	hash, err := HashPassword(password, s.params())
+	if err != nil {
+		return nil, err
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	a := &Account{ID: id, Email: email, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	if err := s.Store.CreateAccount(ctx, a); err != nil {
+		return nil, fmt.Errorf("account: signup: %w", err)
+	}
+	return a, nil
+}
+
+// Authenticate returns the account whose email and password match, or
+// ErrBadCredentials. An email that is invalid or has no account gets the
+// same error after the same work as a wrong password: the password is
+// checked against a dummy hash made with s.Params, so the argon2id
+// computation (the only expensive step) is done in every case, and the
+// response time does not reveal whether the account exists. (If an
+// account's stored hash was made under other Params than s.Params, its
+// timing differs from the dummy's; rehash such accounts to close that.)
+//
+// Store failures other than ErrNotFound are returned wrapped, so callers
+// fail closed.
+func (s *Service) Authenticate(ctx context.Context, email, password string) (*Account, error) {
+	if !utf8.ValidString(password) || len(password) > 4*MaxPasswordLen {
+		// No password that Signup accepted looks like this; still do the
+		// work, on a bounded input.
+		password = ""
+		email = ""
+	}
+	var a *Account
+	norm, err := NormalizeEmail(email)
+	if err == nil {
+		a, err = s.Store.AccountByEmail(ctx, norm)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("account: authenticate: %w", err)
+		}
+	}
+	if a == nil {
+		if _, err := s.checkDummy(password); err != nil {
+			return nil, err
+		}
+		return nil, ErrBadCredentials
+	}
+	ok, err := CheckPassword(a.PasswordHash, password)
+	if err != nil {
+		return nil, fmt.Errorf("account: authenticate %s: %w", a.ID, err)
+	}
+	if !ok {
+		return nil, ErrBadCredentials
+	}
+	return a, nil
+}
+
+// checkDummy runs CheckPassword against a hash made with s.Params that no
+// password matches. The dummy is built from random bytes rather than by
+// hashing, so making it costs nothing, yet checking it costs exactly what
+// checking a real hash made with the same Params costs.
+func (s *Service) checkDummy(password string) (bool, error) {
+	p := s.params()
+	if err := p.Validate(); err != nil {
+		return false, err
+	}
+	buf := make([]byte, p.SaltLen+p.KeyLen)
+	if _, err := rand.Read(buf); err != nil {
+		return false, fmt.Errorf("account: reading random dummy hash: %w", err)
+	}
+	return CheckPassword(formatPHC(p, buf[:p.SaltLen], buf[p.SaltLen:]), password)
+}
+
+// Delete removes the account with id (ErrNotFound if there is none). It
+// does not end the account's sessions: callers revoke those through the
+// session Manager.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if err := s.Store.DeleteAccount(ctx, id); err != nil {
+		return fmt.Errorf("account: delete %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns every account, ordered by email.
+func (s *Service) List(ctx context.Context) ([]*Account, error) {
+	as, err := s.Store.ListAccounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("account: list: %w", err)
+	}
+	return as, nil
+}
+
+// newID returns 128 random bits, base64url without padding (22 bytes).
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("account: reading random id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
