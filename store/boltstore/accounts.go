@@ -1,0 +1,221 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+)
+
+// The account.Store half of Store lives in two buckets, created by the
+// first write: accounts maps id to the JSON record, accounts_by_email maps
+// the normalised email to the id (bbolt keeps keys in byte order, so
+// ListAccounts walks this index to list by email).
+var (
+	bucketAccounts       = []byte("accounts")
+	bucketAccountsByMail = []byte("accounts_by_email")
+)
+
+var _ account.Store = (*Store)(nil)
+
+// errIDTaken: CreateAccount with an id already in use (ids are random, so
+// this is a caller bug, not a condition callers branch on).
+var errIDTaken = errors.New("account id already exists")
+
+// accountRecord is the stored form of account.Account, with field names
+// fixed here so that renaming a Go field cannot silently break stored data.
+type accountRecord struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	PasswordHash string    `json:"password_hash"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func encodeAccount(a *account.Account) ([]byte, error) {
+	return json.Marshal(accountRecord{ID: a.ID, Email: a.Email, PasswordHash: a.PasswordHash, CreatedAt: a.CreatedAt})
+}
+
+// decodeAccount copies out of v (bbolt memory is valid only inside the
+// transaction; json.Unmarshal copies).
+func decodeAccount(v []byte) (*account.Account, error) {
+	var r accountRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("%w: corrupt account record: %w", session.ErrStore, err)
+	}
+	return &account.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt}, nil
+}
+
+// storeErr wraps a bbolt failure so callers fail closed; errors that are
+// already classified (account sentinels, ctx errors, ErrStore) pass as
+// they are.
+func storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, account.ErrNotFound), errors.Is(err, account.ErrEmailTaken),
+		errors.Is(err, session.ErrStore), errors.Is(err, errIDTaken):
+		return fmt.Errorf("boltstore: %s: %w", op, err)
+	}
+	return fmt.Errorf("boltstore: %s: %w: %w", op, session.ErrStore, err)
+}
+
+// CreateAccount stores a; account.ErrEmailTaken if its email already has
+// an account. It refuses an id that is already taken.
+func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: create account: %w", err)
+	}
+	v, err := encodeAccount(a)
+	if err != nil {
+		return fmt.Errorf("boltstore: create account: %w", err)
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		byID, err := tx.CreateBucketIfNotExists(bucketAccounts)
+		if err != nil {
+			return err
+		}
+		byMail, err := tx.CreateBucketIfNotExists(bucketAccountsByMail)
+		if err != nil {
+			return err
+		}
+		if byMail.Get([]byte(a.Email)) != nil {
+			return account.ErrEmailTaken
+		}
+		if byID.Get([]byte(a.ID)) != nil {
+			return fmt.Errorf("%w: %q", errIDTaken, a.ID)
+		}
+		if err := byID.Put([]byte(a.ID), v); err != nil {
+			return err
+		}
+		return byMail.Put([]byte(a.Email), []byte(a.ID))
+	})
+	if err != nil {
+		return storeErr("create account", err)
+	}
+	return nil
+}
+
+// AccountByEmail returns the account with that (normalised) email, or
+// account.ErrNotFound.
+func (s *Store) AccountByEmail(ctx context.Context, email string) (*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: account by email: %w", err)
+	}
+	var a *account.Account
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		byMail, byID := tx.Bucket(bucketAccountsByMail), tx.Bucket(bucketAccounts)
+		if byMail == nil || byID == nil {
+			return account.ErrNotFound
+		}
+		id := byMail.Get([]byte(email))
+		if id == nil {
+			return account.ErrNotFound
+		}
+		v := byID.Get(id)
+		if v == nil {
+			return fmt.Errorf("%w: email index names missing account", session.ErrStore)
+		}
+		var err error
+		a, err = decodeAccount(v)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("account by email", err)
+	}
+	return a, nil
+}
+
+// AccountByID returns the account with id, or account.ErrNotFound.
+func (s *Store) AccountByID(ctx context.Context, id string) (*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: account by id: %w", err)
+	}
+	var a *account.Account
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		byID := tx.Bucket(bucketAccounts)
+		if byID == nil {
+			return account.ErrNotFound
+		}
+		v := byID.Get([]byte(id))
+		if v == nil {
+			return account.ErrNotFound
+		}
+		var err error
+		a, err = decodeAccount(v)
+		return err
+	})
+	if err != nil {
+		return nil, storeErr("account by id", err)
+	}
+	return a, nil
+}
+
+// ListAccounts returns every account, ordered by email.
+func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: list accounts: %w", err)
+	}
+	out := []*account.Account{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		byMail, byID := tx.Bucket(bucketAccountsByMail), tx.Bucket(bucketAccounts)
+		if byMail == nil || byID == nil {
+			return nil
+		}
+		return byMail.ForEach(func(email, id []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			v := byID.Get(id)
+			if v == nil {
+				return fmt.Errorf("%w: email index names missing account", session.ErrStore)
+			}
+			a, err := decodeAccount(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return nil, fmt.Errorf("boltstore: list accounts: %w", err)
+		}
+		return nil, storeErr("list accounts", err)
+	}
+	return out, nil
+}
+
+// DeleteAccount removes the account with id, or returns
+// account.ErrNotFound.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: delete account: %w", err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		byID, byMail := tx.Bucket(bucketAccounts), tx.Bucket(bucketAccountsByMail)
+		if byID == nil || byMail == nil {
+			return account.ErrNotFound
+		}
+		v := byID.Get([]byte(id))
+		if v == nil {
+			return account.ErrNotFound
+		}
+		a, err := decodeAccount(v)
+		if err != nil {
+			return err
+		}
+		if err := byID.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return byMail.Delete([]byte(a.Email))
+	})
+	if err != nil {
+		return storeErr("delete account", err)
+	}
+	return nil
+}
