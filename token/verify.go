@@ -1,0 +1,489 @@
+package token
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"time"
+)
+
+// Verifier checks access tokens issued by a KeyRing. Every field is pinned:
+// there is no option to skip a check. A Verifier is safe for concurrent use
+// once configured; its zero value (no Keys, Issuer, Audience) refuses every
+// token.
+type Verifier struct {
+	// Keys is the ring whose keys verify tokens. The key named by the
+	// header's kid decides the algorithm.
+	Keys *KeyRing
+	// Issuer must equal the token's iss exactly. Required.
+	Issuer string
+	// Audience must be one of the token's aud values. Required.
+	Audience string
+	// Leeway is the allowed clock skew for exp and iat. 0 (or negative)
+	// means 30s; more than 60s is treated as 60s.
+	Leeway time.Duration
+	// Now returns the current time. nil means time.Now.
+	Now func() time.Time
+	// MaxLen is the longest token accepted, in bytes; longer ones are
+	// refused (ErrTooLarge) before any parsing. 0 means 4096.
+	MaxLen int
+}
+
+const (
+	defaultLeeway = 30 * time.Second
+	maxLeeway     = 60 * time.Second
+	defaultMaxLen = 4096
+)
+
+// b64 is strict base64url without padding: non-canonical trailing bits are
+// refused. It still skips CR and LF, so callers check the alphabet first.
+var b64 = base64.RawURLEncoding.Strict()
+
+// b64url marks the bytes of the base64url alphabet.
+var b64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// Verify checks token and returns its claims. It refuses, with an error
+// wrapping the matching sentinel:
+//   - anything longer than MaxLen (ErrTooLarge), not exactly three strict
+//     base64url parts (ErrMalformed);
+//   - a header with any parameter other than alg, kid and typ, such as crit,
+//     jku, x5u, jwk, x5c or b64 (ErrHeader); duplicate or case-variant names
+//     (ErrHeader); typ other than at+jwt or application/at+jwt (ErrHeader);
+//   - an unknown or retired kid (ErrUnknownKey), an alg other than the key's
+//     (ErrAlgorithm), a bad signature (ErrSignature);
+//   - claims that are not exactly those sessiond issues: since sessiond is
+//     the only issuer, any other member (nbf, "Sub", ...) is a forgery and is
+//     refused, as are duplicates and wrong JSON types (ErrMalformed); iss, sub,
+//     aud, exp, iat, jti and sid are all required;
+//   - a wrong iss (ErrIssuer), an aud without Audience (ErrAudience), exp
+//     passed or iat in the future beyond the leeway (ErrExpired,
+//     ErrNotYetValid).
+func (v *Verifier) Verify(token string) (Claims, error) {
+	maxLen := v.MaxLen
+	if maxLen <= 0 {
+		maxLen = defaultMaxLen
+	}
+	if len(token) > maxLen {
+		return Claims{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(token), maxLen)
+	}
+	if v.Keys == nil {
+		return Claims{}, fmt.Errorf("%w: verifier has no key ring", ErrUnknownKey)
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	t := now()
+	var hdr header
+	var hbuf [256]byte
+	var pbuf [1024]byte
+	payload, err := verifyJWS([]byte(token), v.Keys.snap.Load(), t, &hdr, hbuf[:0], pbuf[:0])
+	if err != nil {
+		return Claims{}, err
+	}
+	if !hdr.hasTyp || !validTyp(hdr.typ) {
+		return Claims{}, fmt.Errorf("%w: typ must be at+jwt", ErrHeader)
+	}
+	c, err := parseClaims(payload)
+	if err != nil {
+		return Claims{}, err
+	}
+	return c, v.check(&c, t)
+}
+
+func validTyp(t []byte) bool {
+	return bytes.EqualFold(t, []byte("at+jwt")) || bytes.EqualFold(t, []byte("application/at+jwt"))
+}
+
+func (v *Verifier) check(c *Claims, now time.Time) error {
+	leeway := v.Leeway
+	if leeway <= 0 {
+		leeway = defaultLeeway
+	} else if leeway > maxLeeway {
+		leeway = maxLeeway
+	}
+	if v.Issuer == "" || c.Issuer != v.Issuer {
+		return fmt.Errorf("%w: %q", ErrIssuer, c.Issuer)
+	}
+	aud := false
+	for _, a := range c.Audience {
+		if v.Audience != "" && a == v.Audience {
+			aud = true
+			break
+		}
+	}
+	if !aud {
+		return fmt.Errorf("%w: %q", ErrAudience, c.Audience)
+	}
+	if !now.Before(c.ExpiresAt.Add(leeway)) {
+		return fmt.Errorf("%w: at %s", ErrExpired, c.ExpiresAt.Format(time.RFC3339))
+	}
+	if c.IssuedAt.After(now.Add(leeway)) {
+		return fmt.Errorf("%w: iat %s", ErrNotYetValid, c.IssuedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// header holds the three parameters we accept. Values are views into the
+// decoded header or into the scratch arrays (when they contained escapes).
+type header struct {
+	alg, kid, typ          []byte
+	hasAlg, hasKid, hasTyp bool
+	scratch                [3][64]byte
+}
+
+// parseHeader reads the JOSE header strictly: alg and kid required, typ
+// optional here (Verify requires it), nothing else allowed.
+func parseHeader(b []byte, h *header) error {
+	s := scanner{b: b}
+	if err := s.begin(); err != nil {
+		return fmt.Errorf("%w: header: %w", ErrMalformed, err)
+	}
+	for {
+		name, more, err := s.next()
+		if err != nil {
+			return fmt.Errorf("%w: header: %w", ErrMalformed, err)
+		}
+		if !more {
+			break
+		}
+		var dst *[]byte
+		var seen *bool
+		var scratch []byte
+		switch string(name) {
+		case "alg":
+			dst, seen, scratch = &h.alg, &h.hasAlg, h.scratch[0][:0]
+		case "kid":
+			dst, seen, scratch = &h.kid, &h.hasKid, h.scratch[1][:0]
+		case "typ":
+			dst, seen, scratch = &h.typ, &h.hasTyp, h.scratch[2][:0]
+		default:
+			return fmt.Errorf("%w: %q", ErrHeader, name)
+		}
+		if *seen {
+			return fmt.Errorf("%w: duplicate %q", ErrHeader, name)
+		}
+		*seen = true
+		if *dst, err = s.str(scratch); err != nil {
+			return fmt.Errorf("%w: header %q: %w", ErrMalformed, name, err)
+		}
+	}
+	if err := s.end(); err != nil {
+		return fmt.Errorf("%w: header: trailing data", ErrMalformed)
+	}
+	if !h.hasAlg {
+		return fmt.Errorf("%w: header without alg", ErrAlgorithm)
+	}
+	if !h.hasKid {
+		return fmt.Errorf("%w: header without kid", ErrUnknownKey)
+	}
+	return nil
+}
+
+// decodePart decodes one strict base64url part, appending to dst.
+func decodePart(dst, part []byte) ([]byte, error) {
+	for i := 0; i < len(part); i++ {
+		if !b64url[part[i]] {
+			return nil, fmt.Errorf("%w: byte %#x is not base64url", ErrMalformed, part[i])
+		}
+	}
+	n := b64.DecodedLen(len(part))
+	if cap(dst) < n {
+		dst = make([]byte, 0, n)
+	}
+	out := dst[:n]
+	m, err := b64.Decode(out, part)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return out[:m], nil
+}
+
+// verifyJWS checks the JWS layer of a compact token against the keys of
+// snap usable at now: shape, strict base64url, header, key, algorithm and
+// signature. It returns the payload (not yet parsed) and fills h.
+func verifyJWS(token []byte, snap *snapshot, now time.Time, h *header, hbuf, pbuf []byte) ([]byte, error) {
+	d1 := bytes.IndexByte(token, '.')
+	if d1 < 0 {
+		return nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+	}
+	d2 := bytes.IndexByte(token[d1+1:], '.')
+	if d2 < 0 {
+		return nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+	}
+	d2 += d1 + 1
+	if bytes.IndexByte(token[d2+1:], '.') >= 0 {
+		return nil, fmt.Errorf("%w: more than three parts", ErrMalformed)
+	}
+	hb, err := decodePart(hbuf, token[:d1])
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if err := parseHeader(hb, h); err != nil {
+		return nil, err
+	}
+	k := snap.find(h.kid, now)
+	if k == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, h.kid)
+	}
+	if string(h.alg) != string(k.alg) {
+		return nil, fmt.Errorf("%w: header alg %q, key alg %s", ErrAlgorithm, h.alg, k.alg)
+	}
+	var sbuf [256]byte
+	sig, err := decodePart(sbuf[:0], token[d2+1:])
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
+	}
+	if err := k.verify(token[:d2], sig); err != nil {
+		return nil, err
+	}
+	payload, err := decodePart(pbuf, token[d1+1:d2])
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return payload, nil
+}
+
+// p256N is the order of the P-256 group, big-endian.
+var p256N = [32]byte{
+	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+}
+
+// scalarInRange reports 0 < x < N for a 32-byte big-endian x: the check
+// whose absence let (r, s) = (0, 0) verify anything (CVE-2022-21449).
+func scalarInRange(x []byte) bool {
+	zero := true
+	for _, c := range x {
+		if c != 0 {
+			zero = false
+			break
+		}
+	}
+	return !zero && bytes.Compare(x, p256N[:]) < 0
+}
+
+// appendDERInt appends x (big-endian, unsigned) as an ASN.1 INTEGER.
+func appendDERInt(dst, x []byte) []byte {
+	for len(x) > 1 && x[0] == 0 {
+		x = x[1:]
+	}
+	n := len(x)
+	pad := x[0]&0x80 != 0
+	if pad {
+		n++
+	}
+	dst = append(dst, 0x02, byte(n))
+	if pad {
+		dst = append(dst, 0)
+	}
+	return append(dst, x...)
+}
+
+func (k *key) verify(input, sig []byte) error {
+	switch k.alg {
+	case EdDSA:
+		if len(sig) != ed25519.SignatureSize || !ed25519.Verify(k.edPub, input, sig) {
+			return ErrSignature
+		}
+	case ES256:
+		// JWS ES256 signatures are raw r||s (RFC 7518 §3.4); DER is refused
+		// by length. The range check is explicit, not left to the library.
+		if len(sig) != 64 || !scalarInRange(sig[:32]) || !scalarInRange(sig[32:]) {
+			return ErrSignature
+		}
+		h := sha256.Sum256(input)
+		// Re-encode as DER on the stack for ecdsa.VerifyASN1, avoiding the
+		// big.Int allocations of ecdsa.Verify.
+		var der [72]byte
+		d := append(der[:0], 0x30, 0)
+		d = appendDERInt(d, sig[:32])
+		d = appendDERInt(d, sig[32:])
+		d[1] = byte(len(d) - 2)
+		if !ecdsa.VerifyASN1(k.ecPub, h[:], d) {
+			return ErrSignature
+		}
+	case RS256:
+		if k.rsaPub.N.BitLen() < minRSABits {
+			return fmt.Errorf("%w: RSA key below %d bits", ErrWeakKey, minRSABits)
+		}
+		h := sha256.Sum256(input)
+		if rsa.VerifyPKCS1v15(k.rsaPub, crypto.SHA256, h[:], sig) != nil {
+			return ErrSignature
+		}
+	case HS256:
+		if len(sig) != sha256.Size {
+			return ErrSignature
+		}
+		m := k.macs.Get().(hash.Hash)
+		m.Reset()
+		m.Write(input)
+		var sum [sha256.Size]byte
+		ok := hmac.Equal(m.Sum(sum[:0]), sig)
+		k.macs.Put(m)
+		if !ok {
+			return ErrSignature
+		}
+	default:
+		return fmt.Errorf("%w: %q", ErrAlgorithm, k.alg)
+	}
+	return nil
+}
+
+// claim bits, for duplicate detection.
+const (
+	cIss = 1 << iota
+	cSub
+	cAud
+	cExp
+	cIat
+	cJti
+	cSid
+	cAll = cIss | cSub | cAud | cExp | cIat | cJti | cSid
+)
+
+var errClaims = errors.New("claims")
+
+// parseClaims reads exactly the claims sessiond issues. Any other member is
+// refused: sessiond is the only issuer of these tokens, so an unknown claim
+// can only come from a forgery or a confused issuer.
+func parseClaims(b []byte) (Claims, error) {
+	var c Claims
+	bad := func(why string, err error) error {
+		if err != nil {
+			return fmt.Errorf("%w: %w: %s: %w", ErrMalformed, errClaims, why, err)
+		}
+		return fmt.Errorf("%w: %w: %s", ErrMalformed, errClaims, why)
+	}
+	s := scanner{b: b}
+	if err := s.begin(); err != nil {
+		return c, bad("not an object", err)
+	}
+	seen := 0
+	for {
+		name, more, err := s.next()
+		if err != nil {
+			return c, bad("syntax", err)
+		}
+		if !more {
+			break
+		}
+		var bit int
+		switch string(name) {
+		case "iss":
+			bit = cIss
+		case "sub":
+			bit = cSub
+		case "aud":
+			bit = cAud
+		case "exp":
+			bit = cExp
+		case "iat":
+			bit = cIat
+		case "jti":
+			bit = cJti
+		case "sid":
+			bit = cSid
+		default:
+			return c, bad(fmt.Sprintf("unknown claim %q", name), nil)
+		}
+		if seen&bit != 0 {
+			return c, bad(fmt.Sprintf("duplicate claim %q", name), nil)
+		}
+		seen |= bit
+		switch bit {
+		case cIss, cSub, cJti, cSid:
+			v, err := s.str(nil)
+			if err != nil {
+				return c, bad(string(name), err)
+			}
+			if len(v) == 0 {
+				return c, bad(fmt.Sprintf("empty %q", name), nil)
+			}
+			str := string(v)
+			switch bit {
+			case cIss:
+				c.Issuer = str
+			case cSub:
+				c.Subject = str
+			case cJti:
+				c.ID = str
+			case cSid:
+				c.SessionID = str
+			}
+		case cExp, cIat:
+			n, err := s.numericDate()
+			if err != nil {
+				return c, bad(string(name)+" is not a NumericDate", err)
+			}
+			t := time.Unix(n, 0).UTC()
+			if bit == cExp {
+				c.ExpiresAt = t
+			} else {
+				c.IssuedAt = t
+			}
+		case cAud:
+			if c.Audience, err = s.audience(); err != nil {
+				return c, bad("aud", err)
+			}
+		}
+	}
+	if err := s.end(); err != nil {
+		return c, bad("trailing data", err)
+	}
+	if seen != cAll {
+		return c, bad("missing required claim", nil)
+	}
+	return c, nil
+}
+
+// audience reads aud: a non-empty string or a non-empty array of them.
+func (s *scanner) audience() ([]string, error) {
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		v, err := s.str(nil)
+		if err != nil || len(v) == 0 {
+			return nil, errJSON
+		}
+		return []string{string(v)}, nil
+	}
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		return nil, errJSON
+	}
+	s.i++
+	var out []string
+	for {
+		s.ws()
+		if len(out) > 0 {
+			if s.i < len(s.b) && s.b[s.i] == ']' {
+				s.i++
+				return out, nil
+			}
+			if s.i >= len(s.b) || s.b[s.i] != ',' {
+				return nil, errJSON
+			}
+			s.i++
+			s.ws()
+		}
+		v, err := s.str(nil)
+		if err != nil || len(v) == 0 {
+			return nil, errJSON
+		}
+		out = append(out, string(v))
+		if len(out) > 16 {
+			return nil, errJSON
+		}
+	}
+}
