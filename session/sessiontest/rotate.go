@@ -1,0 +1,265 @@
+package sessiontest
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+const (
+	grace = 10 * time.Second
+	hold  = time.Hour
+)
+
+func rotateReq(presented, next []byte, now time.Time) session.RotateRequest {
+	return session.RotateRequest{
+		Presented:     presented,
+		Next:          next,
+		Now:           now,
+		Grace:         grace,
+		IdleExpiresAt: now.Add(24 * time.Hour),
+		RevokeHold:    hold,
+	}
+}
+
+func mustRotate(t *testing.T, s session.Store, id string, req session.RotateRequest, want session.RotateOutcome) *session.Record {
+	t.Helper()
+	out, r, err := s.Rotate(t.Context(), id, req)
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if out != want {
+		t.Fatalf("Rotate = %v, want %v", out, want)
+	}
+	return r
+}
+
+func testRotate(t *testing.T, s session.Store) {
+	t0 := Base.Add(time.Minute) // the first rotation
+
+	t.Run("rotated", func(t *testing.T) {
+		orig := NewRecord("u", 0)
+		mustCreate(t, s, orig.Clone())
+		next := NewHash()
+		req := rotateReq(orig.RefreshHash, next, t0)
+		want := orig.Clone()
+		want.PrevRefreshHash = orig.RefreshHash
+		want.RefreshHash = next
+		want.RotatedAt = t0
+		want.LastSeenAt = t0
+		want.IdleExpiresAt = req.IdleExpiresAt
+
+		got := mustRotate(t, s, orig.ID, req, session.Rotated)
+		if got == nil {
+			t.Fatal("Rotated returned no record")
+		}
+		mustSame(t, got, want)
+		if got.Version != 2 {
+			t.Fatalf("returned Version = %d, want 2", got.Version)
+		}
+		stored := mustGet(t, s, orig.ID)
+		mustSame(t, stored, want)
+		if stored.Version != 2 {
+			t.Fatalf("stored Version = %d, want 2", stored.Version)
+		}
+		// The returned record is the caller's own.
+		got.RefreshHash[0] ^= 0xff
+		mustSame(t, mustGet(t, s, orig.ID), want)
+	})
+
+	// chain creates a session and rotates it once at t0 from h0 to h1.
+	chain := func(t *testing.T) (r *session.Record, h0, h1 []byte) {
+		t.Helper()
+		r = NewRecord("u", 0)
+		mustCreate(t, s, r.Clone())
+		h0, h1 = r.RefreshHash, NewHash()
+		mustRotate(t, s, r.ID, rotateReq(h0, h1, t0), session.Rotated)
+		return mustGet(t, s, r.ID), h0, h1
+	}
+
+	graceCases := []struct {
+		name  string
+		after time.Duration // since the rotation
+	}{
+		{"at-once", 0},
+		{"within", grace / 2},
+		{"last-moment", grace - time.Microsecond},
+	}
+	for _, tc := range graceCases {
+		t.Run("grace-replay/"+tc.name, func(t *testing.T) {
+			before, h0, _ := chain(t)
+			// The replay's own Next differs: a GraceReplay writes nothing.
+			mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), t0.Add(tc.after)), session.GraceReplay)
+			after := mustGet(t, s, before.ID)
+			mustSame(t, after, before)
+			if after.Version != before.Version {
+				t.Fatalf("GraceReplay changed Version %d -> %d", before.Version, after.Version)
+			}
+			wantNotRevoked(t, s, t0, before.ID)
+		})
+	}
+
+	reuseCases := []struct {
+		name    string
+		present func(h0, h1 []byte) []byte
+		after   time.Duration
+	}{
+		{"parent-at-grace-end", func(h0, _ []byte) []byte { return h0 }, grace},
+		{"parent-after-grace", func(h0, _ []byte) []byte { return h0 }, grace + time.Hour},
+		{"random-within-grace", func(_, _ []byte) []byte { return NewHash() }, time.Second},
+		{"random-later", func(_, _ []byte) []byte { return NewHash() }, time.Hour},
+		{"flipped-bit", func(_, h1 []byte) []byte { b := bytes.Clone(h1); b[31] ^= 1; return b }, time.Second},
+		{"truncated", func(_, h1 []byte) []byte { return h1[:16] }, time.Second},
+		{"empty", func(_, _ []byte) []byte { return nil }, time.Second},
+	}
+	for _, tc := range reuseCases {
+		t.Run("reused/"+tc.name, func(t *testing.T) {
+			r, h0, h1 := chain(t)
+			now := t0.Add(tc.after)
+			if got := mustRotate(t, s, r.ID, rotateReq(tc.present(h0, h1), NewHash(), now), session.Reused); got != nil {
+				t.Logf("Reused returned a record (ignored): %v", got.ID)
+			}
+			wantGone(t, s, r.ID)
+			wantRevoked(t, s, now, r.ID, now.Add(hold))
+			if rs, _ := s.ListUser(t.Context(), r.UserID); containsID(rs, r.ID) {
+				t.Fatal("reused session still listed")
+			}
+			// The current token is dead with it.
+			if _, _, err := s.Rotate(t.Context(), r.ID, rotateReq(h1, NewHash(), now)); !errors.Is(err, session.ErrNotFound) {
+				t.Fatalf("Rotate after reuse = %v, want ErrNotFound", err)
+			}
+		})
+	}
+
+	t.Run("reused/never-rotated", func(t *testing.T) {
+		r := NewRecord("u", 0)
+		mustCreate(t, s, r.Clone())
+		mustRotate(t, s, r.ID, rotateReq(NewHash(), NewHash(), t0), session.Reused)
+		wantGone(t, s, r.ID)
+		wantRevoked(t, s, t0, r.ID, t0.Add(hold))
+	})
+
+	t.Run("chain", func(t *testing.T) {
+		// h0 -> h1 -> h2; then the grandparent h0 is a reuse even within grace.
+		r, h0, h1 := chain(t)
+		h2 := NewHash()
+		t1 := t0.Add(time.Second)
+		got := mustRotate(t, s, r.ID, rotateReq(h1, h2, t1), session.Rotated)
+		if !bytes.Equal(got.PrevRefreshHash, h1) || !bytes.Equal(got.RefreshHash, h2) || got.Version != 3 {
+			t.Fatalf("second rotation: prev %x cur %x version %d", got.PrevRefreshHash, got.RefreshHash, got.Version)
+		}
+		mustRotate(t, s, r.ID, rotateReq(h1, NewHash(), t1.Add(time.Second)), session.GraceReplay)
+		mustRotate(t, s, r.ID, rotateReq(h0, NewHash(), t1.Add(time.Second)), session.Reused)
+		wantGone(t, s, r.ID)
+	})
+
+	expiredCases := []struct {
+		name string
+		edit func(r *session.Record)
+		now  time.Time
+	}{
+		{"idle", func(r *session.Record) { r.IdleExpiresAt = Base.Add(time.Hour) }, Base.Add(2 * time.Hour)},
+		{"idle-exactly", func(r *session.Record) { r.IdleExpiresAt = Base.Add(time.Hour) }, Base.Add(time.Hour)},
+		{"absolute", func(r *session.Record) { r.AbsExpiresAt = Base.Add(time.Hour) }, Base.Add(2 * time.Hour)},
+		{"absolute-exactly", func(r *session.Record) { r.AbsExpiresAt = Base.Add(time.Hour) }, Base.Add(time.Hour)},
+	}
+	for _, tc := range expiredCases {
+		t.Run("expired/"+tc.name, func(t *testing.T) {
+			r := NewRecord("u", 0)
+			tc.edit(r)
+			mustCreate(t, s, r.Clone())
+			for _, presented := range [][]byte{r.RefreshHash, NewHash()} {
+				out, got, err := s.Rotate(t.Context(), r.ID, rotateReq(presented, NewHash(), tc.now))
+				if !errors.Is(err, session.ErrNotFound) {
+					t.Fatalf("Rotate of an expired session = %v, %v, %v; want ErrNotFound", out, got, err)
+				}
+			}
+			// Nothing was rotated.
+			if got, err := s.Get(t.Context(), r.ID); err == nil && !bytes.Equal(got.RefreshHash, r.RefreshHash) {
+				t.Fatal("Rotate changed an expired session")
+			}
+		})
+	}
+}
+
+func containsID(rs []*session.Record, id string) bool {
+	for _, r := range rs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func testRotateConcurrent(t *testing.T, s session.Store) {
+	const n = 32
+	now := Base.Add(time.Minute)
+	cases := []struct {
+		name     string
+		sameNext bool
+	}{
+		{"same-next", true},
+		{"different-next", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRecord("u", 0)
+			mustCreate(t, s, r.Clone())
+			shared := NewHash()
+			nexts := make([][]byte, n)
+			for i := range nexts {
+				if tc.sameNext {
+					nexts[i] = shared
+				} else {
+					nexts[i] = NewHash()
+				}
+			}
+			outs := make([]session.RotateOutcome, n)
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					outs[i], _, errs[i] = s.Rotate(t.Context(), r.ID, rotateReq(r.RefreshHash, nexts[i], now))
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			winner := -1
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("goroutine %d: Rotate: %v", i, errs[i])
+				}
+				switch outs[i] {
+				case session.Rotated:
+					if winner >= 0 {
+						t.Fatalf("goroutines %d and %d both Rotated", winner, i)
+					}
+					winner = i
+				case session.GraceReplay:
+				default:
+					t.Fatalf("goroutine %d: %v, want Rotated or GraceReplay", i, outs[i])
+				}
+			}
+			if winner < 0 {
+				t.Fatal("no goroutine Rotated")
+			}
+			got := mustGet(t, s, r.ID)
+			if !bytes.Equal(got.RefreshHash, nexts[winner]) {
+				t.Fatalf("stored RefreshHash %x is not the winner's Next %x", got.RefreshHash, nexts[winner])
+			}
+			if !bytes.Equal(got.PrevRefreshHash, r.RefreshHash) {
+				t.Fatalf("stored PrevRefreshHash %x, want the presented %x", got.PrevRefreshHash, r.RefreshHash)
+			}
+			if got.Version != 2 {
+				t.Fatalf("Version = %d after one rotation, want 2", got.Version)
+			}
+		})
+	}
+}
