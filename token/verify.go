@@ -228,9 +228,21 @@ func verifyJWS(token []byte, snap *snapshot, now time.Time, h *header, hbuf, pbu
 	if bytes.IndexByte(token[d2+1:], '.') >= 0 {
 		return nil, fmt.Errorf("%w: more than three parts", ErrMalformed)
 	}
+	// Shape first: all three parts strict base64url, so malformed input is
+	// refused as such whatever its signature. Claims are parsed only after
+	// the signature has been checked.
 	hb, err := decodePart(hbuf, token[:d1])
 	if err != nil {
 		return nil, fmt.Errorf("header: %w", err)
+	}
+	payload, err := decodePart(pbuf, token[d1+1:d2])
+	if err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	var sbuf [256]byte
+	sig, err := decodePart(sbuf[:0], token[d2+1:])
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
 	}
 	if err := parseHeader(hb, h); err != nil {
 		return nil, err
@@ -242,17 +254,8 @@ func verifyJWS(token []byte, snap *snapshot, now time.Time, h *header, hbuf, pbu
 	if string(h.alg) != string(k.alg) {
 		return nil, fmt.Errorf("%w: header alg %q, key alg %s", ErrAlgorithm, h.alg, k.alg)
 	}
-	var sbuf [256]byte
-	sig, err := decodePart(sbuf[:0], token[d2+1:])
-	if err != nil {
-		return nil, fmt.Errorf("signature: %w", err)
-	}
 	if err := k.verify(token[:d2], sig); err != nil {
 		return nil, err
-	}
-	payload, err := decodePart(pbuf, token[d1+1:d2])
-	if err != nil {
-		return nil, fmt.Errorf("payload: %w", err)
 	}
 	return payload, nil
 }
