@@ -384,7 +384,8 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 			if m.revoked.has(id.SessionID, now) {
 				return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
 			}
-			return id, nil
+			cp := *id // callers may not change the cached entry
+			return &cp, nil
 		}
 	}
 	c, err := m.verifier.Verify(accessToken)
@@ -396,7 +397,8 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 	}
 	id := &Identity{SessionID: c.SessionID, UserID: c.Subject, TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
 	if m.cache != nil {
-		m.cache.put(key, id, now)
+		cp := *id
+		m.cache.put(key, &cp, now)
 	}
 	return id, nil
 }
@@ -435,7 +437,7 @@ func (m *Manager) get(ctx context.Context, id string) (*Record, error) {
 // Policy.MaxDataBytes with ErrDataTooLarge, writing nothing. Only the
 // application data is taken from fn's changes.
 func (m *Manager) Update(ctx context.Context, id string, fn func(*Session) error) (*Session, error) {
-	const attempts = 8
+	const attempts = 16
 	for range attempts {
 		rec, err := m.get(ctx, id)
 		if err != nil {

@@ -1,0 +1,638 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/token"
+)
+
+// clock is an injected clock the tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	store *memstore.Store
+	keys  *token.KeyRing
+	clock *clock
+	logs  *bytes.Buffer
+	cfg   session.Config
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	c := newClock()
+	keys, err := token.NewKeyRing(token.EdDSA, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey := make([]byte, 32)
+	rand.Read(refKey)
+	logs := &bytes.Buffer{}
+	f := &fixture{store: memstore.New(), keys: keys, clock: c, logs: logs}
+	f.cfg = session.Config{
+		Store: f.store, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
+		RefreshKey: refKey, Now: c.Now, RevocationPoll: -1,
+		Audit: audit.New(slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)), bytes.Repeat([]byte{7}, 32)),
+	}
+	return f
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (f *fixture) manager(t testing.TB, mod func(*session.Config)) *session.Manager {
+	t.Helper()
+	cfg := f.cfg
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := session.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+var ctx = context.Background()
+
+func login(t testing.TB, m *session.Manager, user string) *session.Tokens {
+	t.Helper()
+	tk, err := m.Login(ctx, user, session.Meta{IP: "192.0.2.1", UserAgent: "test/1", AuthMethod: "password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+func TestLoginVerify(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	a := login(t, m, "alice")
+	b := login(t, m, "alice")
+	if a.Session.ID == b.Session.ID || a.RefreshToken == b.RefreshToken {
+		t.Fatal("two logins share a session id or refresh token")
+	}
+	if len(a.Session.ID) != 22 {
+		t.Fatalf("session id %q is not 128 bits of base64url", a.Session.ID)
+	}
+	id, err := m.Verify(ctx, a.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.SessionID != a.Session.ID || id.UserID != "alice" {
+		t.Fatalf("identity %+v", id)
+	}
+	if got, want := a.AccessExpiresAt, f.clock.Now().Add(session.DefaultAccessTTL); !got.Equal(want) {
+		t.Fatalf("access token expires at %v, want %v", got, want)
+	}
+	// Verify reads no store: it works with the store emptied behind its back
+	// (only revocation, fed separately, may stop it).
+	sess, err := m.Get(ctx, a.Session.ID)
+	if err != nil || sess.AuthMethod != "password" || sess.IP != "192.0.2.1" {
+		t.Fatalf("Get: %+v %v", sess, err)
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	a := login(t, m, "alice")
+	otherKeys, _ := token.NewKeyRing(token.EdDSA, f.clock.Now())
+	forged, _ := otherKeys.Sign(token.Claims{Issuer: "https://issuer.test", Subject: "alice", Audience: []string{"api.test"},
+		ExpiresAt: f.clock.Now().Add(time.Minute), IssuedAt: f.clock.Now(), ID: "x", SessionID: a.Session.ID})
+	wrongAud, _ := f.keys.Sign(token.Claims{Issuer: "https://issuer.test", Subject: "alice", Audience: []string{"other"},
+		ExpiresAt: f.clock.Now().Add(time.Minute), IssuedAt: f.clock.Now(), ID: "x", SessionID: a.Session.ID})
+	parts := strings.Split(a.AccessToken, ".")
+	tampered := parts[0] + "." + parts[1] + "x." + parts[2]
+	for name, tok := range map[string]string{
+		"empty": "", "garbage": "not-a-token", "other key": forged, "wrong audience": wrongAud,
+		"tampered payload": tampered, "refresh token as access token": a.RefreshToken,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := m.Verify(ctx, tok); !errors.Is(err, session.ErrInvalidToken) {
+				t.Fatalf("Verify = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+	t.Run("expired", func(t *testing.T) {
+		f.clock.Advance(session.DefaultAccessTTL + session.MaxLeeway + time.Second)
+		if _, err := m.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrInvalidToken) || !errors.Is(err, token.ErrExpired) {
+			t.Fatalf("Verify of an expired token = %v", err)
+		}
+	})
+}
+
+func TestRefreshRotation(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	a := login(t, m, "alice")
+
+	f.clock.Advance(time.Minute)
+	r1, err := m.Refresh(ctx, a.RefreshToken, session.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.RefreshToken == a.RefreshToken || r1.Session.ID != a.Session.ID {
+		t.Fatal("refresh did not rotate within the same session")
+	}
+	if _, err := m.Verify(ctx, r1.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if !r1.Session.LastSeenAt.Equal(f.clock.Now()) {
+		t.Fatalf("last seen %v not updated to %v", r1.Session.LastSeenAt, f.clock.Now())
+	}
+
+	// Within the grace window the parent gets the very same child.
+	f.clock.Advance(session.DefaultRefreshGrace - time.Second)
+	again, err := m.Refresh(ctx, a.RefreshToken, session.Meta{})
+	if err != nil {
+		t.Fatalf("replay within grace: %v", err)
+	}
+	if again.RefreshToken != r1.RefreshToken {
+		t.Fatal("replay within grace got a different child: the session forked")
+	}
+
+	// The child keeps working and rotates on.
+	r2, err := m.Refresh(ctx, r1.RefreshToken, session.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// After the window, presenting the parent again is theft.
+	f.clock.Advance(session.DefaultRefreshGrace)
+	_, err = m.Refresh(ctx, r1.RefreshToken, session.Meta{})
+	if !errors.Is(err, session.ErrReused) || !errors.Is(err, session.ErrInvalidToken) {
+		t.Fatalf("reuse after grace = %v, want ErrReused", err)
+	}
+	// The whole session is dead: its newest refresh token and every access
+	// token already issued are refused.
+	if _, err := m.Refresh(ctx, r2.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+		t.Fatalf("child of a stolen token still refreshes: %v", err)
+	}
+	for _, at := range []string{a.AccessToken, r1.AccessToken, r2.AccessToken} {
+		if _, err := m.Verify(ctx, at); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("access token of a revoked session: %v", err)
+		}
+	}
+	if _, err := m.Get(ctx, a.Session.ID); err == nil {
+		t.Fatal("session still readable after reuse")
+	}
+	// An audit event names the reuse, with no raw session id or token.
+	logs := f.logs.String()
+	if !strings.Contains(logs, string(audit.ReuseDetected)) {
+		t.Fatalf("no reuse audit event in %s", logs)
+	}
+	for _, secret := range []string{a.Session.ID, a.RefreshToken, r1.RefreshToken, a.AccessToken} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a session id or token leaked into the logs")
+		}
+	}
+}
+
+func TestConcurrentRefreshNeverForks(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	a := login(t, m, "alice")
+	const n = 32
+	var wg sync.WaitGroup
+	children := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			tk, err := m.Refresh(ctx, a.RefreshToken, session.Meta{})
+			errs[i] = err
+			if err == nil {
+				children[i] = tk.RefreshToken
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("refresh %d: %v", i, errs[i])
+		}
+		if children[i] != children[0] {
+			t.Fatal("concurrent refreshes of one token got different children")
+		}
+	}
+	if _, err := m.Refresh(ctx, children[0], session.Meta{}); err != nil {
+		t.Fatalf("the one child does not work: %v", err)
+	}
+}
+
+func TestRefreshRejectsGarbageBeforeStore(t *testing.T) {
+	f := newFixture(t)
+	counting := &countingStore{Store: f.store}
+	m := f.manager(t, func(c *session.Config) { c.Store = counting })
+	a := login(t, m, "alice")
+	before := counting.reads.Load()
+	flip := []byte(a.RefreshToken)
+	flip[10] ^= 1
+	for name, tok := range map[string]string{
+		"empty": "", "junk": "hello", "flipped char": string(flip),
+		"no prefix": strings.TrimPrefix(a.RefreshToken, token.RefreshPrefix), "truncated": a.RefreshToken[:len(a.RefreshToken)-1],
+		"access token": a.AccessToken,
+	} {
+		if _, err := m.Refresh(ctx, tok, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if got := counting.reads.Load(); got != before {
+		t.Fatalf("malformed refresh tokens caused %d store calls", got-before)
+	}
+	// A well-formed token for a session that does not exist is refused too.
+	raw := make([]byte, 16)
+	rand.Read(raw)
+	ghost, _ := token.NewRefreshToken(raw)
+	if _, err := m.Refresh(ctx, ghost, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+		t.Fatalf("ghost session: %v", err)
+	}
+}
+
+type countingStore struct {
+	session.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
+	c.reads.Add(1)
+	return c.Store.Rotate(ctx, id, req)
+}
+
+func (c *countingStore) Get(ctx context.Context, id string) (*session.Record, error) {
+	c.reads.Add(1)
+	return c.Store.Get(ctx, id)
+}
+
+func TestTimeouts(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, f *fixture, m *session.Manager)
+	}{
+		{"idle timeout ends an unused session", func(t *testing.T, f *fixture, m *session.Manager) {
+			a := login(t, m, "alice")
+			f.clock.Advance(time.Hour + time.Second)
+			if _, err := m.Refresh(ctx, a.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+				t.Fatalf("refresh after idle timeout: %v", err)
+			}
+			if _, err := m.Get(ctx, a.Session.ID); !errors.Is(err, session.ErrExpired) {
+				t.Fatalf("Get after idle timeout: %v", err)
+			}
+		}},
+		{"activity keeps a session alive until the absolute lifetime", func(t *testing.T, f *fixture, m *session.Manager) {
+			a := login(t, m, "alice")
+			rt := a.RefreshToken
+			for elapsed := time.Duration(0); elapsed < 3*time.Hour-30*time.Minute; elapsed += 30 * time.Minute {
+				f.clock.Advance(30 * time.Minute)
+				tk, err := m.Refresh(ctx, rt, session.Meta{})
+				if err != nil {
+					t.Fatalf("refresh at +%v: %v", elapsed, err)
+				}
+				if tk.AccessExpiresAt.After(a.Session.AbsExpiresAt) {
+					t.Fatalf("access token outlives the session: %v > %v", tk.AccessExpiresAt, a.Session.AbsExpiresAt)
+				}
+				rt = tk.RefreshToken
+			}
+			f.clock.Advance(31 * time.Minute)
+			if _, err := m.Refresh(ctx, rt, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+				t.Fatalf("refresh past the absolute lifetime: %v", err)
+			}
+		}},
+		{"access token never outlives its session", func(t *testing.T, f *fixture, m *session.Manager) {
+			a := login(t, m, "alice")
+			rt := a.RefreshToken
+			for range 5 { // to +150 min
+				f.clock.Advance(30 * time.Minute)
+				tk, err := m.Refresh(ctx, rt, session.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rt = tk.RefreshToken
+			}
+			f.clock.Advance(25 * time.Minute) // 5 min before the absolute end
+			tk, err := m.Refresh(ctx, rt, session.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tk.AccessExpiresAt.Equal(a.Session.AbsExpiresAt) {
+				t.Fatalf("access token expires %v, want the session's end %v", tk.AccessExpiresAt, a.Session.AbsExpiresAt)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			m := f.manager(t, func(c *session.Config) {
+				c.Policy = session.Policy{IdleTimeout: time.Hour, AbsoluteTimeout: 3 * time.Hour}
+			})
+			tc.run(t, f, m)
+		})
+	}
+}
+
+func TestRevocationBitesAtOnce(t *testing.T) {
+	f := newFixture(t)
+	node1 := f.manager(t, nil)
+	node2 := f.manager(t, nil) // a second Manager on the same store: another node
+	a := login(t, node1, "alice")
+	b := login(t, node1, "alice")
+	c := login(t, node1, "alice")
+	bob := login(t, node1, "bob")
+	for _, tk := range []*session.Tokens{a, b, c, bob} {
+		if _, err := node2.Verify(ctx, tk.AccessToken); err != nil { // warm node2's verify cache
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("revoke one", func(t *testing.T) {
+		if err := node1.Revoke(ctx, a.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node1.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("same node: %v", err)
+		}
+		waitRevoked(t, node2, a.Session.ID)
+		if _, err := node2.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("other node: %v", err)
+		}
+		if _, err := node2.Refresh(ctx, a.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+			t.Fatalf("refresh of a revoked session: %v", err)
+		}
+	})
+	t.Run("all but the current one", func(t *testing.T) {
+		ids, err := node1.RevokeUser(ctx, "alice", c.Session.ID)
+		if err != nil || len(ids) != 1 || ids[0] != b.Session.ID {
+			t.Fatalf("RevokeUser = %v, %v", ids, err)
+		}
+		waitRevoked(t, node2, b.Session.ID)
+		if _, err := node2.Verify(ctx, b.AccessToken); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("revoked: %v", err)
+		}
+		if _, err := node2.Verify(ctx, c.AccessToken); err != nil {
+			t.Fatalf("the kept session: %v", err)
+		}
+		if _, err := node2.Verify(ctx, bob.AccessToken); err != nil {
+			t.Fatalf("another user: %v", err)
+		}
+	})
+	t.Run("everywhere", func(t *testing.T) {
+		if _, err := node2.RevokeUser(ctx, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		waitRevoked(t, node1, c.Session.ID)
+		list, err := node1.List(ctx, "alice")
+		if err != nil || len(list) != 0 {
+			t.Fatalf("List after logout everywhere: %v %v", list, err)
+		}
+	})
+	t.Run("a restarted node remembers", func(t *testing.T) {
+		node3 := f.manager(t, nil)
+		for _, tk := range []*session.Tokens{a, b, c} {
+			if _, err := node3.Verify(ctx, tk.AccessToken); !errors.Is(err, session.ErrRevoked) {
+				t.Fatalf("restarted node accepts a revoked token: %v", err)
+			}
+		}
+		if _, err := node3.Verify(ctx, bob.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// waitRevoked waits for the store's change feed to reach m. It waits for an
+// event, with a generous bound; it asserts nothing about timing.
+func waitRevoked(t *testing.T, m *session.Manager, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !m.Revoked(id) {
+		if time.Now().After(deadline) {
+			t.Fatal("revocation never reached the other node")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestSessionCap(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, func(c *session.Config) { c.Policy.MaxSessionsPerUser = 2 })
+	first := login(t, m, "alice")
+	f.clock.Advance(time.Second)
+	second := login(t, m, "alice")
+	f.clock.Advance(time.Second)
+	third := login(t, m, "alice")
+	list, err := m.List(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != second.Session.ID || list[1].ID != third.Session.ID {
+		t.Fatalf("after 3 logins with a cap of 2: %d sessions", len(list))
+	}
+	if _, err := m.Verify(ctx, first.AccessToken); !errors.Is(err, session.ErrRevoked) {
+		t.Fatalf("the oldest session was not revoked: %v", err)
+	}
+}
+
+type prefs struct {
+	Theme string `json:"theme"`
+	Count int    `json:"count"`
+}
+
+func TestAppData(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, func(c *session.Config) { c.Policy.MaxDataBytes = 256 })
+	a := login(t, m, "alice")
+	id := a.Session.ID
+
+	if _, err := m.Update(ctx, id, func(s *session.Session) error {
+		return s.Set("prefs", prefs{Theme: "dark", Count: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := session.Get[prefs](s, "prefs")
+	if err != nil || !ok || p != (prefs{"dark", 1}) {
+		t.Fatalf("Get[prefs] = %+v %v %v", p, ok, err)
+	}
+	if _, ok, _ := session.Get[prefs](s, "missing"); ok {
+		t.Fatal("missing key reported present")
+	}
+	if _, _, err := session.Get[int](s, "prefs"); err == nil {
+		t.Fatal("decoding into the wrong type succeeded")
+	}
+
+	t.Run("too large is refused and changes nothing", func(t *testing.T) {
+		_, err := m.Update(ctx, id, func(s *session.Session) error {
+			return s.Set("blob", strings.Repeat("x", 300))
+		})
+		if !errors.Is(err, session.ErrDataTooLarge) {
+			t.Fatalf("Update = %v", err)
+		}
+		s, _ := m.Get(ctx, id)
+		if _, ok, _ := session.Get[string](s, "blob"); ok {
+			t.Fatal("refused data was written")
+		}
+	})
+	t.Run("an error from fn writes nothing", func(t *testing.T) {
+		boom := errors.New("boom")
+		_, err := m.Update(ctx, id, func(s *session.Session) error {
+			s.Delete("prefs")
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		s, _ := m.Get(ctx, id)
+		if _, ok, _ := session.Get[prefs](s, "prefs"); !ok {
+			t.Fatal("a failed update was written")
+		}
+	})
+	t.Run("concurrent updates lose nothing", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 10 {
+					if _, err := m.Update(ctx, id, func(s *session.Session) error {
+						p, _, err := session.Get[prefs](s, "prefs")
+						if err != nil {
+							return err
+						}
+						p.Count++
+						return s.Set("prefs", p)
+					}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		s, _ := m.Get(ctx, id)
+		p, _, _ := session.Get[prefs](s, "prefs")
+		if p.Count != 41 {
+			t.Fatalf("count = %d after 40 increments from 1", p.Count)
+		}
+	})
+	t.Run("an in-flight request never writes a revoked session back", func(t *testing.T) {
+		_, err := m.Update(ctx, id, func(s *session.Session) error {
+			// The user logs out while this request is running.
+			if err := m.Logout(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			return s.Set("late", true)
+		})
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Update of a session revoked meanwhile = %v, want ErrNotFound", err)
+		}
+		if _, err := f.store.Get(ctx, id); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("the revoked session is back in the store: %v", err)
+		}
+		if _, err := m.Update(ctx, id, func(s *session.Session) error { return nil }); !errors.Is(err, session.ErrRevoked) {
+			t.Fatalf("Update after logout = %v", err)
+		}
+	})
+}
+
+func TestSweep(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, func(c *session.Config) { c.Policy = session.Policy{IdleTimeout: time.Hour} })
+	old := login(t, m, "alice")
+	f.clock.Advance(50 * time.Minute)
+	fresh := login(t, m, "alice")
+	f.clock.Advance(20 * time.Minute)
+	n, err := m.Sweep(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1 expired session removed", n, err)
+	}
+	if _, err := f.store.Get(ctx, old.Session.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("expired session still stored: %v", err)
+	}
+	if _, err := f.store.Get(ctx, fresh.Session.ID); err != nil {
+		t.Fatalf("live session swept: %v", err)
+	}
+}
+
+func TestConfigRefused(t *testing.T) {
+	f := newFixture(t)
+	tests := map[string]func(*session.Config){
+		"no store":          func(c *session.Config) { c.Store = nil },
+		"no keys":           func(c *session.Config) { c.Keys = nil },
+		"no issuer":         func(c *session.Config) { c.Issuer = "" },
+		"short refresh key": func(c *session.Config) { c.RefreshKey = make([]byte, 16) },
+		"access ttl > 1h":   func(c *session.Config) { c.Policy.AccessTTL = 2 * time.Hour },
+		"grace > 1m":        func(c *session.Config) { c.Policy.RefreshGrace = 5 * time.Minute },
+		"leeway > 60s":      func(c *session.Config) { c.Leeway = 2 * time.Minute },
+		"data cap > 64KiB":  func(c *session.Config) { c.Policy.MaxDataBytes = 1 << 20 },
+	}
+	for name, mod := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := f.cfg
+			mod(&cfg)
+			if _, err := session.New(ctx, cfg); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestAuditNeverLogsIDs(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	a := login(t, m, "alice")
+	r, _ := m.Refresh(ctx, a.RefreshToken, session.Meta{})
+	_ = m.Logout(ctx, a.Session.ID)
+	var lines int
+	for line := range strings.SplitSeq(strings.TrimSpace(f.logs.String()), "\n") {
+		lines++
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("audit line is not JSON: %s", line)
+		}
+	}
+	if lines < 3 {
+		t.Fatalf("want login, refresh and logout events, got %d lines", lines)
+	}
+	for _, secret := range []string{a.Session.ID, a.RefreshToken, r.RefreshToken, a.AccessToken, r.AccessToken} {
+		if strings.Contains(f.logs.String(), secret) {
+			t.Fatal("a raw id or token is in the audit log")
+		}
+	}
+}
