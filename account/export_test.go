@@ -1,6 +1,7 @@
 package account
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -43,3 +44,23 @@ func ParsePHC(phc string) (Params, []byte, []byte, error) { return parsePHC(phc)
 
 // FormatPHC exposes the PHC formatter to the fuzz target.
 func FormatPHC(p Params, salt, key []byte) string { return formatPHC(p, salt, key) }
+
+// MaxInFlight makes every argon2id computation in this package count how
+// many run at once until the test ends, and returns a function that
+// reports the highest count seen.
+func MaxInFlight(t *testing.T) func() int {
+	var mu sync.Mutex
+	var cur, highest int
+	orig := deriveKey
+	deriveKey = func(pw, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+		mu.Lock()
+		cur++
+		highest = max(highest, cur)
+		mu.Unlock()
+		defer func() { mu.Lock(); cur--; mu.Unlock() }()
+		runtime.Gosched() // give other callers a chance to overlap
+		return orig(pw, salt, time, memory, threads, keyLen)
+	}
+	t.Cleanup(func() { deriveKey = orig })
+	return func() int { mu.Lock(); defer mu.Unlock(); return highest }
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -13,8 +15,8 @@ import (
 // Service signs users up and authenticates them against a Store.
 //
 // Its fields are read on every call and are not guarded: set them before
-// first use and do not change them while calls are in flight. With that,
-// a *Service is safe for concurrent use.
+// first use and do not change them afterwards. With that, a *Service is
+// safe for concurrent use. A Service must not be copied after first use.
 type Service struct {
 	// Store keeps the accounts. Required.
 	Store Store
@@ -22,6 +24,35 @@ type Service struct {
 	Params Params
 	// Now is the clock for CreatedAt. Nil means time.Now.
 	Now func() time.Time
+	// MaxConcurrentHashes bounds how many argon2id computations (signups
+	// and logins) run at once; further calls wait their turn or until their
+	// ctx is done. Each computation holds Params.Memory (64 MiB by
+	// default), so without a bound a burst of logins could exhaust memory.
+	// Zero means runtime.GOMAXPROCS(0) at first use.
+	MaxConcurrentHashes int
+
+	semOnce sync.Once
+	sem     chan struct{}
+}
+
+// acquire waits for a hashing slot; the returned func gives it back.
+func (s *Service) acquire(ctx context.Context) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	s.semOnce.Do(func() {
+		n := s.MaxConcurrentHashes
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		s.sem = make(chan struct{}, n)
+	})
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("account: waiting to hash: %w", ctx.Err())
+	}
 }
 
 func (s *Service) params() Params {
@@ -51,10 +82,12 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*Account,
 	if err := ValidatePassword(password); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("account: signup: %w", err)
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
 	hash, err := HashPassword(password, s.params())
+	release()
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +128,11 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Ac
 			return nil, fmt.Errorf("account: authenticate: %w", err)
 		}
 	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if a == nil {
 		if _, err := s.checkDummy(password); err != nil {
 			return nil, err

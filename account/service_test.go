@@ -3,7 +3,9 @@ package account_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,5 +250,45 @@ func TestZeroParamsMeansDefault(t *testing.T) {
 	}
 	if time.Since(a.CreatedAt) > time.Hour || a.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt = %v, want about now in UTC", a.CreatedAt)
+	}
+}
+
+func TestMaxConcurrentHashes(t *testing.T) {
+	for _, limit := range []int{1, 2} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			ctx := context.Background()
+			s := newService(t)
+			s.MaxConcurrentHashes = limit
+			if _, err := s.Signup(ctx, "alice@example.com", "correct horse"); err != nil {
+				t.Fatalf("Signup: %v", err)
+			}
+			highest := account.MaxInFlight(t)
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Go(func() {
+					email := "alice@example.com"
+					if i%2 == 1 {
+						email = "nobody@example.com"
+					}
+					if _, err := s.Authenticate(ctx, email, "wrong password"); err != account.ErrBadCredentials {
+						t.Errorf("Authenticate: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if h := highest(); h > limit || h < 1 {
+				t.Errorf("%d argon2 computations ran at once, want at most %d", h, limit)
+			}
+		})
+	}
+}
+
+func TestWaitingForHashHonoursContext(t *testing.T) {
+	s := newService(t)
+	s.MaxConcurrentHashes = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Signup(ctx, "alice@example.com", "correct horse"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Signup with cancelled ctx: %v, want context.Canceled", err)
 	}
 }
