@@ -1,0 +1,73 @@
+// Package httpauth is the net/http side of sessiond for applications: it
+// authenticates bearer access tokens, requires a session, puts the caller's
+// identity in the request context, limits requests per session, throttles
+// logins, and writes OAuth 2.0 style JSON errors (RFC 6749 §5.2, RFC 6750 §3).
+package httpauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error codes of the JSON error body.
+const (
+	CodeInvalidRequest   = "invalid_request"
+	CodeInvalidToken     = "invalid_token"
+	CodeInvalidGrant     = "invalid_grant"
+	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
+	CodeNotFound         = "not_found"
+	CodeRateLimited      = "rate_limited"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeTooLarge         = "request_too_large"
+	CodeUnavailable      = "temporarily_unavailable"
+	CodeServerError      = "server_error"
+	CodeConflict         = "conflict"
+	CodeMethodNotAllowed = "method_not_allowed"
+)
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// WriteError writes an OAuth-style JSON error. On 401 it adds
+// WWW-Authenticate: Bearer with the error code (RFC 6750 §3).
+func WriteError(w http.ResponseWriter, status int, code, description string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized {
+		v := `Bearer realm="sessiond"`
+		if code == CodeInvalidToken {
+			v += `, error="invalid_token", error_description="` + quoteSafe(description) + `"`
+		}
+		h.Set("WWW-Authenticate", v)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Error: code, Description: description})
+}
+
+// WriteRetryAfter writes 429 with Retry-After in whole seconds (at least 1).
+func WriteRetryAfter(w http.ResponseWriter, after time.Duration, description string) {
+	secs := int((after + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	WriteError(w, http.StatusTooManyRequests, CodeRateLimited, description)
+}
+
+// quoteSafe keeps a description usable inside a quoted header parameter.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r > 0x7e {
+			return '\''
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/boltstore"
+	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/token"
+)
+
+// Backend is what one --store URL provides: sessions, accounts and the
+// shared key ring.
+type Backend interface {
+	session.Store
+	account.Store
+	token.RingStore
+}
+
+// DefaultStore is the store sessiond uses when none is given: bbolt in
+// ./sessiond-data.
+const DefaultStore = "bolt://sessiond-data"
+
+// StoreKind says what kind of store a URL names.
+type StoreKind string
+
+// Kinds of store.
+const (
+	KindBolt   StoreKind = "bolt"
+	KindMemory StoreKind = "memory"
+)
+
+// OpenBackend opens the store named by url:
+//
+//	bolt:///abs/path, bolt://relative/path   embedded bbolt (the default)
+//	memory://                                in memory, gone at exit
+//
+// For bolt it also returns the data directory (where the master key file
+// lives when SESSIOND_MASTER_KEY is not set).
+func OpenBackend(ctx context.Context, url string) (b Backend, kind StoreKind, dataDir string, err error) {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return nil, "", "", fmt.Errorf("store %q: want scheme://..., e.g. %s", url, DefaultStore)
+	}
+	switch scheme {
+	case "bolt":
+		if rest == "" {
+			return nil, "", "", fmt.Errorf("store %q: bolt needs a directory, e.g. bolt:///var/lib/sessiond", url)
+		}
+		st, err := boltstore.Open(rest)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return st, KindBolt, rest, nil
+	case "memory":
+		if rest != "" {
+			return nil, "", "", fmt.Errorf("store %q: memory:// takes nothing after the scheme", url)
+		}
+		return memstore.New(), KindMemory, "", nil
+	}
+	return nil, "", "", fmt.Errorf("store %q: unknown scheme %q (bolt, memory)", url, scheme)
+}

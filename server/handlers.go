@@ -1,0 +1,324 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/session"
+)
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// tokenResponse is the answer to login and refresh (RFC 6749 §5.1 plus
+// the session id).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	SessionID    string `json:"session_id"`
+}
+
+// sessionView is a session as the API shows it.
+type sessionView struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip,omitempty"`
+	UserAgent  string    `json:"user_agent,omitempty"`
+	AuthMethod string    `json:"auth_method,omitempty"`
+	Current    bool      `json:"current"`
+}
+
+func view(s *session.Session, current string) sessionView {
+	return sessionView{
+		ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt,
+		IP: s.IP, UserAgent: s.UserAgent, AuthMethod: s.AuthMethod, Current: s.ID == current,
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fail maps an error from the layers below to an answer. Store failures
+// are 503 (fail closed), never 200 and never 500 with details.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, session.ErrStore), errors.Is(err, context.DeadlineExceeded):
+		s.log.ErrorContext(r.Context(), "store unavailable", "path", r.URL.Path, "err", err)
+		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "the session store is unavailable; try again")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "request cancelled")
+	default:
+		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		httpauth.WriteError(w, http.StatusInternalServerError, httpauth.CodeServerError, "internal error")
+	}
+}
+
+func (s *Server) meta(r *http.Request, method string) session.Meta {
+	ua := r.UserAgent()
+	if len(ua) > 512 {
+		ua = ua[:512]
+	}
+	return session.Meta{IP: s.clientIP.Of(r), UserAgent: ua, AuthMethod: method}
+}
+
+// withHashSlot runs fn while holding one of the argon2id slots.
+func (s *Server) withHashSlot(ctx context.Context, fn func() error) error {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return fn()
+}
+
+// throttled applies the login throttle and writes the refusal if any.
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, ip, email string) bool {
+	ok, retry, err := s.throttle.Allow(r.Context(), ip, email)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
+		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
+		return true
+	}
+	if !ok {
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.Throttled, IP: ip, Reason: r.URL.Path})
+		httpauth.WriteRetryAfter(w, retry, "too many attempts; slow down")
+		return true
+	}
+	return false
+}
+
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	if !s.signup {
+		httpauth.WriteError(w, http.StatusForbidden, httpauth.CodeForbidden, "signup is disabled on this server")
+		return
+	}
+	var req credentials
+	if decode(w, r, &req) != nil {
+		return
+	}
+	ip := s.clientIP.Of(r)
+	if s.throttled(w, r, ip, "") {
+		return
+	}
+	var acct *account.Account
+	err := s.withHashSlot(r.Context(), func() (err error) {
+		acct, err = s.accounts.Signup(r.Context(), req.Email, req.Password)
+		return err
+	})
+	switch {
+	case errors.Is(err, account.ErrInvalidEmail), errors.Is(err, account.ErrInvalidPassword):
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, strings.TrimPrefix(err.Error(), "account: "))
+		return
+	case errors.Is(err, account.ErrEmailTaken):
+		httpauth.WriteError(w, http.StatusConflict, httpauth.CodeConflict, "an account with this email exists")
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	s.audit.Log(r.Context(), audit.Event{Kind: audit.Signup, UserID: acct.ID, IP: ip})
+	writeJSON(w, http.StatusCreated, map[string]string{"user_id": acct.ID, "email": acct.Email})
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req credentials
+	if decode(w, r, &req) != nil {
+		return
+	}
+	ip := s.clientIP.Of(r)
+	key, err := account.NormalizeEmail(req.Email)
+	if err != nil {
+		key = strings.ToLower(strings.TrimSpace(req.Email))
+	}
+	if s.throttled(w, r, ip, key) {
+		return
+	}
+	var acct *account.Account
+	err = s.withHashSlot(r.Context(), func() (err error) {
+		acct, err = s.accounts.Authenticate(r.Context(), req.Email, req.Password)
+		return err
+	})
+	if errors.Is(err, account.ErrBadCredentials) {
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, IP: ip, UserAgent: r.UserAgent()})
+		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.mgr.Login(r.Context(), acct.ID, s.meta(r, "password"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeTokens(w, t)
+}
+
+func (s *Server) writeTokens(w http.ResponseWriter, t *session.Tokens) {
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken:  t.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(t.AccessExpiresAt.Sub(s.cfg.Now()).Round(time.Second) / time.Second),
+		RefreshToken: t.RefreshToken,
+		SessionID:    t.Session.ID,
+	})
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	var req refreshRequest
+	if decode(w, r, &req) != nil {
+		return
+	}
+	if req.RefreshToken == "" {
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "refresh_token is required")
+		return
+	}
+	t, err := s.mgr.Refresh(r.Context(), req.RefreshToken, s.meta(r, ""))
+	if errors.Is(err, session.ErrInvalidToken) {
+		desc := "the refresh token is invalid, expired or revoked"
+		if errors.Is(err, session.ErrReused) {
+			desc = httpauth.Describe(err)
+		}
+		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, desc)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeTokens(w, t)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	id, _ := httpauth.FromContext(r.Context())
+	var (
+		n   int
+		err error
+	)
+	switch scope := r.URL.Query().Get("scope"); scope {
+	case "", "local":
+		err = s.mgr.Logout(r.Context(), id.SessionID)
+		n = 1
+	case "others":
+		var ids []string
+		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, id.SessionID)
+		n = len(ids)
+	case "global":
+		var ids []string
+		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, "")
+		n = len(ids)
+	default:
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "scope must be local, others or global")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	id, _ := httpauth.FromContext(r.Context())
+	sess, err := s.mgr.Get(r.Context(), id.SessionID)
+	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrRevoked) {
+		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidToken, httpauth.Describe(err))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view(sess, id.SessionID))
+}
+
+func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
+	id, _ := httpauth.FromContext(r.Context())
+	list, err := s.mgr.List(r.Context(), id.UserID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]sessionView, 0, len(list))
+	for _, sess := range list {
+		out = append(out, view(sess, id.SessionID))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
+	id, _ := httpauth.FromContext(r.Context())
+	target := r.PathValue("id")
+	sess, err := s.mgr.Get(r.Context(), target)
+	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrRevoked) ||
+		(err == nil && sess.UserID != id.UserID) {
+		// Someone else's session answers exactly like a missing one.
+		httpauth.WriteError(w, http.StatusNotFound, httpauth.CodeNotFound, "no such session")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.mgr.Revoke(r.Context(), target); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	b, err := s.keys.JWKS()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz reports whether the store answers: a read of a session that
+// cannot exist must come back "not found" in time.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	_, err := s.backend.Get(ctx, "readyz-probe")
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.log.WarnContext(r.Context(), "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

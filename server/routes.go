@@ -1,0 +1,81 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/sessiond/sessiond/httpauth"
+)
+
+// routes is the whole HTTP contract of DESIGN.md that this build serves.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	auth := s.auth.Require
+
+	mux.HandleFunc("POST /v1/signup", s.handleSignup)
+	mux.HandleFunc("POST /v1/login", s.handleLogin)
+	mux.HandleFunc("POST /v1/refresh", s.handleRefresh)
+	mux.Handle("POST /v1/logout", auth(http.HandlerFunc(s.handleLogout)))
+	mux.Handle("GET /v1/session", auth(http.HandlerFunc(s.handleSession)))
+	mux.Handle("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
+	mux.Handle("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
+	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	return securityHeaders(jsonMethodErrors(mux))
+}
+
+// securityHeaders sets the headers every answer carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// jsonMethodErrors turns the mux's plain-text 404 and 405 into the JSON
+// error every other answer uses, keeping the Allow header of a 405.
+func jsonMethodErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
+			// No pattern matched: the mux answers 404, or 405 when the
+			// path exists with another method.
+			rec := &statusSniffer{ResponseWriter: w}
+			h.ServeHTTP(rec, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// statusSniffer rewrites the mux's plain-text 404 or 405 into JSON.
+type statusSniffer struct {
+	http.ResponseWriter
+	swallow bool
+}
+
+func (s *statusSniffer) WriteHeader(code int) {
+	switch code {
+	case http.StatusMethodNotAllowed:
+		s.swallow = true
+		httpauth.WriteError(s.ResponseWriter, code, httpauth.CodeMethodNotAllowed, "method not allowed on this path")
+		return
+	case http.StatusNotFound:
+		s.swallow = true
+		httpauth.WriteError(s.ResponseWriter, code, httpauth.CodeNotFound, "no such endpoint")
+		return
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusSniffer) Write(b []byte) (int, error) {
+	if s.swallow {
+		return len(b), nil
+	}
+	return s.ResponseWriter.Write(b)
+}
