@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sessiond-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sessiond")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string
+	errs *bytes.Buffer
+}
+
+var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
+
+// start runs `sessiond serve` on a free port with the data in dir.
+func start(t *testing.T, dir string, extra ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--store", "bolt://" + dir}, extra...)...)
+	cmd.Env = append(os.Environ(), "SESSIOND_ADDR=127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	errs := &bytes.Buffer{}
+	cmd.Stderr = errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, errs: errs}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		s, _ := r.ReadString('\n')
+		line <- s
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case s := <-line:
+		m := listenLine.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("serve printed %q; stderr: %s", s, errs)
+		}
+		p.base = m[1]
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start; stderr: %s", errs)
+	}
+	return p
+}
+
+func (p *proc) call(method, path, bearer string, body any) (int, map[string]any) {
+	p.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, p.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&v)
+	return res.StatusCode, v
+}
+
+func s(v map[string]any, k string) string { x, _ := v[k].(string); return x }
+
+// TestKillDashNine: a kill -9 and a restart on the same data directory keep
+// sessions, refresh tokens and issued access tokens working, and revoked
+// sessions revoked.
+func TestKillDashNine(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir)
+	cred := map[string]string{"email": "kim@example.com", "password": "correct horse battery"}
+	if code, v := p.call("POST", "/v1/signup", "", cred); code != 201 {
+		t.Fatalf("signup %d %v", code, v)
+	}
+	_, a := p.call("POST", "/v1/login", "", cred)
+	_, b := p.call("POST", "/v1/login", "", cred)
+	code, a1 := p.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(a, "refresh_token")})
+	if code != 200 {
+		t.Fatalf("refresh %d %v", code, a1)
+	}
+	if code, _ := p.call("POST", "/v1/logout", s(b, "access_token"), nil); code != 200 {
+		t.Fatalf("logout %d", code)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+	q := start(t, dir)
+
+	if code, v := q.call("GET", "/v1/session", s(a1, "access_token"), nil); code != 200 || s(v, "id") != s(a, "session_id") {
+		t.Fatalf("access token issued before the crash: %d %v", code, v)
+	}
+	if code, _ := q.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(a1, "refresh_token")}); code != 200 {
+		t.Fatalf("refresh token issued before the crash: %d", code)
+	}
+	if code, _ := q.call("GET", "/v1/session", s(b, "access_token"), nil); code != 401 {
+		t.Fatalf("revoked session's access token after restart: %d", code)
+	}
+	if code, _ := q.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(b, "refresh_token")}); code != 401 {
+		t.Fatalf("revoked session's refresh token after restart: %d", code)
+	}
+	// A stolen-and-replayed token from before the crash is still theft.
+	if code, _ := q.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(a, "refresh_token")}); code != 401 {
+		t.Fatalf("replayed pre-crash parent: %d", code)
+	}
+
+	// A second server on the same data directory is refused clearly.
+	second := exec.Command(binary, "serve", "--store", "bolt://"+dir, "--addr", "127.0.0.1:0")
+	out, err := second.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "in use") {
+		t.Fatalf("second serve on the same directory: %v %s", err, out)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	p := start(t, t.TempDir())
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; %s", err, p.errs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	store := "bolt://" + dir
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		out   string // regexp the stdout must match
+		err   string // regexp the stderr must match
+	}{
+		{"version", []string{"version"}, "", 0, `^sessiond `, ``},
+		{"no command", nil, "", 2, ``, `no command`},
+		{"unknown command", []string{"frobnicate"}, "", 2, ``, `unknown command "frobnicate"`},
+		{"bad flag", []string{"serve", "--nope"}, "", 2, ``, `flag provided but not defined`},
+		{"bad duration", []string{"serve", "--access-ttl", "soon"}, "", 2, ``, `invalid value`},
+		{"access ttl over the cap", []string{"serve", "--store", store, "--access-ttl", "2h"}, "", 1, ``, `access TTL`},
+		{"HS256 refused in server mode", []string{"serve", "--store", "memory://", "--signing-alg", "HS256"}, "", 1, ``, `library mode`},
+		{"bad store", []string{"gc", "--store", "ftp://x"}, "", 1, ``, `unknown scheme`},
+		{"users add", []string{"users", "add", "--store", store, "lee@example.com"}, "correct horse battery\n", 0, `^\S{22}\n$`, ``},
+		{"users add weak password", []string{"users", "add", "--store", store, "lou@example.com"}, "short\n", 1, ``, `password`},
+		{"users list", []string{"users", "list", "--store", store}, "", 0, `lee@example.com`, ``},
+		{"sessions list needs a user", []string{"sessions", "list", "--store", store}, "", 2, ``, `--user`},
+		{"sessions revoke needs one selector", []string{"sessions", "revoke", "--store", store}, "", 2, ``, `exactly one`},
+		{"keys list", []string{"keys", "list", "--store", store}, "", 0, `(?s)KID.*EdDSA\s+\S+\s+true`, ``},
+		{"keys rotate", []string{"keys", "rotate", "--store", store}, "", 0, `(?s)EdDSA.*false.*EdDSA.*true|(?s)EdDSA.*true.*EdDSA.*false`, ``},
+		{"gc", []string{"gc", "--store", store}, "", 0, `deleted 0 expired sessions`, ``},
+		{"migrate on bolt", []string{"migrate", "--store", store}, "", 1, ``, `postgres`},
+		{"env twin", []string{"gc"}, "", 1, ``, `unknown scheme "nope"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary, tc.args...)
+			cmd.Dir = t.TempDir()
+			cmd.Env = os.Environ()
+			if tc.name == "env twin" {
+				cmd.Env = append(cmd.Env, "SESSIOND_STORE=nope://x")
+			}
+			cmd.Stdin = strings.NewReader(tc.stdin)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tc.code, out.String(), errb.String())
+			}
+			if tc.out != "" && !regexp.MustCompile(tc.out).MatchString(out.String()) {
+				t.Fatalf("stdout %q does not match %q", out.String(), tc.out)
+			}
+			if tc.err != "" && !regexp.MustCompile(tc.err).MatchString(errb.String()) {
+				t.Fatalf("stderr %q does not match %q", errb.String(), tc.err)
+			}
+			if tc.code != 0 && strings.Count(strings.TrimSpace(lastLines(errb.String())), "\n") > 0 {
+				t.Fatalf("error is not one line: %q", errb.String())
+			}
+		})
+	}
+}
+
+// lastLines returns the error line(s) sessiond printed, skipping the usage
+// text and log lines that precede it.
+func lastLines(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "sessiond: ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
