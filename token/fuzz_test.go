@@ -1,0 +1,85 @@
+package token_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/token"
+)
+
+// FuzzVerify feeds arbitrary strings to Verify. It must never panic, and it
+// must accept nothing but the exact tokens the ring signed: any mutation of
+// a genuine token is refused.
+func FuzzVerify(f *testing.F) {
+	r, err := token.NewKeyRing(token.EdDSA, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h, err := token.NewHMACKeyRing(hmacSecret, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	genuine := map[string]bool{}
+	for _, ring := range []*token.KeyRing{r, h} {
+		c := testClaims()
+		for _, aud := range [][]string{{testAudience}, {"x", testAudience}} {
+			c.Audience = aud
+			tok := mustSign(f, ring, c)
+			genuine[tok] = true
+			f.Add(tok)
+			f.Add(tok[:len(tok)-1])
+			f.Add(strings.Replace(tok, ".", "..", 1))
+		}
+	}
+	kid := activeKID(f, r)
+	f.Add(forge(f, r, `{"alg":"EdDSA","kid":"`+kid+`","typ":"at+jwt","crit":["x"]}`, claimsJSON(nil, "")))
+	f.Add(forge(f, r, `{"alg":"EdDSA","kid":"`+kid+`","typ":"at+jwt"}`, claimsJSON(nil, `,"sub":"x"`)))
+	f.Add(forge(f, r, `{"alg":"EdDSA","kid":"`+kid+`","typ":"at+jwt"}`, claimsJSON(map[string]string{"sub": `"\ud83d\ude00\u0041"`}, "")))
+	f.Add("")
+	f.Add("..")
+	vr := verifierFor(r, t0.Add(time.Minute))
+	vh := verifierFor(h, t0.Add(time.Minute))
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, v := range []*token.Verifier{vr, vh} {
+			c, err := v.Verify(s)
+			if err == nil && !genuine[s] {
+				t.Fatalf("accepted a token the ring did not sign: %q -> %+v", s, c)
+			}
+		}
+	})
+}
+
+// FuzzParseRefreshToken: never panics; whatever parses names a 16-byte
+// session id that derivation preserves, and the parse is the same for the
+// token and its child.
+func FuzzParseRefreshToken(f *testing.F) {
+	tok, err := token.NewRefreshToken(bytes.Repeat([]byte{9}, 16))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add(tok[:len(tok)-1] + "B")
+	f.Add(token.RefreshPrefix)
+	f.Add("")
+	f.Add(strings.ToUpper(tok))
+	key := bytes.Repeat([]byte{1}, 32)
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := token.ParseRefreshToken(s)
+		child, derr := token.DeriveRefreshToken(key, s)
+		if (err == nil) != (derr == nil) {
+			t.Fatalf("Parse err %v but Derive err %v", err, derr)
+		}
+		if err != nil {
+			return
+		}
+		if len(id) != 16 || !strings.HasPrefix(s, token.RefreshPrefix) {
+			t.Fatalf("parsed %q to id %x", s, id)
+		}
+		cid, err := token.ParseRefreshToken(child)
+		if err != nil || !bytes.Equal(cid, id) || child == s {
+			t.Fatalf("child %q of %q: id %x err %v", child, s, cid, err)
+		}
+	})
+}
