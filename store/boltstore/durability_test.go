@@ -1,0 +1,99 @@
+package boltstore_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/session/sessiontest"
+	"github.com/sessiond/sessiond/store/boltstore"
+)
+
+// TestKill9LosesNothing runs writes in a child process, kills it with
+// SIGKILL right after they returned, and checks the data is there.
+func TestKill9LosesNothing(t *testing.T) {
+	if dir := os.Getenv("BOLTSTORE_CHILD_DIR"); dir != "" {
+		childWrites(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9LosesNothing$")
+	cmd.Env = append(os.Environ(), "BOLTSTORE_CHILD_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The child prints the session id once every write has returned,
+	// then waits to be killed.
+	var id string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if s, ok := strings.CutPrefix(sc.Text(), "DONE "); ok {
+			id = s
+			break
+		}
+	}
+	if id == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("child did not finish its writes")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	s := open(t, dir)
+	ctx := t.Context()
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		t.Fatalf("Get after kill -9: %v", err)
+	}
+	if r.Version != 2 || r.IP != "after-update" {
+		t.Fatalf("after kill -9: Version %d IP %q, want the update", r.Version, r.IP)
+	}
+	revs, err := s.Revocations(ctx, sessiontest.Base)
+	if err != nil || len(revs) != 1 {
+		t.Fatalf("Revocations after kill -9 = %v, %v", revs, err)
+	}
+	if blob, v, err := s.LoadKeyRing(ctx); err != nil || v != 1 || !bytes.Equal(blob, []byte("ring")) {
+		t.Fatalf("LoadKeyRing after kill -9 = %q, %d, %v", blob, v, err)
+	}
+}
+
+func childWrites(dir string) {
+	ctx := context.Background()
+	s, err := boltstore.Open(dir)
+	if err != nil {
+		panic(err)
+	}
+	r := sessiontest.NewRecord("u", 0)
+	gone := sessiontest.NewRecord("u", time.Minute)
+	must(s.Create(ctx, r))
+	must(s.Create(ctx, gone))
+	r.IP = "after-update"
+	must(s.Update(ctx, r))
+	if _, err := s.Delete(ctx, gone.ID, sessiontest.Base.Add(time.Hour)); err != nil {
+		panic(err)
+	}
+	must(s.SaveKeyRing(ctx, []byte("ring"), 0))
+	os.Stdout.WriteString("DONE " + r.ID + "\n")
+	select {} // wait for SIGKILL, never Close
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
