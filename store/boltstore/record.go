@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
@@ -42,7 +43,10 @@ type diskRecord struct {
 }
 
 func encodeRecord(r *session.Record) ([]byte, error) {
-	v, err := json.Marshal(diskRecord{
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep the application's data as it gave it
+	err := enc.Encode(diskRecord{
 		V:               recordVersion,
 		UserID:          r.UserID,
 		CreatedAt:       r.CreatedAt,
@@ -61,7 +65,7 @@ func encodeRecord(r *session.Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errEncode, err)
 	}
-	return v, nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // decodeRecord decodes a stored record. It copies out of v, which bbolt
