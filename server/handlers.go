@@ -84,17 +84,6 @@ func (s *Server) meta(r *http.Request, method string) session.Meta {
 	return session.Meta{IP: s.clientIP.Of(r), UserAgent: ua, AuthMethod: method}
 }
 
-// withHashSlot runs fn while holding one of the argon2id slots.
-func (s *Server) withHashSlot(ctx context.Context, fn func() error) error {
-	select {
-	case s.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.hashing }()
-	return fn()
-}
-
 // throttled applies the login throttle and writes the refusal if any.
 func (s *Server) throttled(w http.ResponseWriter, r *http.Request, ip, email string) bool {
 	ok, retry, err := s.throttle.Allow(r.Context(), ip, email)
@@ -124,11 +113,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w, r, ip, "") {
 		return
 	}
-	var acct *account.Account
-	err := s.withHashSlot(r.Context(), func() (err error) {
-		acct, err = s.accounts.Signup(r.Context(), req.Email, req.Password)
-		return err
-	})
+	acct, err := s.accounts.Signup(r.Context(), req.Email, req.Password)
 	switch {
 	case errors.Is(err, account.ErrInvalidEmail), errors.Is(err, account.ErrInvalidPassword):
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, strings.TrimPrefix(err.Error(), "account: "))
@@ -157,11 +142,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w, r, ip, key) {
 		return
 	}
-	var acct *account.Account
-	err = s.withHashSlot(r.Context(), func() (err error) {
-		acct, err = s.accounts.Authenticate(r.Context(), req.Email, req.Password)
-		return err
-	})
+	acct, err := s.accounts.Authenticate(r.Context(), req.Email, req.Password)
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, IP: ip, UserAgent: r.UserAgent()})
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
@@ -75,9 +74,6 @@ type Server struct {
 	throttle *httpauth.LoginThrottle
 	clientIP httpauth.ClientIP
 	signup   bool
-	// hashing bounds concurrent argon2id computations, each of which takes
-	// Params.Memory; without it a burst of logins could exhaust memory.
-	hashing chan struct{}
 	handler http.Handler
 
 	stop context.CancelFunc
@@ -153,7 +149,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else {
 		s.signup = cfg.Kind == KindBolt || cfg.Kind == KindMemory
 	}
-	s.hashing = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	s.handler = s.routes()
 
 	bg, cancel := context.WithCancel(context.Background())
