@@ -18,7 +18,7 @@ const (
 	refreshSecretLen = 32
 	refreshSumLen    = 4
 	refreshRawLen    = refreshIDLen + refreshSecretLen + refreshSumLen // 52
-	refreshLen       = len(RefreshPrefix) + (refreshRawLen*8+5)/6     // 5 + 70
+	refreshLen       = len(RefreshPrefix) + (refreshRawLen*8+5)/6      // 5 + 70
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -87,17 +87,16 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 		now = v.Now
 	}
 	t := now()
-	var hdr header
 	var hbuf [256]byte
 	var pbuf [1024]byte
-	payload, err := verifyJWS([]byte(token), v.Keys.snap.Load(), t, &hdr, hbuf[:0], pbuf[:0])
+	hdr, payload, err := verifyJWS([]byte(token), v.Keys.snap.Load(), t, hbuf[:0], pbuf[:0])
 	if err != nil {
 		return Claims{}, err
 	}
 	if !hdr.hasTyp || !validTyp(hdr.typ) {
 		return Claims{}, fmt.Errorf("%w: typ must be at+jwt", ErrHeader)
 	}
-	c, err := parseClaims(payload)
+	c, err := parseClaims(payload, v.Issuer, v.Audience)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -138,66 +137,71 @@ func (v *Verifier) check(c *Claims, now time.Time) error {
 }
 
 // header holds the three parameters we accept. Values are views into the
-// decoded header or into the scratch arrays (when they contained escapes).
+// decoded header (or, rarely, fresh copies when they contained escapes).
 type header struct {
 	alg, kid, typ          []byte
 	hasAlg, hasKid, hasTyp bool
-	scratch                [3][64]byte
 }
 
 // parseHeader reads the JOSE header strictly: alg and kid required, typ
 // optional here (Verify requires it), nothing else allowed.
-func parseHeader(b []byte, h *header) error {
+func parseHeader(b []byte) (h header, err error) {
 	s := scanner{b: b}
-	if err := s.begin(); err != nil {
-		return fmt.Errorf("%w: header: %w", ErrMalformed, err)
+	if err = s.begin(); err != nil {
+		return h, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 	}
 	for {
 		name, more, err := s.next()
 		if err != nil {
-			return fmt.Errorf("%w: header: %w", ErrMalformed, err)
+			return h, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 		}
 		if !more {
 			break
 		}
-		var dst *[]byte
-		var seen *bool
-		var scratch []byte
+		var v []byte
 		switch string(name) {
 		case "alg":
-			dst, seen, scratch = &h.alg, &h.hasAlg, h.scratch[0][:0]
+			if h.hasAlg {
+				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, string(name))
+			}
+			v, err = s.str(nil)
+			h.alg, h.hasAlg = v, true
 		case "kid":
-			dst, seen, scratch = &h.kid, &h.hasKid, h.scratch[1][:0]
+			if h.hasKid {
+				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, string(name))
+			}
+			v, err = s.str(nil)
+			h.kid, h.hasKid = v, true
 		case "typ":
-			dst, seen, scratch = &h.typ, &h.hasTyp, h.scratch[2][:0]
+			if h.hasTyp {
+				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, string(name))
+			}
+			v, err = s.str(nil)
+			h.typ, h.hasTyp = v, true
 		default:
-			return fmt.Errorf("%w: %q", ErrHeader, name)
+			return h, fmt.Errorf("%w: %q", ErrHeader, string(name))
 		}
-		if *seen {
-			return fmt.Errorf("%w: duplicate %q", ErrHeader, name)
-		}
-		*seen = true
-		if *dst, err = s.str(scratch); err != nil {
-			return fmt.Errorf("%w: header %q: %w", ErrMalformed, name, err)
+		if err != nil {
+			return h, fmt.Errorf("%w: header %q: %w", ErrMalformed, string(name), err)
 		}
 	}
 	if err := s.end(); err != nil {
-		return fmt.Errorf("%w: header: trailing data", ErrMalformed)
+		return h, fmt.Errorf("%w: header: trailing data", ErrMalformed)
 	}
 	if !h.hasAlg {
-		return fmt.Errorf("%w: header without alg", ErrAlgorithm)
+		return h, fmt.Errorf("%w: header without alg", ErrAlgorithm)
 	}
 	if !h.hasKid {
-		return fmt.Errorf("%w: header without kid", ErrUnknownKey)
+		return h, fmt.Errorf("%w: header without kid", ErrUnknownKey)
 	}
-	return nil
+	return h, nil
 }
 
 // decodePart decodes one strict base64url part, appending to dst.
 func decodePart(dst, part []byte) ([]byte, error) {
 	for i := 0; i < len(part); i++ {
 		if !b64url[part[i]] {
-			return nil, fmt.Errorf("%w: byte %#x is not base64url", ErrMalformed, part[i])
+			return nil, fmt.Errorf("%w: byte %#x is not base64url", ErrMalformed, int(part[i]))
 		}
 	}
 	n := b64.DecodedLen(len(part))
@@ -215,49 +219,50 @@ func decodePart(dst, part []byte) ([]byte, error) {
 // verifyJWS checks the JWS layer of a compact token against the keys of
 // snap usable at now: shape, strict base64url, header, key, algorithm and
 // signature. It returns the payload (not yet parsed) and fills h.
-func verifyJWS(token []byte, snap *snapshot, now time.Time, h *header, hbuf, pbuf []byte) ([]byte, error) {
+func verifyJWS(token []byte, snap *snapshot, now time.Time, hbuf, pbuf []byte) (h header, payload []byte, err error) {
 	d1 := bytes.IndexByte(token, '.')
 	if d1 < 0 {
-		return nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+		return h, nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
 	}
 	d2 := bytes.IndexByte(token[d1+1:], '.')
 	if d2 < 0 {
-		return nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+		return h, nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
 	}
 	d2 += d1 + 1
 	if bytes.IndexByte(token[d2+1:], '.') >= 0 {
-		return nil, fmt.Errorf("%w: more than three parts", ErrMalformed)
+		return h, nil, fmt.Errorf("%w: more than three parts", ErrMalformed)
 	}
 	// Shape first: all three parts strict base64url, so malformed input is
 	// refused as such whatever its signature. Claims are parsed only after
 	// the signature has been checked.
-	hb, err := decodePart(hbuf, token[:d1])
+	var hb []byte
+	hb, err = decodePart(hbuf, token[:d1])
 	if err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return h, nil, fmt.Errorf("header: %w", err)
 	}
-	payload, err := decodePart(pbuf, token[d1+1:d2])
+	payload, err = decodePart(pbuf, token[d1+1:d2])
 	if err != nil {
-		return nil, fmt.Errorf("payload: %w", err)
+		return h, nil, fmt.Errorf("payload: %w", err)
 	}
 	var sbuf [256]byte
 	sig, err := decodePart(sbuf[:0], token[d2+1:])
 	if err != nil {
-		return nil, fmt.Errorf("signature: %w", err)
+		return h, nil, fmt.Errorf("signature: %w", err)
 	}
-	if err := parseHeader(hb, h); err != nil {
-		return nil, err
+	if h, err = parseHeader(hb); err != nil {
+		return h, nil, err
 	}
 	k := snap.find(h.kid, now)
 	if k == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, h.kid)
+		return h, nil, fmt.Errorf("%w: %q", ErrUnknownKey, string(h.kid))
 	}
 	if string(h.alg) != string(k.alg) {
-		return nil, fmt.Errorf("%w: header alg %q, key alg %s", ErrAlgorithm, h.alg, k.alg)
+		return h, nil, fmt.Errorf("%w: header alg %q, key alg %s", ErrAlgorithm, string(h.alg), k.alg)
 	}
 	if err := k.verify(token[:d2], sig); err != nil {
-		return nil, err
+		return h, nil, err
 	}
-	return payload, nil
+	return h, payload, nil
 }
 
 // p256N is the order of the P-256 group, big-endian.
@@ -363,8 +368,13 @@ var errClaims = errors.New("claims")
 // parseClaims reads exactly the claims sessiond issues. Any other member is
 // refused: sessiond is the only issuer of these tokens, so an unknown claim
 // can only come from a forgery or a confused issuer.
-func parseClaims(b []byte) (Claims, error) {
+//
+// When iss or an aud value equals wantIss or wantAud, the returned claims
+// share those strings instead of allocating copies; sub, jti and sid share
+// one allocation. Both only save allocations on the hot path.
+func parseClaims(b []byte, wantIss, wantAud string) (Claims, error) {
 	var c Claims
+	var sub, jti, sid []byte
 	bad := func(why string, err error) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w: %s: %w", ErrMalformed, errClaims, why, err)
@@ -401,10 +411,10 @@ func parseClaims(b []byte) (Claims, error) {
 		case "sid":
 			bit = cSid
 		default:
-			return c, bad(fmt.Sprintf("unknown claim %q", name), nil)
+			return c, bad(fmt.Sprintf("unknown claim %q", string(name)), nil)
 		}
 		if seen&bit != 0 {
-			return c, bad(fmt.Sprintf("duplicate claim %q", name), nil)
+			return c, bad(fmt.Sprintf("duplicate claim %q", string(name)), nil)
 		}
 		seen |= bit
 		switch bit {
@@ -414,18 +424,21 @@ func parseClaims(b []byte) (Claims, error) {
 				return c, bad(string(name), err)
 			}
 			if len(v) == 0 {
-				return c, bad(fmt.Sprintf("empty %q", name), nil)
+				return c, bad(fmt.Sprintf("empty %q", string(name)), nil)
 			}
-			str := string(v)
 			switch bit {
 			case cIss:
-				c.Issuer = str
+				if string(v) == wantIss {
+					c.Issuer = wantIss
+				} else {
+					c.Issuer = string(v)
+				}
 			case cSub:
-				c.Subject = str
+				sub = v
 			case cJti:
-				c.ID = str
+				jti = v
 			case cSid:
-				c.SessionID = str
+				sid = v
 			}
 		case cExp, cIat:
 			n, err := s.numericDate()
@@ -439,7 +452,7 @@ func parseClaims(b []byte) (Claims, error) {
 				c.IssuedAt = t
 			}
 		case cAud:
-			if c.Audience, err = s.audience(); err != nil {
+			if c.Audience, err = s.audience(wantAud); err != nil {
 				return c, bad("aud", err)
 			}
 		}
@@ -450,17 +463,28 @@ func parseClaims(b []byte) (Claims, error) {
 	if seen != cAll {
 		return c, bad("missing required claim", nil)
 	}
+	var buf [256]byte
+	all := string(append(append(append(buf[:0], sub...), jti...), sid...))
+	c.Subject = all[:len(sub)]
+	c.ID = all[len(sub) : len(sub)+len(jti)]
+	c.SessionID = all[len(sub)+len(jti):]
 	return c, nil
 }
 
 // audience reads aud: a non-empty string or a non-empty array of them.
-func (s *scanner) audience() ([]string, error) {
+func (s *scanner) audience(want string) ([]string, error) {
+	str := func(v []byte) string {
+		if string(v) == want {
+			return want
+		}
+		return string(v)
+	}
 	if s.i < len(s.b) && s.b[s.i] == '"' {
 		v, err := s.str(nil)
 		if err != nil || len(v) == 0 {
 			return nil, errJSON
 		}
-		return []string{string(v)}, nil
+		return []string{str(v)}, nil
 	}
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		return nil, errJSON
@@ -484,7 +508,7 @@ func (s *scanner) audience() ([]string, error) {
 		if err != nil || len(v) == 0 {
 			return nil, errJSON
 		}
-		out = append(out, string(v))
+		out = append(out, str(v))
 		if len(out) > 16 {
 			return nil, errJSON
 		}
