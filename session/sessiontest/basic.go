@@ -206,6 +206,24 @@ func testUpdateCAS(t *testing.T, s session.Store) {
 			t.Fatalf("after second Update: Version %d IP %q", got.Version, got.IP)
 		}
 	})
+	t.Run("change-owner", func(t *testing.T) {
+		// Update replaces the whole record; the per-user listing follows.
+		cur := mustGet(t, s, orig.ID)
+		cur.UserID = "u2"
+		if err := s.Update(ctx, cur); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		if rs, err := s.ListUser(ctx, "u"); err != nil || len(rs) != 0 {
+			t.Fatalf("ListUser(old owner) = %v, %v; want none", ids(rs), err)
+		}
+		if rs, err := s.ListUser(ctx, "u2"); err != nil || !slices.Equal(ids(rs), []string{orig.ID}) {
+			t.Fatalf("ListUser(new owner) = %v, %v", ids(rs), err)
+		}
+		cur.UserID = "u"
+		if err := s.Update(ctx, cur); err != nil {
+			t.Fatalf("Update back: %v", err)
+		}
+	})
 	t.Run("deleted", func(t *testing.T) {
 		cur := mustGet(t, s, orig.ID)
 		if ok, err := s.Delete(ctx, orig.ID, Base.Add(time.Hour)); !ok || err != nil {

@@ -26,8 +26,8 @@ import (
 // the write lock, so a large sweep does not stall requests.
 const deleteBatch = 1000
 
-// Store is an in-memory session store. The zero value is not usable; call
-// New. All methods are safe for concurrent use.
+// Store is an in-memory session store. The zero value is an empty store
+// ready to use, as is New(). All methods are safe for concurrent use.
 type Store struct {
 	mu       sync.RWMutex
 	sessions map[string]*session.Record     // id -> record (owned by the store)
@@ -46,13 +46,7 @@ var (
 )
 
 // New returns an empty store.
-func New() *Store {
-	return &Store{
-		sessions: make(map[string]*session.Record),
-		byUser:   make(map[string]map[string]struct{}),
-		revoked:  make(map[string]time.Time),
-	}
-}
+func New() *Store { return new(Store) }
 
 func ctxErr(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -81,6 +75,10 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 
 // put stores c and indexes it. The caller holds s.mu for writing.
 func (s *Store) put(c *session.Record) {
+	if s.sessions == nil {
+		s.sessions = make(map[string]*session.Record)
+		s.byUser = make(map[string]map[string]struct{})
+	}
 	s.sessions[c.ID] = c
 	ids := s.byUser[c.UserID]
 	if ids == nil {
@@ -110,6 +108,9 @@ func (s *Store) remove(id string) {
 // queues it for subscribers. The caller holds s.mu for writing, which keeps
 // the feed in the order the writes happened.
 func (s *Store) revoke(id string, until time.Time) {
+	if s.revoked == nil {
+		s.revoked = make(map[string]time.Time)
+	}
 	if old, ok := s.revoked[id]; !ok || until.After(old) {
 		s.revoked[id] = until
 	}

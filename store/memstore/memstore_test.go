@@ -17,6 +17,10 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestConformanceZeroValue(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) session.Store { return new(memstore.Store) })
+}
+
 func BenchmarkGet(b *testing.B) {
 	s := memstore.New()
 	r := sessiontest.NewRecord("u", 0)
