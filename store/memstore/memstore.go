@@ -111,9 +111,10 @@ func (s *Store) revoke(id string, until time.Time) {
 	if s.revoked == nil {
 		s.revoked = make(map[string]time.Time)
 	}
-	if old, ok := s.revoked[id]; !ok || until.After(old) {
-		s.revoked[id] = until
+	if old, ok := s.revoked[id]; ok && old.After(until) {
+		until = old
 	}
+	s.revoked[id] = until
 	s.feed.publish(session.Revocation{SessionID: id, Until: until})
 }
 
