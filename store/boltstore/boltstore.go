@@ -24,6 +24,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/sessiond/sessiond/store/internal/revfeed"
 	"os"
 	"path/filepath"
 	"time"
@@ -68,7 +69,7 @@ var (
 type Store struct {
 	db    *bbolt.DB
 	batch int
-	feed  feed
+	feed  revfeed.Feed
 }
 
 // Option configures Open.
@@ -278,7 +279,7 @@ func (t *txn) revoke(id string, until time.Time) error {
 
 func (s *Store) publish(revs []session.Revocation) {
 	for _, r := range revs {
-		s.feed.publish(r)
+		s.feed.Publish(r)
 	}
 }
 
@@ -666,7 +667,7 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(session.Revoca
 	if err := ctx.Err(); err != nil {
 		return fail("subscribe", err)
 	}
-	s.feed.subscribe(ctx, fn)
+	s.feed.Subscribe(ctx, fn)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"github.com/sessiond/sessiond/store/internal/revfeed"
 	"slices"
 	"sync"
 	"time"
@@ -35,7 +36,7 @@ type Store struct {
 	revoked  map[string]time.Time           // session id -> Until
 	ring     []byte                         // sealed key ring
 	ringVer  uint64                         // version of ring, 0: none
-	feed     feed                           // in-process revocation feed
+	feed     revfeed.Feed                   // in-process revocation feed
 	acc      accounts                       // account.Store half, see accounts.go
 }
 
@@ -115,7 +116,7 @@ func (s *Store) revoke(id string, until time.Time) {
 		until = old
 	}
 	s.revoked[id] = until
-	s.feed.publish(session.Revocation{SessionID: id, Until: until})
+	s.feed.Publish(session.Revocation{SessionID: id, Until: until})
 }
 
 // Get returns a copy of the record, or session.ErrNotFound.
@@ -345,7 +346,7 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(session.Revoca
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	s.feed.subscribe(ctx, fn)
+	s.feed.Subscribe(ctx, fn)
 	return nil
 }
 

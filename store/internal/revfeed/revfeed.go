@@ -1,4 +1,6 @@
-package boltstore
+// Package revfeed fans revocations out to in-process subscribers; the
+// embedded stores use it as their session.RevocationFeed.
+package revfeed
 
 import (
 	"context"
@@ -7,16 +9,15 @@ import (
 	"github.com/sessiond/sessiond/session"
 )
 
-// feed fans revocations out to in-process subscribers. Each subscriber has
+// Feed fans revocations out to in-process subscribers. Each subscriber has
 // its own unbounded queue and goroutine: publish only appends under a
 // short lock, so a slow subscriber can neither block the store's writes nor
 // lose an event, and each subscriber sees events in publish order.
 //
-// A copy of store/memstore/feed.go (the two folders share no internal
-// package yet). Hand-written because the standard library has no unbounded
-// channel and the behaviour (never drop, never block the writer, stop
-// exactly at ctx cancellation) is the contract of session.RevocationFeed.
-type feed struct {
+// Hand-written because the standard library has no unbounded channel and
+// the behaviour (never drop, never block the writer, stop exactly at ctx
+// cancellation) is the contract of session.RevocationFeed.
+type Feed struct {
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
 }
@@ -29,7 +30,8 @@ type subscriber struct {
 	wake chan struct{} // capacity 1: "the queue may be non-empty"
 }
 
-func (f *feed) subscribe(ctx context.Context, fn func(session.Revocation)) {
+// Subscribe registers fn until ctx is done; see session.RevocationFeed.
+func (f *Feed) Subscribe(ctx context.Context, fn func(session.Revocation)) {
 	sub := &subscriber{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
 	f.mu.Lock()
 	if f.subs == nil {
@@ -47,7 +49,8 @@ func (f *feed) subscribe(ctx context.Context, fn func(session.Revocation)) {
 	}()
 }
 
-func (f *feed) publish(rev session.Revocation) {
+// Publish queues rev for every subscriber; it never blocks on one.
+func (f *Feed) Publish(rev session.Revocation) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for sub := range f.subs {
