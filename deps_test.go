@@ -21,7 +21,7 @@ var layers = map[string][]string{
 	"account/accounttest":     {"account"},
 	"session":                 {"token", "audit"},
 	"session/sessiontest":     {"session", "token"},
-	"store/":                  {"session", "account", "token"},
+	"store/":                  {"session", "account", "token", "store/internal/"},
 	"httpauth":                {"session", "token", "audit", "ratelimit"},
 	"server":                  {"httpauth", "session", "account", "token", "audit", "ratelimit", "store/", "ui"},
 	"cmd/":                    {"server", "httpauth", "session", "account", "token", "audit", "ratelimit", "store/"},

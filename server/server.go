@@ -74,7 +74,7 @@ type Server struct {
 	throttle *httpauth.LoginThrottle
 	clientIP httpauth.ClientIP
 	signup   bool
-	handler http.Handler
+	handler  http.Handler
 
 	stop context.CancelFunc
 	done chan struct{}

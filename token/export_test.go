@@ -68,5 +68,9 @@ func VerifyPrimitive(k *TestKey, msg, sig []byte) error { return k.verify(msg, s
 // SignWithActiveKey signs arbitrary bytes with r's active key, so tests can
 // forge correctly signed tokens with any header or claims.
 func SignWithActiveKey(r *KeyRing, input []byte) ([]byte, error) {
-	return r.snap.Load().keys[0].sign(input)
+	keys := r.load().keys
+	if len(keys) == 0 {
+		return nil, ErrUnknownKey
+	}
+	return keys[0].sign(input)
 }

@@ -117,12 +117,22 @@ func (s *snapshot) find(kid []byte, now time.Time) *key {
 }
 
 // KeyRing holds one active signing key and older keys kept for verification
-// until every token they signed has expired. It is safe for concurrent use:
+// until every token they signed has expired. Build one with NewKeyRing,
+// NewHMACKeyRing, OpenKeyRing or LoadOrCreateKeyRing; the zero value has no
+// keys (Sign fails, Verify refuses everything). It is safe for concurrent use:
 // readers (Sign, Verify, JWKS) load an immutable snapshot without locking;
 // writers (Rotate, Prune, Replace) build a new snapshot under a mutex.
 type KeyRing struct {
 	mu   sync.Mutex // serialises writers
 	snap atomic.Pointer[snapshot]
+}
+
+// load returns the current snapshot; a zero KeyRing has no keys.
+func (r *KeyRing) load() *snapshot {
+	if s := r.snap.Load(); s != nil {
+		return s
+	}
+	return &snapshot{}
 }
 
 func newRing(keys ...*key) *KeyRing {
@@ -169,7 +179,7 @@ func (r *KeyRing) Rotate(alg Algorithm, now time.Time, retain time.Duration) err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.snap.Load().keys
+	old := r.load().keys
 	keys := make([]*key, 0, len(old)+1)
 	keys = append(keys, k)
 	for _, o := range old {
@@ -189,7 +199,7 @@ func (r *KeyRing) Rotate(alg Algorithm, now time.Time, retain time.Duration) err
 func (r *KeyRing) Prune(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.snap.Load().keys
+	old := r.load().keys
 	keys := make([]*key, 0, len(old))
 	for _, k := range old {
 		if k.usable(now) {
@@ -207,7 +217,7 @@ func (r *KeyRing) Prune(now time.Time) {
 func (r *KeyRing) Replace(other *KeyRing) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.snap.Store(other.snap.Load())
+	r.snap.Store(other.load())
 }
 
 // KeyInfo describes one key of a ring, without its key material.
@@ -221,7 +231,7 @@ type KeyInfo struct {
 
 // Keys lists the ring's keys, the active one first.
 func (r *KeyRing) Keys() []KeyInfo {
-	keys := r.snap.Load().keys
+	keys := r.load().keys
 	out := make([]KeyInfo, len(keys))
 	for i, k := range keys {
 		out[i] = KeyInfo{ID: k.id, Alg: k.alg, CreatedAt: k.created, Active: i == 0, RetireAt: k.retire}
@@ -249,7 +259,7 @@ func (r *KeyRing) JWKS() ([]byte, error) {
 		Keys []jwk `json:"keys"`
 	}{Keys: []jwk{}}
 	enc := base64.RawURLEncoding.EncodeToString
-	for _, k := range r.snap.Load().keys {
+	for _, k := range r.load().keys {
 		j := jwk{Kid: k.id, Alg: string(k.alg), Use: "sig"}
 		switch k.alg {
 		case EdDSA:
@@ -296,7 +306,11 @@ func (r *KeyRing) Sign(c Claims) (string, error) {
 	if err := checkClaimsToSign(c); err != nil {
 		return "", err
 	}
-	k := r.snap.Load().keys[0]
+	keys := r.load().keys
+	if len(keys) == 0 {
+		return "", fmt.Errorf("%w: key ring has no keys", ErrUnknownKey)
+	}
+	k := keys[0]
 	h, err := json.Marshal(wireHeader{Alg: k.alg, Kid: k.id, Typ: "at+jwt"})
 	if err != nil {
 		return "", fmt.Errorf("token: encoding header: %w", err)

@@ -311,3 +311,20 @@ func TestConcurrentRotateVerify(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestZeroKeyRing(t *testing.T) {
+	var r token.KeyRing
+	if _, err := r.Sign(testClaims()); !errors.Is(err, token.ErrUnknownKey) {
+		t.Errorf("Sign on zero ring: %v, want ErrUnknownKey", err)
+	}
+	tok := mustSign(t, ringFor(t, token.EdDSA), testClaims())
+	if _, err := verifierFor(&r, t0).Verify(tok); !errors.Is(err, token.ErrUnknownKey) {
+		t.Errorf("Verify on zero ring: %v, want ErrUnknownKey", err)
+	}
+	if raw, err := r.JWKS(); err != nil || string(raw) != `{"keys":[]}` {
+		t.Errorf("JWKS on zero ring: %s %v", raw, err)
+	}
+	if err := r.Rotate(token.EdDSA, t0, time.Minute); err != nil || len(r.Keys()) != 1 {
+		t.Errorf("Rotate on zero ring: %v, keys %+v", err, r.Keys())
+	}
+}

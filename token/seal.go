@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -60,7 +59,7 @@ func (r *KeyRing) Seal(master []byte) ([]byte, error) {
 		return nil, err
 	}
 	var sr sealedRing
-	for _, k := range r.snap.Load().keys {
+	for _, k := range r.load().keys {
 		sk := sealedKey{ID: k.id, Alg: k.alg, Created: k.created, Retire: k.retire}
 		switch k.alg {
 		case EdDSA:
@@ -167,6 +166,3 @@ func openKey(sk sealedKey) (*key, error) {
 	k.id, k.created, k.retire = sk.ID, sk.Created, sk.Retire
 	return k, nil
 }
-
-// errNoRing is returned by ReloadShared when the store holds no ring.
-var errNoRing = errors.New("token: no shared key ring stored yet")

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// errNoRing is returned by ReloadShared when the store holds no ring.
+var errNoRing = errors.New("token: no shared key ring stored yet")
+
 // maxRingAttempts bounds the compare-and-set retries of the shared-ring
 // functions; each conflict means another node made progress.
 const maxRingAttempts = 5
@@ -54,7 +57,7 @@ func RotateShared(ctx context.Context, s RingStore, r *KeyRing, master []byte, a
 		if err != nil {
 			return fmt.Errorf("token: loading key ring: %w", err)
 		}
-		latest := newRing(r.snap.Load().keys...)
+		latest := newRing(r.load().keys...)
 		if blob != nil {
 			if latest, err = OpenKeyRing(blob, master); err != nil {
 				return err

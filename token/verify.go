@@ -89,7 +89,7 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	t := now()
 	var hbuf [256]byte
 	var pbuf [1024]byte
-	hdr, payload, err := verifyJWS([]byte(token), v.Keys.snap.Load(), t, hbuf[:0], pbuf[:0])
+	hdr, payload, err := verifyJWS([]byte(token), v.Keys.load(), t, hbuf[:0], pbuf[:0])
 	if err != nil {
 		return Claims{}, err
 	}
