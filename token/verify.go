@@ -162,27 +162,27 @@ func parseHeader(b []byte) (h header, err error) {
 		switch string(name) {
 		case "alg":
 			if h.hasAlg {
-				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, string(name))
+				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, clip(name))
 			}
 			v, err = s.str(nil)
 			h.alg, h.hasAlg = v, true
 		case "kid":
 			if h.hasKid {
-				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, string(name))
+				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, clip(name))
 			}
 			v, err = s.str(nil)
 			h.kid, h.hasKid = v, true
 		case "typ":
 			if h.hasTyp {
-				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, string(name))
+				return h, fmt.Errorf("%w: duplicate %q", ErrHeader, clip(name))
 			}
 			v, err = s.str(nil)
 			h.typ, h.hasTyp = v, true
 		default:
-			return h, fmt.Errorf("%w: %q", ErrHeader, string(name))
+			return h, fmt.Errorf("%w: %q", ErrHeader, clip(name))
 		}
 		if err != nil {
-			return h, fmt.Errorf("%w: header %q: %w", ErrMalformed, string(name), err)
+			return h, fmt.Errorf("%w: header %q: %w", ErrMalformed, clip(name), err)
 		}
 	}
 	if err := s.end(); err != nil {
@@ -195,6 +195,15 @@ func parseHeader(b []byte) (h header, err error) {
 		return h, fmt.Errorf("%w: header without kid", ErrUnknownKey)
 	}
 	return h, nil
+}
+
+// clip copies at most 32 bytes of attacker-controlled input into an error
+// message, so errors that reach logs stay short.
+func clip(b []byte) string {
+	if len(b) > 32 {
+		return string(b[:32]) + "..."
+	}
+	return string(b)
 }
 
 // decodePart decodes one strict base64url part, appending to dst.
@@ -254,10 +263,10 @@ func verifyJWS(token []byte, snap *snapshot, now time.Time, hbuf, pbuf []byte) (
 	}
 	k := snap.find(h.kid, now)
 	if k == nil {
-		return h, nil, fmt.Errorf("%w: %q", ErrUnknownKey, string(h.kid))
+		return h, nil, fmt.Errorf("%w: %q", ErrUnknownKey, clip(h.kid))
 	}
 	if string(h.alg) != string(k.alg) {
-		return h, nil, fmt.Errorf("%w: header alg %q, key alg %s", ErrAlgorithm, string(h.alg), k.alg)
+		return h, nil, fmt.Errorf("%w: header alg %q, key alg %s", ErrAlgorithm, clip(h.alg), k.alg)
 	}
 	if err := k.verify(token[:d2], sig); err != nil {
 		return h, nil, err
@@ -411,20 +420,20 @@ func parseClaims(b []byte, wantIss, wantAud string) (Claims, error) {
 		case "sid":
 			bit = cSid
 		default:
-			return c, bad(fmt.Sprintf("unknown claim %q", string(name)), nil)
+			return c, bad(fmt.Sprintf("unknown claim %q", clip(name)), nil)
 		}
 		if seen&bit != 0 {
-			return c, bad(fmt.Sprintf("duplicate claim %q", string(name)), nil)
+			return c, bad(fmt.Sprintf("duplicate claim %q", clip(name)), nil)
 		}
 		seen |= bit
 		switch bit {
 		case cIss, cSub, cJti, cSid:
 			v, err := s.str(nil)
 			if err != nil {
-				return c, bad(string(name), err)
+				return c, bad(clip(name), err)
 			}
 			if len(v) == 0 {
-				return c, bad(fmt.Sprintf("empty %q", string(name)), nil)
+				return c, bad(fmt.Sprintf("empty %q", clip(name)), nil)
 			}
 			switch bit {
 			case cIss:

@@ -1,0 +1,62 @@
+package token_test
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessiond/sessiond/token"
+)
+
+func ExampleVerifier_Verify() {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ring, err := token.NewKeyRing(token.EdDSA, now)
+	if err != nil {
+		panic(err)
+	}
+	tok, err := ring.Sign(token.Claims{
+		Issuer:    "https://auth.example.com",
+		Subject:   "user-42",
+		Audience:  []string{"api.example.com"},
+		IssuedAt:  now,
+		ExpiresAt: now.Add(10 * time.Minute),
+		ID:        "jti-1",
+		SessionID: "sid-1",
+	})
+	if err != nil {
+		panic(err)
+	}
+	v := &token.Verifier{
+		Keys:     ring,
+		Issuer:   "https://auth.example.com",
+		Audience: "api.example.com",
+		Now:      func() time.Time { return now.Add(time.Minute) },
+	}
+	c, err := v.Verify(tok)
+	fmt.Println(c.Subject, c.SessionID, err)
+
+	v.Now = func() time.Time { return now.Add(time.Hour) }
+	_, err = v.Verify(tok)
+	fmt.Println(errors.Is(err, token.ErrExpired))
+	// Output:
+	// user-42 sid-1 <nil>
+	// true
+}
+
+func ExampleDeriveRefreshToken() {
+	sessionID := make([]byte, 16)
+	parent, err := token.NewRefreshToken(sessionID)
+	if err != nil {
+		panic(err)
+	}
+	key := make([]byte, 32) // a server secret in real use
+	child, _ := token.DeriveRefreshToken(key, parent)
+	again, _ := token.DeriveRefreshToken(key, parent) // a retried refresh
+	id, _ := token.ParseRefreshToken(child)
+	fmt.Println(child == again, len(token.HashRefreshToken(child)), len(id))
+	_, err = token.ParseRefreshToken("sdrt_garbage")
+	fmt.Println(errors.Is(err, token.ErrMalformed))
+	// Output:
+	// true 32 16
+	// true
+}
