@@ -50,21 +50,38 @@ type Claims struct {
 	SessionID string    // sid
 }
 
-// Sentinel errors. Errors returned by this package wrap one (or more, joined)
-// of these, so callers branch with errors.Is.
+// Sentinel errors. Errors returned by this package wrap one of these, so
+// callers branch with errors.Is.
 var (
-	ErrMalformed   = errors.New("token: malformed")
-	ErrSignature   = errors.New("token: invalid signature")
-	ErrExpired     = errors.New("token: expired")
+	// ErrMalformed: not a well-formed token (shape, base64url, JSON,
+	// claims not exactly those sessiond issues), or claims Sign refuses.
+	ErrMalformed = errors.New("token: malformed")
+	// ErrSignature: the signature does not verify.
+	ErrSignature = errors.New("token: invalid signature")
+	// ErrExpired: exp is past, beyond the leeway.
+	ErrExpired = errors.New("token: expired")
+	// ErrNotYetValid: iat is in the future, beyond the leeway.
 	ErrNotYetValid = errors.New("token: issued in the future")
-	ErrIssuer      = errors.New("token: wrong issuer")
-	ErrAudience    = errors.New("token: wrong audience")
-	ErrUnknownKey  = errors.New("token: unknown key id")
-	ErrAlgorithm   = errors.New("token: algorithm not allowed")
-	ErrHeader      = errors.New("token: forbidden or unknown header parameter")
-	ErrTooLarge    = errors.New("token: too large")
-	ErrWeakKey     = errors.New("token: key too weak")
-	ErrSealed      = errors.New("token: cannot open sealed key ring (wrong master key or corrupted data)")
+	// ErrIssuer: iss is not the Verifier's Issuer.
+	ErrIssuer = errors.New("token: wrong issuer")
+	// ErrAudience: aud does not contain the Verifier's Audience.
+	ErrAudience = errors.New("token: wrong audience")
+	// ErrUnknownKey: no usable key of the ring has the header's kid.
+	ErrUnknownKey = errors.New("token: unknown key id")
+	// ErrAlgorithm: alg is missing, "none", or not the key's algorithm;
+	// or an algorithm sessiond does not support.
+	ErrAlgorithm = errors.New("token: algorithm not allowed")
+	// ErrHeader: a header parameter other than alg, kid and typ (crit, jku,
+	// x5u, jwk, x5c, b64, ...), a duplicate one, or typ other than at+jwt.
+	ErrHeader = errors.New("token: forbidden or unknown header parameter")
+	// ErrTooLarge: the token is longer than the Verifier's MaxLen.
+	ErrTooLarge = errors.New("token: too large")
+	// ErrWeakKey: an HMAC secret, master key or derivation key shorter than
+	// required, or an RSA key below 2048 bits.
+	ErrWeakKey = errors.New("token: key too weak")
+	// ErrSealed: a sealed key ring cannot be opened: wrong master key, or
+	// the blob was modified or is not a sealed ring.
+	ErrSealed = errors.New("token: cannot open sealed key ring (wrong master key or corrupted data)")
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z; larger exp or iat values are refused.
