@@ -19,15 +19,17 @@ import (
 	"github.com/sessiond/sessiond/token"
 )
 
-// vectorsDir holds the external test vectors (see its README.md). The repo
-// is cloned with shared/ beside it; a missing directory is a failure.
-const vectorsDir = "../../shared/vectors"
+// vectorsDir holds the external test vectors, copied unmodified from the
+// project's shared/vectors (Wycheproof, Apache 2.0; RFC 7520 cookbook,
+// public domain; see its README.md) so the repository tests itself alone.
+// A missing directory is a failure, never a skip.
+const vectorsDir = "testdata/vectors"
 
 func readVector(t *testing.T, rel string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(vectorsDir, rel))
 	if err != nil {
-		t.Fatalf("test vectors missing (expected %s beside the repo): %v", vectorsDir, err)
+		t.Fatalf("test vectors missing (expected in %s): %v", vectorsDir, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", rel, err)
