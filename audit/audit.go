@@ -97,8 +97,9 @@ const Message = "audit"
 // A nil *Logger is valid: Log discards and HashID returns "". A Logger is
 // immutable after New and safe for concurrent use.
 type Logger struct {
-	log *slog.Logger
-	key []byte
+	log      *slog.Logger
+	key      []byte
+	observer func(Event)
 }
 
 // New returns a Logger writing to l (slog.Default() if l is nil), hashing
@@ -106,15 +107,28 @@ type Logger struct {
 // material, ideally random and kept across restarts so hashes stay
 // comparable; New panics otherwise, as that is a programming error. The key
 // is copied.
-func New(l *slog.Logger, key []byte) *Logger {
+func New(l *slog.Logger, key []byte, opts ...Option) *Logger {
 	if len(key) < MinKeyLen {
 		panic(fmt.Sprintf("audit: key is %d bytes, want at least %d", len(key), MinKeyLen))
 	}
 	if l == nil {
 		l = slog.Default()
 	}
-	return &Logger{log: l, key: append([]byte(nil), key...)}
+	lg := &Logger{log: l, key: append([]byte(nil), key...)}
+	for _, o := range opts {
+		o(lg)
+	}
+	return lg
 }
+
+// Option configures a Logger.
+type Option func(*Logger)
+
+// WithObserver calls fn with every event logged, whatever the log level,
+// before it is written (metrics count events this way). fn must be fast
+// and safe for concurrent use; it sees the raw event, so it must not log
+// SessionID itself.
+func WithObserver(fn func(Event)) Option { return func(l *Logger) { l.observer = fn } }
 
 // HashID returns a short keyed hash of id: the first 12 bytes of
 // HMAC-SHA256(key, id), base64url without padding (16 characters). It is
@@ -140,6 +154,9 @@ func (l *Logger) HashID(id string) string {
 func (l *Logger) Log(ctx context.Context, e Event) {
 	if l == nil {
 		return
+	}
+	if l.observer != nil {
+		l.observer(e)
 	}
 	level := e.Kind.Level()
 	if !l.log.Enabled(ctx, level) {

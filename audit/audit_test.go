@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -322,4 +323,17 @@ func FuzzLog(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestObserverSeesEveryEvent(t *testing.T) {
+	var got []audit.Kind
+	// Level Error: nothing is written, yet the observer still counts.
+	l := audit.New(slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError})),
+		make([]byte, 16), audit.WithObserver(func(e audit.Event) { got = append(got, e.Kind) }))
+	for _, k := range audit.Kinds() {
+		l.Log(context.Background(), audit.Event{Kind: k})
+	}
+	if len(got) != len(audit.Kinds()) {
+		t.Fatalf("observer saw %d of %d events", len(got), len(audit.Kinds()))
+	}
 }
