@@ -3,11 +3,11 @@ package audit_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
