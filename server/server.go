@@ -75,6 +75,7 @@ type Server struct {
 	clientIP httpauth.ClientIP
 	signup   bool
 	handler  http.Handler
+	metrics  *metrics
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -118,15 +119,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("server: signing algorithm %q: want EdDSA, ES256 or RS256 (HS256 is for library mode only)", cfg.SigningAlg)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, backend: cfg.Backend, master: cfg.MasterKey, done: make(chan struct{})}
-	s.audit = audit.New(cfg.Logger, deriveKey(cfg.MasterKey, "audit-hash"))
-	keys, err := token.LoadOrCreateKeyRing(ctx, cfg.Backend, deriveKey(cfg.MasterKey, "keyring"), cfg.SigningAlg, cfg.Now())
+	s := &Server{cfg: cfg, log: cfg.Logger, master: cfg.MasterKey, done: make(chan struct{}), metrics: newMetrics()}
+	s.backend = instrumented{Backend: cfg.Backend, m: s.metrics}
+	s.audit = audit.New(cfg.Logger, deriveKey(cfg.MasterKey, "audit-hash"), audit.WithObserver(s.metrics.observeEvent))
+	keys, err := token.LoadOrCreateKeyRing(ctx, s.backend, deriveKey(cfg.MasterKey, "keyring"), cfg.SigningAlg, cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("server: key ring: %w", err)
 	}
 	s.keys = keys
 	mgr, err := session.New(ctx, session.Config{
-		Store:      cfg.Backend,
+		Store:      s.backend,
 		Keys:       keys,
 		Issuer:     cfg.Issuer,
 		Audience:   cfg.Audience,
@@ -134,12 +136,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Policy:     cfg.Policy,
 		Audit:      s.audit,
 		Now:        cfg.Now,
+		FeedLag:    func(d time.Duration) { s.metrics.feedLag.Observe(d.Seconds()) },
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.mgr = mgr
-	s.accounts = &account.Service{Store: cfg.Backend, Params: cfg.PasswordParams, Now: cfg.Now}
+	s.metrics.registerGauges(s, cfg.Backend)
+	s.accounts = &account.Service{Store: s.backend, Params: cfg.PasswordParams, Now: cfg.Now}
 	limiter := ratelimit.NewMemory(cfg.Now)
 	s.auth = &httpauth.Auth{Manager: mgr, Limiter: limiter, SessionLimit: cfg.SessionLimit, Audit: s.audit, Logger: cfg.Logger}
 	s.throttle = &httpauth.LoginThrottle{Limiter: limiter, PerIP: cfg.LoginPerIP, PerAccount: cfg.LoginPerAccount}

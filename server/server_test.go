@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -539,5 +540,63 @@ func TestSignupDisabled(t *testing.T) {
 	r := e.post("/v1/signup", "", map[string]string{"email": "x@example.com", "password": "long enough pw"})
 	if r.status != http.StatusForbidden {
 		t.Fatalf("signup when disabled: %d", r.status)
+	}
+}
+
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			var v float64
+			if _, err := fmt.Sscan(strings.TrimPrefix(line, series+" "), &v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+func TestMetrics(t *testing.T) {
+	fb := &failing{Backend: memstore.New()}
+	e := newEnv(t, func(c *server.Config) { c.Backend = fb })
+	l := e.signupLogin("ivy@example.com")
+	r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")})
+	e.clock.Advance(time.Minute)
+	e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")}) // reuse
+	e.post("/v1/login", "", map[string]string{"email": "ivy@example.com", "password": "not the password"})
+	e.do("GET", "/v1/sessions/"+str(r, "session_id"), "", "", "")
+	fb.mu.Lock()
+	fb.down = true
+	fb.mu.Unlock()
+	e.post("/v1/login", "", map[string]string{"email": "ivy@example.com", "password": "correct horse battery"})
+	fb.mu.Lock()
+	fb.down = false
+	fb.mu.Unlock()
+
+	m := e.do("GET", "/metrics", "", "", "")
+	if m.status != 200 {
+		t.Fatalf("/metrics: %d", m.status)
+	}
+	for series, want := range map[string]float64{
+		`sessiond_events_total{event="login.ok"}`:                           1,
+		`sessiond_events_total{event="login.failed"}`:                       1,
+		`sessiond_events_total{event="refresh"}`:                            1,
+		`sessiond_events_total{event="refresh.reuse_detected"}`:             1,
+		`sessiond_store_errors_total{op="account_by_email"}`:                1,
+		`sessiond_http_requests_total{code="200",route="POST /v1/login"}`:   1,
+		`sessiond_http_requests_total{code="401",route="POST /v1/refresh"}`: 1,
+		`sessiond_http_requests_total{code="503",route="POST /v1/login"}`:   1,
+		`sessiond_revoked_sessions_tracked`:                                 1,
+	} {
+		if got := metricValue(t, m.raw, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if metricValue(t, m.raw, `sessiond_store_duration_seconds_count{op="rotate"}`) < 2 {
+		t.Error("store latency not recorded")
+	}
+	if strings.Contains(m.raw, str(r, "session_id")) {
+		t.Error("a session id became a metric label")
 	}
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// RevocationPoll is how often the store's revocations are re-read as a
 	// safety net under the change feed. Default 30 s; negative disables.
 	RevocationPoll time.Duration
+	// FeedLag, if set, is called for every revocation that arrives through
+	// the store's change feed with how long it took since the revoking node
+	// recorded it (by that node's clock; metrics report it).
+	FeedLag func(time.Duration)
 }
 
 // Meta describes the client at login or refresh.
@@ -139,7 +143,14 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	m.stop = cancel
 	// Subscribe before loading so that nothing revoked in between is missed.
 	if feed, ok := cfg.Store.(RevocationFeed); ok {
-		if err := feed.SubscribeRevocations(bg, m.revoked.add); err != nil {
+		deliver := m.revoked.add
+		if cfg.FeedLag != nil {
+			deliver = func(r Revocation) {
+				m.revoked.add(r)
+				cfg.FeedLag(m.now().Sub(r.Until.Add(-revokeHold)))
+			}
+		}
+		if err := feed.SubscribeRevocations(bg, deliver); err != nil {
 			cancel()
 			return nil, fmt.Errorf("session: subscribe to revocations: %w", err)
 		}
@@ -575,3 +586,6 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// RevokedCount is how many revoked sessions this node keeps in memory.
+func (m *Manager) RevokedCount() int { return m.revoked.len() }
