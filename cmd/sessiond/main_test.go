@@ -247,3 +247,23 @@ func lastLines(s string) string {
 	}
 	return strings.Join(keep, "\n")
 }
+
+func TestLoadCommand(t *testing.T) {
+	p := start(t, t.TempDir(), "--login-rate-ip", "1000", "--session-rate", "100000")
+	out, err := exec.Command(binary, "load", "--target", p.base, "--clients", "2", "--duration", "2s", "--mix", "refresh=1,verify=3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, out)
+	}
+	for _, want := range []string{"sessiond load: 2 clients", "refresh", "verify", "p99"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("load output lacks %q:\n%s", want, out)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^\s*verify\s+(\d+)`).FindStringSubmatch(string(out))
+	if m == nil || m[1] == "0" {
+		t.Fatalf("no verified call succeeded:\n%s", out)
+	}
+	if out, err := exec.Command(binary, "load", "--target", "http://192.0.2.1:8080").CombinedOutput(); err == nil || !strings.Contains(string(out), "loopback") {
+		t.Fatalf("load accepted a non-loopback target: %s", out)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
@@ -34,6 +35,7 @@ commands:
   keys list | keys rotate       show or rotate signing keys
   gc                            delete expired sessions now
   migrate                       apply the PostgreSQL schema (PostgreSQL stores only)
+  load --target URL             drive a running sessiond (loopback only) and print throughput and latency
   version
 
 Run 'sessiond <command> -h' for the flags of a command. Every flag has an
@@ -78,6 +80,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdGC(ctx, rest, stdout, stderr, getenv)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout, stderr, getenv)
+	case "load":
+		return cmdLoad(ctx, rest, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "sessiond", version())
 		return nil
@@ -113,6 +117,9 @@ type options struct {
 	trustedProxies string
 	logFormat      string
 	logLevel       string
+	loginPerIP     int
+	loginPerAcct   int
+	sessionRate    int
 }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *options) {
@@ -136,6 +143,9 @@ func (o *options) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.keyRotation, "key-rotation", 30*24*time.Hour, "rotate the signing key when it is this old")
 	fs.StringVar(&o.allowSignup, "allow-signup", "", "accept POST /v1/signup: true or false (default: true for bolt and memory stores)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
+	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
+	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
@@ -191,14 +201,17 @@ func (o *options) open(ctx context.Context, log *slog.Logger, getenv func(string
 		return nil, nil, err
 	}
 	cfg := server.Config{
-		Backend:     backend,
-		Kind:        kind,
-		MasterKey:   master,
-		Issuer:      o.issuer,
-		Audience:    o.audience,
-		SigningAlg:  token.Algorithm(o.signingAlg),
-		KeyRotation: o.keyRotation,
-		Logger:      log,
+		Backend:         backend,
+		Kind:            kind,
+		MasterKey:       master,
+		Issuer:          o.issuer,
+		Audience:        o.audience,
+		SigningAlg:      token.Algorithm(o.signingAlg),
+		KeyRotation:     o.keyRotation,
+		Logger:          log,
+		LoginPerIP:      perMinute(o.loginPerIP, 2),
+		LoginPerAccount: perMinute(o.loginPerAcct, 2),
+		SessionLimit:    perMinute(o.sessionRate, 6),
 		Policy: session.Policy{
 			AccessTTL:          o.accessTTL,
 			IdleTimeout:        o.idleTimeout,
@@ -206,6 +219,10 @@ func (o *options) open(ctx context.Context, log *slog.Logger, getenv func(string
 			RefreshGrace:       o.refreshGrace,
 			MaxSessionsPerUser: o.maxSessions,
 		},
+	}
+	if o.loginPerIP < 1 || o.loginPerAcct < 1 || o.sessionRate < 1 {
+		backend.Close()
+		return nil, nil, fmt.Errorf("%w: --login-rate-ip, --login-rate-account and --session-rate must be at least 1", errUsage)
 	}
 	switch o.allowSignup {
 	case "":
@@ -261,6 +278,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			log.Info("listening", "addr", a.String(), "store", redactURL(o.store))
 		},
 	})
+}
+
+// perMinute is n per minute with a burst of n/div (at least 1).
+func perMinute(n, div int) ratelimit.Limit {
+	if n <= 0 {
+		return ratelimit.Limit{}
+	}
+	return ratelimit.Limit{Rate: n, Period: time.Minute, Burst: max(1, n/div)}
 }
 
 // redactURL hides a password in a store URL before it is logged.
