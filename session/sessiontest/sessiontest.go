@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"context", testContext},
 		{"large-data", testLargeData},
 		{"keyring", testKeyRing},
+		{"count", testCount},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
