@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"time"
 )
@@ -175,4 +176,26 @@ type RevocationFeed interface {
 	// this process or (for shared stores) any other, until ctx is done.
 	// fn must not block for long.
 	SubscribeRevocations(ctx context.Context, fn func(Revocation)) error
+}
+
+// Decide says what Store.Rotate must do with a live stored record r for
+// req: Rotated if req.Presented is the current refresh hash, GraceReplay if
+// it is the parent and the parent was rotated less than req.Grace ago,
+// Reused otherwise. Hashes are compared in constant time. Backends written
+// in Go call it inside their atomic step; those that decide inside the
+// database (a Lua script, a SQL function) implement the same rule, and the
+// conformance suite holds them to it.
+func Decide(r *Record, req RotateRequest) RotateOutcome {
+	if len(req.Presented) == 0 {
+		return Reused
+	}
+	if subtle.ConstantTimeCompare(req.Presented, r.RefreshHash) == 1 {
+		return Rotated
+	}
+	if len(r.PrevRefreshHash) > 0 &&
+		subtle.ConstantTimeCompare(req.Presented, r.PrevRefreshHash) == 1 &&
+		req.Now.Sub(r.RotatedAt) < req.Grace {
+		return GraceReplay
+	}
+	return Reused
 }

@@ -20,7 +20,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -376,7 +375,7 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		if r == nil || r.Expired(req.Now) {
 			return session.ErrNotFound
 		}
-		switch out = decide(r, req); out {
+		switch out = session.Decide(r, req); out {
 		case session.Rotated:
 			c := r.Clone()
 			c.PrevRefreshHash = c.RefreshHash
@@ -402,25 +401,6 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 	}
 	s.publish(t.revoked)
 	return out, res, nil
-}
-
-// decide says what Rotate must do with the live stored record r for req:
-// Rotated if req.Presented is the current refresh hash, GraceReplay if it
-// is the parent and the parent was rotated less than req.Grace ago, Reused
-// otherwise. Hashes are compared in constant time.
-func decide(r *session.Record, req session.RotateRequest) session.RotateOutcome {
-	if len(req.Presented) == 0 {
-		return session.Reused
-	}
-	if subtle.ConstantTimeCompare(req.Presented, r.RefreshHash) == 1 {
-		return session.Rotated
-	}
-	if len(r.PrevRefreshHash) > 0 &&
-		subtle.ConstantTimeCompare(req.Presented, r.PrevRefreshHash) == 1 &&
-		req.Now.Sub(r.RotatedAt) < req.Grace {
-		return session.GraceReplay
-	}
-	return session.Reused
 }
 
 // Delete removes one session and records its revocation, in one write

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"github.com/sessiond/sessiond/store/internal/revfeed"
 	"slices"
@@ -166,7 +165,7 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 	if !ok || r.Expired(req.Now) {
 		return 0, nil, fmt.Errorf("memstore: rotate %w", session.ErrNotFound)
 	}
-	switch decide(r, req) {
+	switch session.Decide(r, req) {
 	case session.Rotated:
 		c := r.Clone()
 		c.PrevRefreshHash = c.RefreshHash
@@ -184,26 +183,6 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		s.revoke(id, req.Now.Add(req.RevokeHold))
 		return session.Reused, nil, nil
 	}
-}
-
-// decide says what Rotate must do with the stored record r for req, given
-// that r exists and is not expired at req.Now: Rotated if req.Presented is
-// the current refresh hash, GraceReplay if it is the parent and the parent
-// was rotated less than req.Grace ago, Reused otherwise. Hashes are
-// compared in constant time.
-func decide(r *session.Record, req session.RotateRequest) session.RotateOutcome {
-	if len(req.Presented) == 0 {
-		return session.Reused
-	}
-	if subtle.ConstantTimeCompare(req.Presented, r.RefreshHash) == 1 {
-		return session.Rotated
-	}
-	if len(r.PrevRefreshHash) > 0 &&
-		subtle.ConstantTimeCompare(req.Presented, r.PrevRefreshHash) == 1 &&
-		req.Now.Sub(r.RotatedAt) < req.Grace {
-		return session.GraceReplay
-	}
-	return session.Reused
 }
 
 // Delete removes one session and records its revocation until until.
