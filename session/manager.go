@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond/audit"
@@ -45,6 +46,10 @@ type Config struct {
 	// RevocationPoll is how often the store's revocations are re-read as a
 	// safety net under the change feed. Default 30 s; negative disables.
 	RevocationPoll time.Duration
+	// ReloadKeys, if set, is called when an access token names a key this
+	// node does not know (another node rotated the shared ring): the Manager
+	// reloads at most once a second and verifies again.
+	ReloadKeys func(context.Context) error
 	// FeedLag, if set, is called for every revocation that arrives through
 	// the store's change feed with how long it took since the revoking node
 	// recorded it (by that node's clock; metrics report it).
@@ -93,6 +98,9 @@ type Manager struct {
 	revoked *revokedSet
 	cache   *verifyCache
 
+	reloadKeys func(context.Context) error
+	lastReload atomic.Int64 // unix nanos of the last on-demand key reload
+
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
@@ -121,15 +129,16 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		now = time.Now
 	}
 	m := &Manager{
-		store:    cfg.Store,
-		keys:     cfg.Keys,
-		issuer:   cfg.Issuer,
-		audience: cfg.Audience,
-		refKey:   slices.Clone(cfg.RefreshKey),
-		policy:   p,
-		audit:    cfg.Audit,
-		now:      now,
-		revoked:  newRevokedSet(),
+		store:      cfg.Store,
+		keys:       cfg.Keys,
+		issuer:     cfg.Issuer,
+		audience:   cfg.Audience,
+		refKey:     slices.Clone(cfg.RefreshKey),
+		policy:     p,
+		audit:      cfg.Audit,
+		now:        now,
+		revoked:    newRevokedSet(),
+		reloadKeys: cfg.ReloadKeys,
 	}
 	m.verifier = token.Verifier{Keys: cfg.Keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: now}
 	size := cfg.VerifyCacheSize
@@ -400,6 +409,9 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 		}
 	}
 	c, err := m.verifier.Verify(accessToken)
+	if errors.Is(err, token.ErrUnknownKey) && m.reloadKeysNow(ctx, now) {
+		c, err = m.verifier.Verify(accessToken)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -412,6 +424,19 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 		m.cache.put(key, &cp, now)
 	}
 	return id, nil
+}
+
+// reloadKeysNow reloads the key ring on demand, at most once a second, so
+// forged tokens with random kids cannot turn into a flood of store reads.
+func (m *Manager) reloadKeysNow(ctx context.Context, now time.Time) bool {
+	if m.reloadKeys == nil {
+		return false
+	}
+	last := m.lastReload.Load()
+	if now.UnixNano()-last < int64(time.Second) || !m.lastReload.CompareAndSwap(last, now.UnixNano()) {
+		return false
+	}
+	return m.reloadKeys(ctx) == nil
 }
 
 // Get returns a live session by id (a store read).

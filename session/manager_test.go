@@ -636,3 +636,48 @@ func TestAuditNeverLogsIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownKeyReloadsRingOnce(t *testing.T) {
+	f := newFixture(t)
+	// Another node rotated the shared ring: it signs with a key this node
+	// has not loaded yet.
+	other, err := token.NewKeyRing(token.EdDSA, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reloads int
+	m := f.manager(t, func(c *session.Config) {
+		c.ReloadKeys = func(context.Context) error {
+			reloads++
+			f.keys.Replace(other)
+			return nil
+		}
+	})
+	a := login(t, m, "alice") // signed with the old key, before the reload
+	claims := token.Claims{Issuer: "https://issuer.test", Subject: "alice", Audience: []string{"api.test"},
+		ExpiresAt: f.clock.Now().Add(time.Minute), IssuedAt: f.clock.Now(), ID: "j1", SessionID: a.Session.ID}
+	fresh, _ := other.Sign(claims)
+	if _, err := m.Verify(ctx, fresh); err != nil {
+		t.Fatalf("a token of the rotated ring: %v", err)
+	}
+	if reloads != 1 {
+		t.Fatalf("%d reloads, want 1", reloads)
+	}
+	// Forged tokens with unknown kids do not turn into a reload each.
+	stranger, _ := token.NewKeyRing(token.EdDSA, f.clock.Now())
+	for range 5 {
+		forged, _ := stranger.Sign(claims)
+		if _, err := m.Verify(ctx, forged); !errors.Is(err, token.ErrUnknownKey) {
+			t.Fatalf("forged: %v", err)
+		}
+	}
+	if reloads != 1 {
+		t.Fatalf("unknown kids caused %d reloads within a second", reloads)
+	}
+	f.clock.Advance(2 * time.Second)
+	forged, _ := stranger.Sign(claims)
+	_, _ = m.Verify(ctx, forged)
+	if reloads != 2 {
+		t.Fatalf("after a second, reloads = %d, want 2", reloads)
+	}
+}
