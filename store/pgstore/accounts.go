@@ -1,0 +1,107 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/account"
+)
+
+var _ account.Store = (*Store)(nil)
+
+// errIDTaken: CreateAccount with an id already in use (ids are random, so
+// this is a caller bug, not a condition callers branch on).
+var errIDTaken = errors.New("pgstore: account id already exists")
+
+// CreateAccount stores a new account; ErrEmailTaken if the email is taken.
+func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: create account: %w", err)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO accounts (id, email, password_hash, created_at, created_ns) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.Email, a.PasswordHash, a.CreatedAt.Truncate(time.Microsecond), a.CreatedAt.Nanosecond()%1000)
+	if code, constraint := pgCode(err); code == codeUniqueViolation {
+		if constraint == "accounts_email_key" {
+			return fmt.Errorf("pgstore: create account: %w", account.ErrEmailTaken)
+		}
+		return errIDTaken
+	}
+	if err != nil {
+		return wrapErr(ctx, "create account", err)
+	}
+	return nil
+}
+
+const accountCols = `id, email, password_hash, created_at, created_ns`
+
+func scanAccount(row pgx.Row) (*account.Account, error) {
+	var (
+		a  account.Account
+		ns int32
+	)
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.CreatedAt, &ns); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = a.CreatedAt.UTC().Add(time.Duration(ns))
+	return &a, nil
+}
+
+func (s *Store) accountBy(ctx context.Context, op, where, arg string) (*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+where+` = $1`, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("pgstore: %s: %w", op, account.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrapErr(ctx, op, err)
+	}
+	return a, nil
+}
+
+// AccountByEmail looks an account up by its normalised email.
+func (s *Store) AccountByEmail(ctx context.Context, email string) (*account.Account, error) {
+	return s.accountBy(ctx, "account by email", "email", email)
+}
+
+// AccountByID looks an account up by id.
+func (s *Store) AccountByID(ctx context.Context, id string) (*account.Account, error) {
+	return s.accountBy(ctx, "account by id", "id", id)
+}
+
+// ListAccounts returns every account, ordered by email byte by byte (the
+// "C" collation, whatever the database's locale).
+func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list accounts: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY email COLLATE "C"`)
+	if err != nil {
+		return nil, wrapErr(ctx, "list accounts", err)
+	}
+	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*account.Account, error) { return scanAccount(row) })
+	if err != nil {
+		return nil, wrapErr(ctx, "list accounts", err)
+	}
+	return as, nil
+}
+
+// DeleteAccount removes an account; ErrNotFound if there is none.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: delete account: %w", err)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+	if err != nil {
+		return wrapErr(ctx, "delete account", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: delete account: %w", account.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,4 @@
+package pgstore
+
+// ParseNotification exposes the NOTIFY payload parser to the fuzz target.
+var ParseNotification = parseNotification
