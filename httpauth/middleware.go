@@ -39,6 +39,13 @@ type Auth struct {
 	Audit *audit.Logger
 	// Logger receives operational errors (a failing limiter); nil uses slog.Default.
 	Logger *slog.Logger
+	// CSRF checks the X-CSRF-Token of unsafe requests authenticated by the
+	// access cookie (cookie mode). Nil refuses every such request: a
+	// cookie-authenticated POST is never let through unchecked.
+	CSRF *CSRF
+	// Cookies is the cookie layout; the zero value is sessiond's. A revoked
+	// session's cookies are cleared on the 401.
+	Cookies SessionCookies
 }
 
 // New returns an Auth for m with no rate limit.
@@ -66,8 +73,10 @@ func BearerToken(r *http.Request) (tok string, ok bool) {
 	return rest, true
 }
 
-// Authenticate verifies the request's bearer token, if there is one, and
-// puts the identity in the context. A request without a token passes
+// Authenticate verifies the request's bearer token, or else its access
+// cookie (cookie mode), if there is one, and puts the identity in the
+// context. An unsafe request (not GET, HEAD or OPTIONS) authenticated by
+// cookie must also pass the CSRF token check, or gets 403. A request without a token passes
 // through unauthenticated (combine with Require); a bad token is refused
 // with 401 at once.
 func (a *Auth) Authenticate(next http.Handler) http.Handler {
@@ -77,19 +86,40 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 			WriteError(w, http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header")
 			return
 		}
+		viaCookie := false
+		if tok == "" {
+			// Cookie mode: only when there is no Authorization header, so a
+			// bearer client is never judged by a stray cookie.
+			tok = AccessTokenCookie(r)
+			viaCookie = tok != ""
+		}
 		if tok == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		id, err := a.Manager.Verify(r.Context(), tok)
 		if err != nil {
+			if viaCookie {
+				if errors.Is(err, session.ErrRevoked) {
+					a.Cookies.Clear(w)
+				} else {
+					a.Cookies.ClearAccess(w)
+				}
+			}
 			WriteError(w, http.StatusUnauthorized, CodeInvalidToken, describe(err))
 			return
+		}
+		ctx := WithIdentity(r.Context(), id)
+		if viaCookie {
+			if !SafeMethod(r.Method) && !a.checkCSRF(w, r, id) {
+				return
+			}
+			ctx = withViaCookie(ctx)
 		}
 		if !a.allow(w, r, id) {
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithIdentity(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -102,6 +132,23 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	}))
+}
+
+// checkCSRF applies the session-bound token rule to an unsafe request
+// authenticated by cookie; it writes the 403 and the audit event itself.
+func (a *Auth) checkCSRF(w http.ResponseWriter, r *http.Request, id *session.Identity) bool {
+	c := a.CSRF
+	if c == nil {
+		c = &CSRF{}
+	}
+	err := c.Check(r, id.SessionID)
+	if err == nil {
+		return true
+	}
+	a.auditLog().Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, SessionID: id.SessionID, UserID: id.UserID,
+		UserAgent: r.UserAgent(), Reason: csrfReason(err)})
+	WriteError(w, http.StatusForbidden, CodeCSRFFailed, "a valid X-CSRF-Token header is required (GET /v1/csrf)")
+	return false
 }
 
 // allow applies the per-session rate limit; it writes the refusal itself.
