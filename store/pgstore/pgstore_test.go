@@ -26,10 +26,16 @@ import (
 // (with everything in it) when the test ends.
 func freshSchema(t testing.TB) string {
 	t.Helper()
+	return freshSchemaNamed(t, "sessiond_test_")
+}
+
+// freshSchemaNamed is freshSchema with the name's prefix chosen.
+func freshSchemaNamed(t testing.TB, prefix string) string {
+	t.Helper()
 	url := testenv.PostgresURL(t)
 	b := make([]byte, 8)
 	rand.Read(b)
-	name := "sessiond_test_" + hex.EncodeToString(b)
+	name := prefix + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -149,6 +155,41 @@ func TestMigrate(t *testing.T) {
 		}
 		s.Close()
 	})
+	t.Run("database-ahead", func(t *testing.T) {
+		// A newer node migrated further: an older build still opens it
+		// (rolling upgrades).
+		schema := freshSchema(t)
+		if _, err := pgstore.Migrate(ctx, url, pgstore.WithSchema(schema)); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "INSERT INTO "+pgx.Identifier{schema, "sessiond_schema_migrations"}.Sanitize()+" (version) VALUES (9999)"); err != nil {
+			t.Fatal(err)
+		}
+		s, err := pgstore.Open(ctx, url, pgstore.WithSchema(schema))
+		if err != nil {
+			t.Fatalf("Open of a database ahead of this build: %v", err)
+		}
+		s.Close()
+		if applied, err := pgstore.Migrate(ctx, url, pgstore.WithSchema(schema)); err != nil || len(applied) != 0 {
+			t.Fatalf("Migrate of a database ahead = %v, %v; want nothing", applied, err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		schema := freshSchema(t)
+		dead, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := pgstore.Migrate(dead, url, pgstore.WithSchema(schema)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Migrate(cancelled) = %v, want context.Canceled", err)
+		}
+		if _, err := pgstore.Open(ctx, url, pgstore.WithSchema(schema)); !errors.Is(err, pgstore.ErrNotMigrated) {
+			t.Fatalf("Open after a cancelled Migrate = %v, want ErrNotMigrated", err)
+		}
+	})
 	t.Run("auto-migrate", func(t *testing.T) {
 		schema := freshSchema(t)
 		s := open(t, schema) // WithAutoMigrate
@@ -247,6 +288,33 @@ func TestFeedAcrossNodes(t *testing.T) {
 	recv(t, events, r3.ID)
 	if now := listenerPID(); len(now) != 1 || now[0] == pids[0] {
 		t.Fatalf("listener backends after reconnect %v (killed %d)", now, pids[0])
+	}
+}
+
+// TestOddSchemaNames: names that need quoting, and names too long to fit
+// a NOTIFY channel after the prefix, still work, feed included.
+func TestOddSchemaNames(t *testing.T) {
+	prefixes := map[string]string{
+		"quoted": `Odd "Name"; DROP TABLE x -- `,
+		"long":   strings.Repeat("l", 40) + "_",
+	}
+	for name, prefix := range prefixes {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, freshSchemaNamed(t, prefix))
+			events := make(chan session.Revocation, 10)
+			if err := s.SubscribeRevocations(ctx, func(r session.Revocation) { events <- r }); err != nil {
+				t.Fatal(err)
+			}
+			r := sessiontest.NewRecord("u", 0)
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Delete(ctx, r.ID, sessiontest.Base.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, events, r.ID)
+		})
 	}
 }
 
