@@ -31,16 +31,22 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(session.Revoca
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: subscribe: %w", err)
 	}
+	// Register under the lock so Close never waits on a WaitGroup that
+	// is still growing.
+	s.mu.Lock()
 	if s.closed.Err() != nil {
+		s.mu.Unlock()
 		return fmt.Errorf("pgstore: subscribe: %w: store is closed", session.ErrStore)
 	}
+	s.feeds.Add(1)
+	s.mu.Unlock()
 	conn, err := s.listen(ctx)
 	if err != nil {
+		s.feeds.Done()
 		return err
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.closed, cancel)
-	s.feeds.Add(1)
 	go func() {
 		defer s.feeds.Done()
 		defer stop()

@@ -48,7 +48,9 @@ type Store struct {
 	pool  *pgxpool.Pool
 	batch int
 
-	// closed is cancelled by Close; feed listeners stop with it.
+	// closed is cancelled by Close; feed listeners stop with it. mu
+	// orders a new subscription against Close.
+	mu        sync.Mutex
 	closed    context.Context
 	stopFeeds context.CancelFunc
 	feeds     sync.WaitGroup
@@ -154,7 +156,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 // safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		s.stopFeeds()
+		s.mu.Unlock()
 		s.feeds.Wait()
 		s.pool.Close()
 	})
