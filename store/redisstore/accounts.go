@@ -1,0 +1,230 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+)
+
+// Accounts span three slots (the account, its email key, the listing), so
+// uniqueness rests on the email key alone and the steps are ordered:
+//
+// CreateAccount
+//  1. SET <p>:e:{email} id NX PX claimTTL: the email is claimed, but only
+//     for claimTTL, so a creator that dies here frees it by itself (that is
+//     how a crashed creation is "taken over": the claim simply lapses).
+//  2. write <p>:a:{id} (refusing an id in use), then the listing entry.
+//  3. PERSIST the email key if it still holds id (compare-and-set). If the
+//     claim lapsed meanwhile (a creator slower than claimTTL), the
+//     account and listing entry are removed again and the call fails.
+//
+// A reader that finds the email key but no account (a creation in flight)
+// answers account.ErrNotFound; AccountByEmail also checks that the account
+// found names that email.
+//
+// DeleteAccount
+//  1. turn the email key back into a lapsing claim (if it holds id),
+//  2. delete the account, 3. the listing entry, 4. the email key (if it
+//     still holds id). A crash midway leaves at worst a claim that lapses
+//     within claimTTL; a retried DeleteAccount finishes the rest.
+const claimTTL = 30 * time.Second
+
+// Fields of an account HASH.
+const (
+	afEmail   = "e"
+	afHash    = "h"
+	afCreated = "c" // unix nanoseconds
+)
+
+// scriptAccountCreate writes the account KEYS[1] unless it exists.
+var scriptAccountCreate = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`)
+
+// scriptEmailIf runs ARGV[2] ("persist", "claim" or "del") on the email
+// key KEYS[1] if it holds ARGV[1]; 1 if it did.
+var scriptEmailIf = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'persist' then redis.call('PERSIST', KEYS[1])
+elseif ARGV[2] == 'claim' then redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else redis.call('DEL', KEYS[1]) end
+return 1
+`)
+
+var errIDTaken = errors.New("account id already exists")
+
+func (s *Store) emailIf(ctx context.Context, email, id, action string) (bool, error) {
+	n, err := scriptEmailIf.Run(ctx, s.c, []string{s.emailKey(email)}, id, action, claimTTL.Milliseconds()).Int()
+	return n == 1, err
+}
+
+func listMember(a *account.Account) string { return a.Email + "\x00" + a.ID }
+
+// CreateAccount stores a; account.ErrEmailTaken if its email already has
+// an account (or a creation in flight).
+func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
+	const op = "create account"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	ok, err := s.c.SetNX(ctx, s.emailKey(a.Email), a.ID, claimTTL).Result()
+	if err != nil {
+		return fail(op, err)
+	}
+	if !ok {
+		return fmt.Errorf("redisstore: %s: %w", op, account.ErrEmailTaken)
+	}
+	// From here on the claim is ours: finish or undo even if ctx ends.
+	ctx = context.WithoutCancel(ctx)
+	created, err := scriptAccountCreate.Run(ctx, s.c, []string{s.acctKey(a.ID)},
+		afEmail, a.Email, afHash, a.PasswordHash, afCreated, strconv.FormatInt(a.CreatedAt.UnixNano(), 10)).Int()
+	if err == nil && created != 1 {
+		s.emailIf(ctx, a.Email, a.ID, "del")
+		return fmt.Errorf("redisstore: %s: %w: %q", op, errIDTaken, a.ID)
+	}
+	if err == nil {
+		err = s.c.ZAdd(ctx, s.acctListKey(), redis.Z{Member: listMember(a)}).Err()
+	}
+	var kept bool
+	if err == nil {
+		kept, err = s.emailIf(ctx, a.Email, a.ID, "persist")
+	}
+	if err != nil || !kept {
+		// Undo (best effort; the claim lapses on its own).
+		s.c.ZRem(ctx, s.acctListKey(), listMember(a))
+		s.c.Del(ctx, s.acctKey(a.ID))
+		if err == nil {
+			err = errors.New("email claim lapsed before the account was written")
+		}
+		return fail(op, err)
+	}
+	return nil
+}
+
+// AccountByEmail returns the account with that normalised email, or
+// account.ErrNotFound.
+func (s *Store) AccountByEmail(ctx context.Context, email string) (*account.Account, error) {
+	const op = "account by email"
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, err)
+	}
+	id, err := s.c.Get(ctx, s.emailKey(email)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, account.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	a, err := s.accountByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if a.Email != email {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, account.ErrNotFound)
+	}
+	return a, nil
+}
+
+// AccountByID returns the account, or account.ErrNotFound.
+func (s *Store) AccountByID(ctx context.Context, id string) (*account.Account, error) {
+	const op = "account by id"
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, err)
+	}
+	a, err := s.accountByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	return a, nil
+}
+
+func (s *Store) accountByID(ctx context.Context, id string) (*account.Account, error) {
+	m, err := s.c.HGetAll(ctx, s.acctKey(id)).Result()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return decodeAccount(id, m)
+}
+
+func decodeAccount(id string, m map[string]string) (*account.Account, error) {
+	if len(m) == 0 {
+		return nil, account.ErrNotFound
+	}
+	ns, err := strconv.ParseInt(m[afCreated], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: corrupt account record: %w", session.ErrStore, err)
+	}
+	return &account.Account{ID: id, Email: m[afEmail], PasswordHash: m[afHash], CreatedAt: time.Unix(0, ns).UTC()}, nil
+}
+
+// ListAccounts returns every account, ordered by email.
+func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+	const op = "list accounts"
+	if err := ctx.Err(); err != nil {
+		return nil, fail(op, err)
+	}
+	members, err := s.c.ZRange(ctx, s.acctListKey(), 0, -1).Result()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	ids := make([]string, len(members))
+	cmds := make([]*redis.MapStringStringCmd, len(members))
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			_, ids[i], _ = strings.Cut(m, "\x00")
+			cmds[i] = p.HGetAll(ctx, s.acctKey(ids[i]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	out := make([]*account.Account, 0, len(members))
+	for i := range members {
+		a, err := decodeAccount(ids[i], cmds[i].Val())
+		if errors.Is(err, account.ErrNotFound) {
+			continue // deleted or being created meanwhile
+		}
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// DeleteAccount removes the account; account.ErrNotFound if there is none.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	const op = "delete account"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	a, err := s.accountByID(ctx, id)
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	ctx = context.WithoutCancel(ctx) // finish what was started
+	if _, err := s.emailIf(ctx, a.Email, id, "claim"); err != nil {
+		return fail(op, err)
+	}
+	if err := s.c.Del(ctx, s.acctKey(id)).Err(); err != nil {
+		return fail(op, err)
+	}
+	if err := s.c.ZRem(ctx, s.acctListKey(), listMember(a)).Err(); err != nil {
+		return fail(op, err)
+	}
+	if _, err := s.emailIf(ctx, a.Email, id, "del"); err != nil {
+		return fail(op, err)
+	}
+	return nil
+}

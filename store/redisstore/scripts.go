@@ -1,0 +1,121 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each touches the keys of one hash slot only (one key,
+// in fact), so it runs unchanged on a cluster. Times arrive as decimal
+// strings of unix microseconds; they are compared as Lua numbers (exact:
+// below 2^53) but never written back from a Lua number, because Redis
+// formats numbers passed to redis.call with limited precision. The only
+// number written is a PEXPIREAT in milliseconds (13 digits, exact).
+
+// scriptIndexAdd adds ARGV[2] with score ARGV[1] to the index KEYS[1] and
+// pushes the key's TTL out to ARGV[3] (unix ms) if that is later than its
+// current one. An expiry already past by Redis's clock is not set (PEXPIREAT
+// in the past would delete the whole index).
+var scriptIndexAdd = redis.NewScript(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local want = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if want > now then
+  local cur = redis.call('PEXPIRETIME', KEYS[1])
+  if cur == -1 or cur < want then
+    redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  end
+end
+return 1
+`)
+
+// scriptCreate creates the session KEYS[1] from the field pairs in
+// ARGV[2..] with TTL at ARGV[1] (unix ms) unless it exists: {1} if
+// created, {0, owner} if taken.
+var scriptCreate = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {0, redis.call('HGET', KEYS[1], 'u') or ''}
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return {1}
+`)
+
+// scriptUpdate is Update's compare-and-set. ARGV: expected version,
+// allow-move ("0"/"1"), TTL (unix ms), new owner, new absolute expiry,
+// then the field pairs. Returns {-1} if the session is gone (or
+// compromised), {-2} on a version mismatch, {-3} if the owner or absolute
+// expiry would change and allow-move is "0" (nothing written: the caller
+// re-indexes first), else {1, old owner}.
+var scriptUpdate = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'v', 'x', 'u', 'a')
+if not cur[1] or cur[2] then return {-1} end
+if cur[1] ~= ARGV[1] then return {-2} end
+if ARGV[2] == '0' and (cur[3] ~= ARGV[4] or cur[4] ~= ARGV[5]) then return {-3} end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return {1, cur[3]}
+`)
+
+// scriptRotate is refresh rotation in one step. ARGV: presented hash,
+// next hash, now (µs), grace (µs), new idle expiry (µs). Returns {0} if
+// the session is gone, compromised or dead at now; {1, fields} when
+// rotated; {2, fields} for a replay of the parent within grace; {3, owner}
+// on reuse, after marking the session compromised so that nothing can
+// rotate, update or read it before the caller deletes it.
+var scriptRotate = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'i', 'a', 'h', 'q', 'r', 'x', 'u')
+if not f[1] or not f[2] or f[6] then return {0} end
+local now = tonumber(ARGV[3])
+local abs = tonumber(f[2])
+if math.min(tonumber(f[1]), abs) <= now then return {0} end
+if f[3] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'q', f[3], 'h', ARGV[2], 'r', ARGV[3], 'l', ARGV[3], 'i', ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'v', 1)
+  redis.call('PEXPIREAT', KEYS[1], math.ceil(math.min(tonumber(ARGV[5]), abs) / 1000))
+  return {1, redis.call('HGETALL', KEYS[1])}
+end
+if f[4] and f[4] == ARGV[1] and f[5] and tonumber(f[5]) + tonumber(ARGV[4]) > now then
+  return {2, redis.call('HGETALL', KEYS[1])}
+end
+redis.call('HSET', KEYS[1], 'x', '1')
+return {3, f[7] or ''}
+`)
+
+// scriptDelete deletes the session KEYS[1] and returns its owner, or
+// false if it did not exist.
+var scriptDelete = redis.NewScript(`
+local u = redis.call('HGET', KEYS[1], 'u')
+if u then redis.call('DEL', KEYS[1]) end
+return u
+`)
+
+// scriptDeleteDead deletes the session KEYS[1] if it is dead at ARGV[1]
+// (µs) or compromised, and returns its owner; false otherwise.
+var scriptDeleteDead = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'i', 'a', 'u', 'x')
+if not f[3] then return false end
+if f[4] or math.min(tonumber(f[1]), tonumber(f[2])) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return f[3]
+end
+return false
+`)
+
+// scriptRevoke records revocations in the log KEYS[1] and publishes each
+// as stored (a later Until wins: ZADD GT) on channel ARGV[1]. ARGV[2] is
+// Until (µs), ARGV[3..] the session ids.
+var scriptRevoke = redis.NewScript(`
+for i = 3, #ARGV do
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[i])
+  redis.call('PUBLISH', ARGV[1], ARGV[i] .. ' ' .. redis.call('ZSCORE', KEYS[1], ARGV[i]))
+end
+return #ARGV - 2
+`)
+
+// scriptSaveRing stores blob ARGV[2] as version ARGV[3] if the stored
+// version is ARGV[1] ("0": none): 1 if saved, 0 on conflict.
+var scriptSaveRing = redis.NewScript(`
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'b', ARGV[2], 'v', ARGV[3])
+return 1
+`)
