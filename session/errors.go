@@ -21,6 +21,9 @@ var (
 	ErrExists = errors.New("session: already exists")
 	// ErrDataTooLarge: application data over Policy.MaxDataBytes.
 	ErrDataTooLarge = errors.New("session: app data too large")
+	// ErrInvalidData: application data that no backend can keep (a NUL
+	// character).
+	ErrInvalidData = errors.New("session: invalid app data")
 	// ErrInvalidToken: an access or refresh token that is malformed, forged,
 	// expired or otherwise unacceptable. The wrapped error says why.
 	ErrInvalidToken = errors.New("session: invalid token")

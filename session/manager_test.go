@@ -681,3 +681,18 @@ func TestUnknownKeyReloadsRingOnce(t *testing.T) {
 		t.Fatalf("after a second, reloads = %d, want 2", reloads)
 	}
 }
+
+func TestAppDataRefusesNUL(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	a := login(t, m, "alice")
+	for name, set := range map[string]func(*session.Session) error{
+		"NUL in a value": func(s *session.Session) error { return s.Set("k", "a\x00b") },
+		"NUL in a key":   func(s *session.Session) error { return s.Set("k\x00", 1) },
+	} {
+		_, err := m.Update(ctx, a.Session.ID, set)
+		if !errors.Is(err, session.ErrInvalidData) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"fmt"
 	"time"
 )
@@ -64,6 +66,11 @@ func (s *Session) Set(key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("session: app data %q: %w", key, err)
+	}
+	// PostgreSQL's jsonb cannot hold U+0000; refuse it here so every
+	// backend behaves the same rather than one failing at write time.
+	if bytes.Contains(raw, []byte(`\u0000`)) || strings.ContainsRune(key, 0) {
+		return fmt.Errorf("session: app data %q: %w", key, ErrInvalidData)
 	}
 	if s.data == nil {
 		s.data = make(map[string]json.RawMessage)
