@@ -6,9 +6,13 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/ratelimit"
+	"github.com/sessiond/sessiond/ratelimit/redislimit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/boltstore"
 	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/store/pgstore"
+	"github.com/sessiond/sessiond/store/redisstore"
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -29,18 +33,30 @@ type StoreKind string
 
 // Kinds of store.
 const (
-	KindBolt   StoreKind = "bolt"
-	KindMemory StoreKind = "memory"
+	KindBolt     StoreKind = "bolt"
+	KindMemory   StoreKind = "memory"
+	KindRedis    StoreKind = "redis"
+	KindPostgres StoreKind = "postgres"
 )
+
+// OpenOptions tune OpenBackend.
+type OpenOptions struct {
+	// AutoMigrate applies pending PostgreSQL migrations instead of
+	// refusing to start on an unmigrated database.
+	AutoMigrate bool
+}
 
 // OpenBackend opens the store named by url:
 //
 //	bolt:///abs/path, bolt://relative/path   embedded bbolt (the default)
 //	memory://                                in memory, gone at exit
+//	redis://[user:pass@]host:port/db         Redis (rediss:// for TLS)
+//	redis-cluster://h1:p1,h2:p2,...          Redis Cluster
+//	postgres://user@host:port/db?...         PostgreSQL (postgresql:// too)
 //
 // For bolt it also returns the data directory (where the master key file
 // lives when SESSIOND_MASTER_KEY is not set).
-func OpenBackend(ctx context.Context, url string) (b Backend, kind StoreKind, dataDir string, err error) {
+func OpenBackend(ctx context.Context, url string, o OpenOptions) (b Backend, kind StoreKind, dataDir string, err error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
 		return nil, "", "", fmt.Errorf("store %q: want scheme://..., e.g. %s", url, DefaultStore)
@@ -60,6 +76,31 @@ func OpenBackend(ctx context.Context, url string) (b Backend, kind StoreKind, da
 			return nil, "", "", fmt.Errorf("store %q: memory:// takes nothing after the scheme", url)
 		}
 		return memstore.New(), KindMemory, "", nil
+	case "redis", "rediss", "redis-cluster":
+		st, err := redisstore.Open(ctx, url)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return st, KindRedis, "", nil
+	case "postgres", "postgresql":
+		var opts []pgstore.Option
+		if o.AutoMigrate {
+			opts = append(opts, pgstore.WithAutoMigrate())
+		}
+		st, err := pgstore.Open(ctx, url, opts...)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return st, KindPostgres, "", nil
 	}
-	return nil, "", "", fmt.Errorf("store %q: unknown scheme %q (bolt, memory)", url, scheme)
+	return nil, "", "", fmt.Errorf("store %q: unknown scheme %q (bolt, memory, redis, rediss, redis-cluster, postgres)", url, scheme)
+}
+
+// SharedLimiter returns a rate limiter whose state lives in the backend
+// itself when it can be shared by every node (Redis), or nil.
+func SharedLimiter(b Backend) ratelimit.Limiter {
+	if rs, ok := b.(*redisstore.Store); ok {
+		return redislimit.New(rs.Client(), rs.Prefix())
+	}
+	return nil
 }

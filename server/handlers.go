@@ -157,10 +157,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeTokens(w, t)
+	s.writeTokens(w, r, t)
 }
 
-func (s *Server) writeTokens(w http.ResponseWriter, t *session.Tokens) {
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, t *session.Tokens) {
+	if cookieMode(r) {
+		s.writeCookieTokens(w, t)
+		return
+	}
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, tokenResponse{
 		AccessToken:  t.AccessToken,
@@ -173,11 +177,24 @@ func (s *Server) writeTokens(w http.ResponseWriter, t *session.Tokens) {
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	var req refreshRequest
-	if decode(w, r, &req) != nil {
-		return
+	cookies := cookieMode(r)
+	// In cookie mode the body may be absent: the refresh cookie is the token.
+	if !cookies || r.ContentLength != 0 {
+		if decode(w, r, &req) != nil {
+			return
+		}
+	}
+	fromCookie := false
+	if req.RefreshToken == "" && cookies {
+		req.RefreshToken = httpauth.RefreshTokenCookie(r)
+		fromCookie = true
 	}
 	if req.RefreshToken == "" {
-		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "refresh_token is required")
+		desc := "refresh_token is required"
+		if cookies {
+			desc = "no refresh_token and no refresh cookie"
+		}
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, desc)
 		return
 	}
 	t, err := s.mgr.Refresh(r.Context(), req.RefreshToken, s.meta(r, ""))
@@ -186,6 +203,9 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, session.ErrReused) {
 			desc = httpauth.Describe(err)
 		}
+		if fromCookie {
+			clearCookies(w)
+		}
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, desc)
 		return
 	}
@@ -193,19 +213,20 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeTokens(w, t)
+	s.writeTokens(w, r, t)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	id, _ := httpauth.FromContext(r.Context())
 	var (
-		n   int
-		err error
+		n     int
+		err   error
+		ended bool // the current session ended: a cookie client's cookies go
 	)
 	switch scope := r.URL.Query().Get("scope"); scope {
 	case "", "local":
 		err = s.mgr.Logout(r.Context(), id.SessionID)
-		n = 1
+		n, ended = 1, true
 	case "others":
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, id.SessionID)
@@ -213,7 +234,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	case "global":
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, "")
-		n = len(ids)
+		n, ended = len(ids), true
 	default:
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "scope must be local, others or global")
 		return
@@ -221,6 +242,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if ended && httpauth.ViaCookie(r.Context()) {
+		clearCookies(w)
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
@@ -270,6 +294,9 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	if err := s.mgr.Revoke(r.Context(), target); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if target == id.SessionID && httpauth.ViaCookie(r.Context()) {
+		clearCookies(w)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)

@@ -21,11 +21,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/session", auth(http.HandlerFunc(s.handleSession)))
 	mux.Handle("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
 	mux.Handle("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
+	mux.Handle("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
+	s.routeUI(mux)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	return securityHeaders(s.countRequests(mux, jsonMethodErrors(mux)))
+	return securityHeaders(s.countRequests(mux, s.crossOrigin(jsonMethodErrors(mux))))
 }
 
 // countRequests counts requests by route pattern (never the raw path, whose
@@ -65,6 +67,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hsts(w, r)
 		next.ServeHTTP(w, r)
 	})
 }

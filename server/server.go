@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,11 +42,19 @@ type Config struct {
 	// KeyRotation is how old the active signing key may grow before it is
 	// replaced. Default 30 days.
 	KeyRotation time.Duration
+	// KeyReload is how often the shared key ring is re-read to pick up
+	// rotations made by other nodes. Default 10 s. A token naming an unknown
+	// key also triggers a reload (at most once a second).
+	KeyReload time.Duration
 	// AllowSignup enables POST /v1/signup. Nil: on for the embedded and
 	// memory stores, off otherwise.
 	AllowSignup *bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// TrustedOrigins are origins ("https://app.example.com") whose
+	// cross-origin unsafe requests are let through the cross-origin
+	// protection. Default none: only same-origin browser requests.
+	TrustedOrigins []string
 	// Logger for operational and audit logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock (tests inject one). Default time.Now.
@@ -54,6 +63,10 @@ type Config struct {
 	PasswordParams account.Params
 	// LoginPerIP and LoginPerAccount throttle logins; zero: the httpauth defaults.
 	LoginPerIP, LoginPerAccount ratelimit.Limit
+	// Limiter keeps the rate-limit state. Default: shared through Redis
+	// when the Backend is Redis (so limits hold across nodes), else in this
+	// process's memory.
+	Limiter ratelimit.Limiter
 	// SessionLimit limits authenticated requests per session. Default
 	// 600 a minute with a burst of 100.
 	SessionLimit ratelimit.Limit
@@ -75,6 +88,8 @@ type Server struct {
 	clientIP httpauth.ClientIP
 	signup   bool
 	handler  http.Handler
+	csrf     *httpauth.CSRF
+	cop      *http.CrossOriginProtection
 	metrics  *metrics
 
 	stop context.CancelFunc
@@ -98,6 +113,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.SigningAlg == "" {
 		cfg.SigningAlg = token.EdDSA
+	}
+	if cfg.KeyReload == 0 {
+		cfg.KeyReload = 10 * time.Second
 	}
 	if cfg.KeyRotation == 0 {
 		cfg.KeyRotation = 30 * 24 * time.Hour
@@ -137,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Audit:      s.audit,
 		Now:        cfg.Now,
 		FeedLag:    func(d time.Duration) { s.metrics.feedLag.Observe(d.Seconds()) },
+		ReloadKeys: s.reloadKeys,
 	})
 	if err != nil {
 		return nil, err
@@ -144,7 +163,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.mgr = mgr
 	s.metrics.registerGauges(s, cfg.Backend)
 	s.accounts = &account.Service{Store: s.backend, Params: cfg.PasswordParams, Now: cfg.Now}
-	limiter := ratelimit.NewMemory(cfg.Now)
+	limiter := cfg.Limiter
+	if limiter == nil {
+		limiter = SharedLimiter(cfg.Backend)
+	}
+	if limiter == nil {
+		limiter = ratelimit.NewMemory(cfg.Now)
+	}
 	s.auth = &httpauth.Auth{Manager: mgr, Limiter: limiter, SessionLimit: cfg.SessionLimit, Audit: s.audit, Logger: cfg.Logger}
 	s.throttle = &httpauth.LoginThrottle{Limiter: limiter, PerIP: cfg.LoginPerIP, PerAccount: cfg.LoginPerAccount}
 	s.clientIP = httpauth.ClientIP{Trusted: cfg.TrustedProxies}
@@ -152,6 +177,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.signup = *cfg.AllowSignup
 	} else {
 		s.signup = cfg.Kind == KindBolt || cfg.Kind == KindMemory
+	}
+	if err := s.initBrowser(cfg); err != nil {
+		mgr.Close()
+		return nil, err
 	}
 	s.handler = s.routes()
 
@@ -185,7 +214,7 @@ func (s *Server) Close() error {
 func (s *Server) background(ctx context.Context) {
 	defer close(s.done)
 	sweep := time.NewTicker(5 * time.Minute)
-	keys := time.NewTicker(time.Minute)
+	keys := time.NewTicker(s.cfg.KeyReload)
 	defer sweep.Stop()
 	defer keys.Stop()
 	s.maybeRotate(ctx)
@@ -200,12 +229,17 @@ func (s *Server) background(ctx context.Context) {
 				s.log.Info("swept expired sessions", "count", n)
 			}
 		case <-keys.C:
-			if err := token.ReloadShared(ctx, s.backend, s.keys, deriveKey(s.master, "keyring")); err != nil {
+			if err := s.reloadKeys(ctx); err != nil {
 				s.log.Error("key ring reload failed", "err", err)
 			}
 			s.maybeRotate(ctx)
 		}
 	}
+}
+
+// reloadKeys picks up key rotations other nodes saved in the store.
+func (s *Server) reloadKeys(ctx context.Context) error {
+	return token.ReloadShared(ctx, s.backend, s.keys, deriveKey(s.master, "keyring"))
 }
 
 // maybeRotate rotates the signing key when the active one is older than
@@ -243,6 +277,9 @@ type RunConfig struct {
 	Ready func(addr net.Addr)
 	// ShutdownTimeout bounds the graceful shutdown. Default 10 s.
 	ShutdownTimeout time.Duration
+	// TLSConfig, when set, serves HTTPS with it (see LoadTLS and DevTLS);
+	// responses then carry Strict-Transport-Security.
+	TLSConfig *tls.Config
 }
 
 // Run serves s on rc.Addr until ctx is done, then shuts down gracefully:
@@ -271,7 +308,12 @@ func Run(ctx context.Context, s *Server, rc RunConfig) error {
 		rc.Ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	if rc.TLSConfig != nil {
+		hs.TLSConfig = rc.TLSConfig
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -3,8 +3,8 @@ package session
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"fmt"
+	"strings"
 	"time"
 )
 

@@ -46,8 +46,15 @@ var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
 // start runs `sessiond serve` on a free port with the data in dir.
 func start(t *testing.T, dir string, extra ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--store", "bolt://" + dir}, extra...)...)
-	cmd.Env = append(os.Environ(), "SESSIOND_ADDR=127.0.0.1:0")
+	return startStore(t, "bolt://"+dir, nil, extra...)
+}
+
+// startStore runs `sessiond serve` on a free port on the store at url,
+// with env added to the environment.
+func startStore(t *testing.T, url string, env []string, extra ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--store", url}, extra...)...)
+	cmd.Env = append(append(os.Environ(), "SESSIOND_ADDR=127.0.0.1:0"), env...)
 	stdout, _ := cmd.StdoutPipe()
 	errs := &bytes.Buffer{}
 	cmd.Stderr = errs
@@ -267,3 +274,5 @@ func TestLoadCommand(t *testing.T) {
 		t.Fatalf("load accepted a non-loopback target: %s", out)
 	}
 }
+
+func jsonDecode(res *http.Response, v any) error { return json.NewDecoder(res.Body).Decode(v) }

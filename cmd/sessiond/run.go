@@ -18,6 +18,7 @@ import (
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/pgstore"
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -113,6 +114,7 @@ type options struct {
 	maxSessions    int
 	signingAlg     string
 	keyRotation    time.Duration
+	keyReload      time.Duration
 	allowSignup    string
 	trustedProxies string
 	logFormat      string
@@ -120,13 +122,14 @@ type options struct {
 	loginPerIP     int
 	loginPerAcct   int
 	sessionRate    int
+	migrate        bool
 }
 
 func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs := flag.NewFlagSet("sessiond "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	fs.StringVar(&o.store, "store", server.DefaultStore, "store URL: bolt:///path, memory://")
+	fs.StringVar(&o.store, "store", server.DefaultStore, "store URL: bolt:///path, memory://, redis://host:port/db, redis-cluster://h1:p1,h2:p2, postgres://...")
 	return fs, o
 }
 
@@ -141,11 +144,13 @@ func (o *options) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxSessions, "max-sessions-per-user", 0, "cap of live sessions per user; the oldest go first (0: no cap)")
 	fs.StringVar(&o.signingAlg, "signing-alg", string(token.EdDSA), "signing algorithm: EdDSA, ES256, RS256")
 	fs.DurationVar(&o.keyRotation, "key-rotation", 30*24*time.Hour, "rotate the signing key when it is this old")
+	fs.DurationVar(&o.keyReload, "key-reload", 10*time.Second, "how often to re-read the shared key ring for other nodes' rotations")
 	fs.StringVar(&o.allowSignup, "allow-signup", "", "accept POST /v1/signup: true or false (default: true for bolt and memory stores)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
 	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
+	fs.BoolVar(&o.migrate, "migrate", false, "apply pending PostgreSQL migrations at start instead of refusing to start")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
@@ -191,7 +196,7 @@ func (o *options) logger(stderr io.Writer) (*slog.Logger, error) {
 
 // open opens the store and builds a Server on it (without listening).
 func (o *options) open(ctx context.Context, log *slog.Logger, getenv func(string) string) (*server.Server, server.Backend, error) {
-	backend, kind, dir, err := server.OpenBackend(ctx, o.store)
+	backend, kind, dir, err := server.OpenBackend(ctx, o.store, server.OpenOptions{AutoMigrate: o.migrate})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -487,5 +492,14 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if !strings.HasPrefix(o.store, "postgres://") && !strings.HasPrefix(o.store, "postgresql://") {
 		return fmt.Errorf("migrate: %s needs no schema; migrate is for postgres:// stores", redactURL(o.store))
 	}
-	return errors.New("migrate: the PostgreSQL store is not part of this build yet")
+	applied, err := pgstore.Migrate(ctx, o.store)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(stdout, "applied migrations %v\n", applied)
+	return nil
 }
