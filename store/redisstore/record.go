@@ -53,11 +53,11 @@ func encode(r *session.Record, version uint64) ([]any, error) {
 		fIdleExp, micros(r.IdleExpiresAt),
 		fAbsExp, micros(r.AbsExpiresAt),
 		fIP, r.IP,
-		fUserAgent, r.UserAgent,
 		fAuthMethod, r.AuthMethod,
 		fHash, string(r.RefreshHash),
 		fVersion, strconv.FormatUint(version, 10),
 	}
+	f = appendChunked(f, fUserAgent, r.UserAgent)
 	if len(r.PrevRefreshHash) > 0 {
 		f = append(f, fPrevHash, string(r.PrevRefreshHash))
 	}
@@ -69,9 +69,47 @@ func encode(r *session.Record, version uint64) ([]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("app data: %w", err)
 		}
-		f = append(f, fData, string(d))
+		f = appendChunked(f, fData, string(d))
 	}
 	return f, nil
+}
+
+// chunkSize is the longest value stored in one HASH field. Redis keeps a
+// small hash compactly (listpack encoding) only while every value is at
+// most hash-max-listpack-value bytes (64 by default); one longer value, a
+// browser's user agent typically, triples the session's memory. So the
+// user agent and the app data are split across fields name, name+"1",
+// name+"2", ... of at most chunkSize bytes each.
+const chunkSize = 64
+
+func appendChunked(f []any, name, v string) []any {
+	if v == "" {
+		return f
+	}
+	for i := 0; len(v) > 0; i++ {
+		n := min(len(v), chunkSize)
+		field := name
+		if i > 0 {
+			field += strconv.Itoa(i)
+		}
+		f = append(f, field, v[:n])
+		v = v[n:]
+	}
+	return f
+}
+
+func joinChunks(m map[string]string, name string) string {
+	v, ok := m[name]
+	if !ok {
+		return ""
+	}
+	for i := 1; ; i++ {
+		c, ok := m[name+strconv.Itoa(i)]
+		if !ok {
+			return v
+		}
+		v += c
+	}
 }
 
 // decode builds a record from the fields of a session HASH. It reports
@@ -101,7 +139,7 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 		IdleExpiresAt: tm(fIdleExp),
 		AbsExpiresAt:  tm(fAbsExp),
 		IP:            m[fIP],
-		UserAgent:     m[fUserAgent],
+		UserAgent:     joinChunks(m, fUserAgent),
 		AuthMethod:    m[fAuthMethod],
 		RefreshHash:   []byte(m[fHash]),
 		RotatedAt:     tm(fRotatedAt),
@@ -118,7 +156,7 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 	if r.Version, err = strconv.ParseUint(m[fVersion], 10, 64); err != nil {
 		return nil, fmt.Errorf("%w: corrupt session record: version: %w", session.ErrStore, err)
 	}
-	if d := m[fData]; d != "" {
+	if d := joinChunks(m, fData); d != "" {
 		if err := json.Unmarshal([]byte(d), &r.Data); err != nil {
 			return nil, fmt.Errorf("%w: corrupt session record: app data: %w", session.ErrStore, err)
 		}
