@@ -1,0 +1,92 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/session"
+)
+
+// SessionModeHeader selects cookie mode on login and refresh when its value
+// is "cookie": the tokens go into HttpOnly cookies instead of the body.
+const SessionModeHeader = "X-Session-Mode"
+
+// cookieMode reports whether the client asked for cookie mode.
+func cookieMode(r *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get(SessionModeHeader)), "cookie")
+}
+
+// cookieTokenResponse is the body of login and refresh in cookie mode: no
+// token, only what the page needs.
+type cookieTokenResponse struct {
+	ExpiresIn int64  `json:"expires_in"`
+	SessionID string `json:"session_id"`
+	CSRFToken string `json:"csrf_token"`
+}
+
+// initBrowser sets up what browsers need: the session-bound CSRF token rule
+// (its key derived from the master key) and the cross-origin protection
+// with the configured trusted origins.
+func (s *Server) initBrowser(cfg Config) error {
+	s.csrf = &httpauth.CSRF{Key: deriveKey(cfg.MasterKey, "csrf")}
+	s.auth.CSRF = s.csrf
+	s.cop = http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := s.cop.AddTrustedOrigin(o); err != nil {
+			return fmt.Errorf("server: trusted origin: %w", err)
+		}
+	}
+	return nil
+}
+
+// crossOrigin is the first CSRF layer, on every unsafe method whatever the
+// mode: net/http's CrossOriginProtection (Sec-Fetch-Site, else Origin
+// against Host). A refusal is answered 403 in JSON and audited with its
+// reason. Requests without either header (curl, servers) pass: they are not
+// browsers, and carry no ambient cookies an attacker could ride.
+func (s *Server) crossOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.cop.Check(r); err != nil {
+			reason := "cross_origin"
+			if r.Header.Get("Sec-Fetch-Site") != "" {
+				reason += ": Sec-Fetch-Site " + r.Header.Get("Sec-Fetch-Site")
+			} else {
+				reason += ": Origin"
+			}
+			s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(), Reason: reason})
+			httpauth.WriteError(w, http.StatusForbidden, httpauth.CodeCSRFFailed, "cross-origin request refused")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeCookieTokens answers a login or refresh in cookie mode.
+func (s *Server) writeCookieTokens(w http.ResponseWriter, t *session.Tokens) {
+	now := s.cfg.Now()
+	httpauth.SetSessionCookies(w, t, now)
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, cookieTokenResponse{
+		ExpiresIn: int64(t.AccessExpiresAt.Sub(now).Round(time.Second) / time.Second),
+		SessionID: t.Session.ID,
+		CSRFToken: s.csrf.Token(t.Session.ID),
+	})
+}
+
+// clearCookies ends cookie mode in this browser: both cookies deleted, and
+// Clear-Site-Data so the browser drops any copy it holds (all cookies of
+// the site: sessiond is meant to have its own origin).
+func clearCookies(w http.ResponseWriter) {
+	httpauth.ClearSessionCookies(w)
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+}
+
+// handleCSRF hands out the CSRF token of the caller's session.
+func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request) {
+	id, _ := httpauth.FromContext(r.Context())
+	writeJSON(w, http.StatusOK, map[string]string{"csrf_token": s.csrf.Token(id.SessionID)})
+}

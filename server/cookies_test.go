@@ -1,0 +1,405 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/ui"
+)
+
+// creq is one request of a cookie-mode client, written out by hand so every
+// header is under the test's control (Go's cookie jar would not send Secure
+// cookies over the plain-HTTP test server).
+type creq struct {
+	method, path, body string
+	cookies            map[string]string
+	csrf               string
+	headers            map[string]string
+	cookieMode         bool
+}
+
+func (e *env) cdo(r creq) resp {
+	e.t.Helper()
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	req, err := http.NewRequest(r.method, e.http.URL+r.path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if r.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.cookieMode {
+		req.Header.Set("X-Session-Mode", "cookie")
+	}
+	for k, v := range r.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	if r.csrf != "" {
+		req.Header.Set("X-CSRF-Token", r.csrf)
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+	res, err := e.http.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out.body); err != nil {
+			e.t.Fatalf("not JSON: %s", raw)
+		}
+	}
+	return out
+}
+
+func setCookies(t *testing.T, h http.Header) map[string]*http.Cookie {
+	t.Helper()
+	out := map[string]*http.Cookie{}
+	for _, line := range h.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatalf("Set-Cookie %q: %v", line, err)
+		}
+		out[c.Name] = c
+	}
+	return out
+}
+
+// cookieLogin signs up and logs in in cookie mode; it returns the cookies
+// and the login answer.
+func (e *env) cookieLogin(email string) (map[string]string, resp) {
+	e.t.Helper()
+	if r := e.post("/v1/signup", "", map[string]string{"email": email, "password": "correct horse battery"}); r.status != http.StatusCreated {
+		e.t.Fatalf("signup: %d %s", r.status, r.raw)
+	}
+	r := e.cdo(creq{method: "POST", path: "/v1/login", cookieMode: true, body: `{"email":"` + email + `","password":"correct horse battery"}`})
+	if r.status != 200 {
+		e.t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	jar := map[string]string{}
+	for name, c := range setCookies(e.t, r.header) {
+		jar[name] = c.Value
+	}
+	return jar, r
+}
+
+func TestCookieModeLoginAndRefresh(t *testing.T) {
+	e := newEnv(t, nil)
+	jar, l := e.cookieLogin("ann@example.com")
+	if _, ok := l.body["access_token"]; ok || strings.Contains(l.raw, "refresh_token") || strings.Contains(l.raw, jar[httpauth.AccessCookie]) {
+		t.Fatalf("cookie-mode login body carries a token: %s", l.raw)
+	}
+	if str(l, "session_id") == "" || str(l, "csrf_token") == "" || l.body["expires_in"].(float64) != 600 {
+		t.Fatalf("cookie-mode login body %s", l.raw)
+	}
+	got := setCookies(t, l.header)
+	at, rt := got[httpauth.AccessCookie], got[httpauth.RefreshCookie]
+	if at == nil || rt == nil {
+		t.Fatalf("cookies %v", l.header.Values("Set-Cookie"))
+	}
+	checks := []struct {
+		what     string
+		got, wnt any
+	}{
+		{"at Path", at.Path, "/"}, {"at HttpOnly", at.HttpOnly, true}, {"at Secure", at.Secure, true},
+		{"at SameSite", at.SameSite, http.SameSiteLaxMode}, {"at Max-Age", at.MaxAge, 600},
+		{"rt Path", rt.Path, "/v1/refresh"}, {"rt HttpOnly", rt.HttpOnly, true}, {"rt Secure", rt.Secure, true},
+		{"rt SameSite", rt.SameSite, http.SameSiteStrictMode}, {"rt Max-Age", rt.MaxAge, 7 * 24 * 3600},
+	}
+	for _, c := range checks {
+		if c.got != c.wnt {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.wnt)
+		}
+	}
+
+	// The access cookie authenticates; GET needs no CSRF token.
+	s := e.cdo(creq{method: "GET", path: "/v1/session", cookies: map[string]string{httpauth.AccessCookie: jar[httpauth.AccessCookie]}})
+	if s.status != 200 || str(s, "id") != str(l, "session_id") {
+		t.Fatalf("cookie GET /v1/session: %d %s", s.status, s.raw)
+	}
+	c := e.cdo(creq{method: "GET", path: "/v1/csrf", cookies: map[string]string{httpauth.AccessCookie: jar[httpauth.AccessCookie]}})
+	if c.status != 200 || str(c, "csrf_token") != str(l, "csrf_token") {
+		t.Fatalf("GET /v1/csrf: %d %s", c.status, c.raw)
+	}
+
+	// Refresh from the cookie, with no body, an empty object, or the token
+	// in the body.
+	e.clock.Advance(time.Minute)
+	rtok := jar[httpauth.RefreshCookie]
+	for _, tc := range []struct{ name, body string }{{"no body", ""}, {"empty object", "{}"}} {
+		t.Run("refresh "+tc.name, func(t *testing.T) {
+			r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, body: tc.body, cookies: map[string]string{httpauth.RefreshCookie: rtok}})
+			if r.status != 200 || strings.Contains(r.raw, "refresh_token") || str(r, "csrf_token") != str(l, "csrf_token") {
+				t.Fatalf("refresh: %d %s", r.status, r.raw)
+			}
+			nc := setCookies(t, r.header)
+			if nc[httpauth.AccessCookie] == nil || nc[httpauth.RefreshCookie] == nil || nc[httpauth.RefreshCookie].Value == rtok {
+				t.Fatalf("refresh did not rotate the cookies: %v", r.header.Values("Set-Cookie"))
+			}
+			rtok = nc[httpauth.RefreshCookie].Value
+		})
+	}
+	r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, body: `{"refresh_token":"` + rtok + `"}`})
+	if r.status != 200 || setCookies(t, r.header)[httpauth.RefreshCookie] == nil {
+		t.Fatalf("refresh with body token in cookie mode: %d %s", r.status, r.raw)
+	}
+	// Without cookie mode the same endpoint still wants the body (bearer unchanged).
+	if r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookies: map[string]string{httpauth.RefreshCookie: rtok}}); r.status != 415 {
+		t.Fatalf("bearer refresh without body: %d %s", r.status, r.raw)
+	}
+	// A garbage refresh cookie is refused and the cookies are cleared.
+	bad := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, cookies: map[string]string{httpauth.RefreshCookie: "sdrt_garbage"}})
+	if bad.status != 401 || setCookies(t, bad.header)[httpauth.RefreshCookie] == nil || setCookies(t, bad.header)[httpauth.RefreshCookie].MaxAge != -1 {
+		t.Fatalf("bad refresh cookie: %d %v", bad.status, bad.header.Values("Set-Cookie"))
+	}
+}
+
+func TestCookieModeCSRF(t *testing.T) {
+	e := newEnv(t, nil)
+	jar, l := e.cookieLogin("bob@example.com")
+	token := str(l, "csrf_token")
+	_, other := e.cookieLogin("eve@example.com")
+	atCookie := map[string]string{httpauth.AccessCookie: jar[httpauth.AccessCookie]}
+	tests := []struct {
+		name   string
+		r      creq
+		status int
+	}{
+		{"no token", creq{method: "POST", path: "/v1/logout", cookies: atCookie}, 403},
+		{"another session's token", creq{method: "POST", path: "/v1/logout", cookies: atCookie, csrf: str(other, "csrf_token")}, 403},
+		{"tampered token", creq{method: "POST", path: "/v1/logout", cookies: atCookie, csrf: "A" + token[1:]}, 403},
+		{"delete without token", creq{method: "DELETE", path: "/v1/sessions/" + str(l, "session_id"), cookies: atCookie}, 403},
+		{"cross-site with token", creq{method: "POST", path: "/v1/logout", cookies: atCookie, csrf: token,
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}, 403},
+		{"same-site other origin with token", creq{method: "POST", path: "/v1/logout", cookies: atCookie, csrf: token,
+			headers: map[string]string{"Sec-Fetch-Site": "same-site"}}, 403},
+		{"foreign Origin with token", creq{method: "POST", path: "/v1/logout", cookies: atCookie, csrf: token,
+			headers: map[string]string{"Origin": "http://evil.example"}}, 403},
+		{"cross-site login (login CSRF)", creq{method: "POST", path: "/v1/login", body: `{"email":"bob@example.com","password":"correct horse battery"}`,
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}, 403},
+		{"cross-site bearer logout", creq{method: "POST", path: "/v1/logout",
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Authorization": "Bearer x"}}, 403},
+		{"form-encoded login", creq{method: "POST", path: "/v1/login", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, 415},
+		{"cross-site GET is fine", creq{method: "GET", path: "/v1/session", cookies: atCookie, headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.cdo(tc.r)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+			if r.status == 403 && str(r, "error") != "csrf_failed" {
+				t.Fatalf("403 body %s", r.raw)
+			}
+		})
+	}
+	if s := e.cdo(creq{method: "GET", path: "/v1/session", cookies: atCookie}); s.status != 200 {
+		t.Fatalf("a refused request changed the session: %d %s", s.status, s.raw)
+	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, `"event":"csrf.rejected"`); n != 9 {
+		t.Errorf("%d csrf.rejected audit events, want 9", n)
+	}
+	if !strings.Contains(logs, `"reason":"cross_origin: Sec-Fetch-Site cross-site"`) || !strings.Contains(logs, `"reason":"csrf_token_missing"`) {
+		t.Errorf("audit reasons missing:\n%s", logs)
+	}
+	// Bearer mode needs no CSRF token (and no cookie is cleared).
+	bl := e.login("bob@example.com")
+	if r := e.do("POST", "/v1/logout", str(bl, "access_token"), "", ""); r.status != 200 || r.header.Get("Clear-Site-Data") != "" {
+		t.Fatalf("bearer logout: %d %s", r.status, r.raw)
+	}
+}
+
+func TestTrustedOrigins(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.TrustedOrigins = []string{"https://app.example.com"} })
+	for _, tc := range []struct {
+		origin string
+		status int
+	}{{"https://app.example.com", 401}, {"https://evil.example.com", 403}} {
+		t.Run(tc.origin, func(t *testing.T) {
+			r := e.cdo(creq{method: "POST", path: "/v1/logout", headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": tc.origin}})
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.raw)
+			}
+		})
+	}
+	_, err := server.New(context.Background(), server.Config{Backend: e.backend, MasterKey: bytes.Repeat([]byte{1}, 32), TrustedOrigins: []string{"not an origin"}})
+	if err == nil {
+		t.Fatal("a malformed trusted origin was accepted")
+	}
+}
+
+func TestCookieLogoutClears(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		name    string
+		request func(jar map[string]string, l resp) creq
+		clears  bool
+	}{
+		{"logout", func(jar map[string]string, l resp) creq {
+			return creq{method: "POST", path: "/v1/logout"}
+		}, true},
+		{"logout global", func(jar map[string]string, l resp) creq {
+			return creq{method: "POST", path: "/v1/logout?scope=global"}
+		}, true},
+		{"logout others keeps this one", func(jar map[string]string, l resp) creq {
+			return creq{method: "POST", path: "/v1/logout?scope=others"}
+		}, false},
+		{"delete the current session", func(jar map[string]string, l resp) creq {
+			return creq{method: "DELETE", path: "/v1/sessions/" + str(l, "session_id")}
+		}, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			jar, l := e.cookieLogin("user" + string(rune('a'+i)) + "@example.com")
+			r := tc.request(jar, l)
+			r.cookies = map[string]string{httpauth.AccessCookie: jar[httpauth.AccessCookie]}
+			r.csrf = str(l, "csrf_token")
+			res := e.cdo(r)
+			if res.status/100 != 2 {
+				t.Fatalf("status %d: %s", res.status, res.raw)
+			}
+			got := setCookies(t, res.header)
+			cleared := got[httpauth.AccessCookie] != nil && got[httpauth.AccessCookie].MaxAge == -1 &&
+				got[httpauth.RefreshCookie] != nil && got[httpauth.RefreshCookie].MaxAge == -1 &&
+				got[httpauth.RefreshCookie].Path == "/v1/refresh"
+			if cleared != tc.clears || (res.header.Get("Clear-Site-Data") == `"cookies"`) != tc.clears {
+				t.Fatalf("cleared=%v Clear-Site-Data=%q, want %v: %v", cleared, res.header.Get("Clear-Site-Data"), tc.clears, res.header.Values("Set-Cookie"))
+			}
+			if tc.clears {
+				// The revoked cookie answers 401 and clears itself again.
+				s := e.cdo(creq{method: "GET", path: "/v1/session", cookies: r.cookies})
+				if s.status != 401 || setCookies(t, s.header)[httpauth.RefreshCookie] == nil {
+					t.Fatalf("revoked cookie: %d %v", s.status, s.header.Values("Set-Cookie"))
+				}
+			}
+		})
+	}
+}
+
+// inlineAttr finds inline event handlers and style attributes.
+var inlineAttr = regexp.MustCompile(`\s(on[a-z]+|style)\s*=`)
+
+func TestPagesAndHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		path, ctype string
+		status      int
+	}{
+		{"/ui/login", "text/html", 200},
+		{"/ui/signup", "text/html", 200},
+		{"/ui/devices", "text/html", 200},
+		{"/ui/sessiond.js", "text/javascript", 200},
+		{"/ui/pages.js", "text/javascript", 200},
+		{"/ui/style.css", "text/css", 200},
+		{"/ui/login.html", "", 404},
+		{"/ui/../go.mod", "", 404},
+		{"/ui/nothing", "", 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			r := e.do("GET", tc.path, "", "", "")
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d", r.status, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			if !strings.HasPrefix(r.header.Get("Content-Type"), tc.ctype) {
+				t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
+			}
+			if got := r.header.Get("Content-Security-Policy"); got != ui.CSP {
+				t.Errorf("CSP %q", got)
+			}
+			for _, h := range []string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"} {
+				if r.header.Get(h) == "" {
+					t.Errorf("no %s", h)
+				}
+			}
+			if r.header.Get("Strict-Transport-Security") != "" {
+				t.Error("HSTS over plain HTTP")
+			}
+			if strings.HasSuffix(tc.path, "login") || strings.HasSuffix(tc.path, "signup") || strings.HasSuffix(tc.path, "devices") {
+				if strings.Contains(r.raw, "<script>") || strings.Contains(r.raw, "<style") || inlineAttr.MatchString(r.raw) {
+					t.Error("inline script or style in a page")
+				}
+			}
+		})
+	}
+	for _, p := range []string{"/ui/", "/"} {
+		res, err := http.DefaultTransport.RoundTrip(httptest.NewRequest("GET", e.http.URL+p, nil).WithContext(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/ui/devices" {
+			t.Fatalf("%s: %d %q", p, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+}
+
+// TestHSTSOnlyOverTLS serves the API through server.Run with a dev
+// certificate and checks HSTS is there, and absent over plain HTTP.
+func TestHSTSOnlyOverTLS(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg, fp, err := server.DevTLS(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fp) != 95 {
+		t.Fatalf("fingerprint %q", fp)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, e.srv, server.RunConfig{Addr: "127.0.0.1:0", TLSConfig: cfg, Ready: func(a net.Addr) { addr <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	a := <-addr
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the dev certificate is self-signed
+	res, err := client.Get("https://" + a.String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Strict-Transport-Security"); got != server.HSTS {
+		t.Fatalf("HSTS over TLS = %q", got)
+	}
+	if res.TLS == nil || res.TLS.PeerCertificates[0].VerifyHostname("localhost") != nil || res.TLS.PeerCertificates[0].VerifyHostname("127.0.0.1") != nil {
+		t.Fatal("dev certificate does not name localhost and 127.0.0.1")
+	}
+	plain := httptest.NewServer(e.srv.Handler())
+	defer plain.Close()
+	res, err = http.Get(plain.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Strict-Transport-Security") != "" {
+		t.Fatal("HSTS over plain HTTP")
+	}
+}

@@ -1,0 +1,239 @@
+// pages.js — the behaviour of sessiond's pages (login, signup, devices).
+// Every value from outside goes into the page through textContent, never
+// innerHTML, so a crafted user agent cannot inject markup.
+import sessiond from '/ui/sessiond.js';
+
+const $ = (sel) => document.querySelector(sel);
+
+function showError(msg) {
+  const el = $('#error');
+  el.textContent = msg;
+  el.hidden = !msg;
+}
+
+function showStatus(msg) {
+  const el = $('#status') || $('#notice');
+  if (!el) return;
+  el.textContent = msg;
+  el.hidden = !msg;
+}
+
+function goLogin(reason) {
+  location.assign('/ui/login' + (reason ? '?reason=' + encodeURIComponent(reason) : ''));
+}
+
+// A form field left empty or too short gets a readable message before any
+// request is sent; the server's own error_description covers the rest.
+function checkForm(form) {
+  for (const input of form.querySelectorAll('input')) {
+    input.removeAttribute('aria-invalid');
+  }
+  for (const input of form.querySelectorAll('input')) {
+    if (!input.checkValidity()) {
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      const label = form.querySelector('label[for="' + input.id + '"]').textContent;
+      if (input.validity.valueMissing) return label + ' is required.';
+      if (input.validity.typeMismatch) return label + ' must be an email address.';
+      if (input.validity.tooShort) return label + ' must be at least ' + input.minLength + ' characters.';
+      return label + ' is not valid.';
+    }
+  }
+  return '';
+}
+
+function busy(form, on) {
+  for (const el of form.querySelectorAll('input, button')) el.disabled = on;
+  form.setAttribute('aria-busy', String(on));
+}
+
+function nextPage() {
+  return '/ui/devices';
+}
+
+function initLogin() {
+  const reasons = {
+    'logged-out': 'You have been logged out.',
+    'expired': 'Your session ended. Please log in again.',
+  };
+  const reason = new URLSearchParams(location.search).get('reason');
+  if (reasons[reason]) showStatus(reasons[reason]);
+  const form = $('#login-form');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showError('');
+    const problem = checkForm(form);
+    if (problem) return showError(problem);
+    busy(form, true);
+    try {
+      await sessiond.login(form.email.value, form.password.value);
+      location.assign(nextPage());
+    } catch (err) {
+      busy(form, false);
+      showError(err.message);
+      form.password.select();
+      form.password.focus();
+    }
+  });
+}
+
+function initSignup() {
+  const form = $('#signup-form');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showError('');
+    const problem = checkForm(form);
+    if (problem) return showError(problem);
+    busy(form, true);
+    try {
+      await sessiond.signup(form.email.value, form.password.value);
+      await sessiond.login(form.email.value, form.password.value);
+      location.assign(nextPage());
+    } catch (err) {
+      busy(form, false);
+      showError(err.message);
+    }
+  });
+}
+
+// describeAgent turns a User-Agent header into "Browser on OS". Hand-written
+// and small on purpose: a page needs a readable label, not a device database.
+export function describeAgent(ua) {
+  if (!ua) return 'Unknown device';
+  const browsers = [
+    [/Edg(?:e|A|iOS)?\/(\d+)/, 'Edge'],
+    [/OPR\/(\d+)/, 'Opera'],
+    [/SamsungBrowser\/(\d+)/, 'Samsung Internet'],
+    [/Firefox\/(\d+)/, 'Firefox'],
+    [/FxiOS\/(\d+)/, 'Firefox'],
+    [/CriOS\/(\d+)/, 'Chrome'],
+    [/HeadlessChrome\/(\d+)/, 'Headless Chrome'],
+    [/Chrom(?:e|ium)\/(\d+)/, 'Chrome'],
+    [/Version\/(\d+)[.\d]* (?:Mobile\/\S+ )?Safari\//, 'Safari'],
+    [/^curl\/([\d.]+)/, 'curl'],
+    [/^Go-http-client\/([\d.]+)/, 'Go HTTP client'],
+  ];
+  const systems = [
+    [/Windows NT/, 'Windows'],
+    [/iPhone|iPad|iPod/, 'iOS'],
+    [/Android/, 'Android'],
+    [/CrOS/, 'ChromeOS'],
+    [/Mac OS X|Macintosh/, 'macOS'],
+    [/Linux/, 'Linux'],
+  ];
+  let browser = '';
+  for (const [re, name] of browsers) {
+    const m = ua.match(re);
+    if (m) { browser = name + ' ' + m[1]; break; }
+  }
+  let os = '';
+  for (const [re, name] of systems) {
+    if (re.test(ua)) { os = name; break; }
+  }
+  if (browser && os) return browser + ' on ' + os;
+  if (browser || os) return browser || os;
+  return ua.length > 40 ? ua.slice(0, 40) + '…' : ua;
+}
+
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+function ago(iso) {
+  const secs = Math.round((new Date(iso) - Date.now()) / 1000);
+  const abs = Math.abs(secs);
+  if (abs < 60) return 'just now';
+  if (abs < 3600) return relFmt.format(Math.round(secs / 60), 'minute');
+  if (abs < 86400) return relFmt.format(Math.round(secs / 3600), 'hour');
+  return relFmt.format(Math.round(secs / 86400), 'day');
+}
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c) e.append(c);
+  return e;
+}
+
+function timeEl(iso, text) {
+  return el('time', { datetime: iso, title: dateFmt.format(new Date(iso)), text });
+}
+
+function row(term, value) {
+  return [el('dt', { text: term }), el('dd', {}, value)];
+}
+
+function renderSession(s) {
+  const device = describeAgent(s.user_agent);
+  const title = el('h2', { class: 'device', text: device });
+  if (s.current) title.append(' ', el('span', { class: 'badge', text: 'This device' }));
+  const dl = el('dl');
+  dl.append(...row('IP address', s.ip || 'unknown'));
+  dl.append(...row('Signed in', timeEl(s.created_at, dateFmt.format(new Date(s.created_at)))));
+  dl.append(...row('Last seen', timeEl(s.last_seen_at, ago(s.last_seen_at))));
+  const button = s.current
+    ? el('button', { type: 'button', class: 'revoke', 'data-id': s.id, 'data-current': 'true', text: 'Log out' })
+    : el('button', { type: 'button', class: 'revoke', 'data-id': s.id, 'aria-label': 'Log out ' + device + ' (' + (s.ip || 'unknown IP') + ')', text: 'Log out' });
+  return el('li', { class: s.current ? 'session current' : 'session', 'data-id': s.id, 'data-current': String(s.current) }, title, dl, button);
+}
+
+async function loadSessions() {
+  const list = $('#sessions');
+  list.setAttribute('aria-busy', 'true');
+  const res = await sessiond.fetch('/v1/sessions');
+  if (res.status === 401) return goLogin('expired');
+  if (!res.ok) {
+    showError((await sessiond.errorFrom(res)).message);
+    return;
+  }
+  const { sessions } = await res.json();
+  sessions.sort((a, b) => (b.current - a.current) || (new Date(b.last_seen_at) - new Date(a.last_seen_at)));
+  list.replaceChildren(...sessions.map(renderSession));
+  list.setAttribute('aria-busy', 'false');
+  document.body.dataset.loaded = String(Date.now());
+  $('#logout-others').disabled = sessions.length < 2;
+}
+
+// GONE: the page is navigating away; nothing more to do.
+const GONE = Symbol('gone');
+
+function initDevices() {
+  sessiond.onLogout(() => goLogin('logged-out'));
+  const act = async (fn, done) => {
+    showError('');
+    try {
+      const res = fn ? await fn() : null;
+      if (res === GONE) return;
+      if (res && res.status === 401) return goLogin('expired');
+      if (res && !res.ok) throw await sessiond.errorFrom(res);
+      if (done) showStatus(done);
+      await loadSessions();
+    } catch (err) {
+      showError(err.message);
+    }
+  };
+  $('#sessions').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button.revoke');
+    if (!b) return;
+    if (b.dataset.current === 'true') {
+      act(async () => { await sessiond.logout('local'); goLogin('logged-out'); return GONE; });
+      return;
+    }
+    act(() => sessiond.fetch('/v1/sessions/' + encodeURIComponent(b.dataset.id), { method: 'DELETE' }), 'That device was logged out.');
+  });
+  $('#reload').addEventListener('click', () => act(null));
+  $('#logout').addEventListener('click', () => act(async () => { await sessiond.logout('local'); goLogin('logged-out'); return GONE; }));
+  $('#logout-others').addEventListener('click', () => act(async () => {
+    const r = await sessiond.logout('others');
+    showStatus(r.revoked === 1 ? 'One other session was logged out.' : r.revoked + ' other sessions were logged out.');
+  }));
+  $('#logout-global').addEventListener('click', () => act(async () => { await sessiond.logout('global'); goLogin('logged-out'); return GONE; }));
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) loadSessions(); });
+  loadSessions().catch((err) => showError(err.message));
+}
+
+const init = { login: initLogin, signup: initSignup, devices: initDevices }[document.body.dataset.page];
+if (init) init();

@@ -1,0 +1,233 @@
+// sessiond.js — the browser client of sessiond's cookie mode.
+//
+// An ES module served at /ui/sessiond.js for sessiond's own pages and any
+// other application of the same origin:
+//
+//   import sessiond from '/ui/sessiond.js';
+//   await sessiond.login(email, password);
+//   const res = await sessiond.fetch('/v1/sessions');
+//
+// The tokens live only in HttpOnly cookies the browser sends by itself;
+// script never sees them. sessiond.fetch adds X-Session-Mode: cookie and, on
+// unsafe methods, the session's X-CSRF-Token (read once from /v1/csrf and
+// kept in memory). On a 401 it refreshes once and retries. Refreshes are
+// serialised across every tab of the origin with the Web Locks API; inside
+// the lock a tab that sees another tab refreshed after its request started
+// just retries, so two tabs never present the same refresh token twice.
+// Logging out tells every other tab at once through a BroadcastChannel.
+
+const CHANNEL = 'sessiond';
+const LOCK = 'sessiond-refresh';
+// Time (ms since the epoch) of the last refresh by any tab. A timestamp,
+// never a token: localStorage is readable by any script of the origin.
+const STAMP = 'sessiond.refreshed_at';
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+let csrfToken = null;
+let lastRefresh = 0;
+let inflight = null; // this tab's refresh, when Web Locks are missing
+const listeners = { logout: new Set(), login: new Set() };
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(CHANNEL) : null;
+
+if (channel) {
+  channel.addEventListener('message', (ev) => {
+    const m = ev.data || {};
+    switch (m.type) {
+      case 'refreshed':
+        lastRefresh = Math.max(lastRefresh, Number(m.at) || 0);
+        break;
+      case 'login':
+        csrfToken = null; // a new session has a new token
+        emit('login', m);
+        break;
+      case 'logout':
+        csrfToken = null;
+        emit('logout', m);
+        break;
+    }
+  });
+}
+
+function emit(kind, detail) {
+  for (const fn of listeners[kind]) {
+    try { fn(detail); } catch (e) { console.error(e); }
+  }
+}
+
+function post(msg) {
+  if (channel) channel.postMessage(msg);
+}
+
+function refreshedAt() {
+  let stamp = 0;
+  try { stamp = Number(localStorage.getItem(STAMP)) || 0; } catch { /* storage blocked */ }
+  return Math.max(lastRefresh, stamp);
+}
+
+function markRefreshed() {
+  const at = Date.now();
+  lastRefresh = at;
+  try { localStorage.setItem(STAMP, String(at)); } catch { /* storage blocked */ }
+  post({ type: 'refreshed', at });
+}
+
+/** An Error carrying the API's status, error code and description. */
+export class APIError extends Error {
+  constructor(status, code, description) {
+    super(description || code || ('HTTP ' + status));
+    this.name = 'APIError';
+    this.status = status;
+    this.code = code || '';
+  }
+}
+
+/** Turns a failed Response into an APIError with the server's words. */
+export async function errorFrom(res) {
+  let body = {};
+  try { body = await res.json(); } catch { /* not JSON */ }
+  let text = body.error_description || '';
+  if (!text) {
+    text = res.status === 429 ? 'Too many attempts; wait a moment and try again.'
+      : res.status >= 500 ? 'The server is unavailable; try again shortly.'
+      : 'The request failed (HTTP ' + res.status + ').';
+  }
+  return new APIError(res.status, body.error, text);
+}
+
+function cookieHeaders(extra) {
+  const h = new Headers(extra || {});
+  h.set('X-Session-Mode', 'cookie');
+  return h;
+}
+
+// send is one request in cookie mode, without any retry.
+async function send(url, init, unsafe) {
+  const headers = cookieHeaders(init.headers);
+  if (unsafe) {
+    const token = await csrf();
+    if (token) headers.set('X-CSRF-Token', token);
+  }
+  return fetch(url, { ...init, headers, credentials: 'same-origin' });
+}
+
+/** The CSRF token of the current session (fetched once, then cached). */
+export async function csrf() {
+  if (csrfToken) return csrfToken;
+  const res = await sessiondFetch('/v1/csrf');
+  if (res.ok) csrfToken = (await res.json()).csrf_token || null;
+  return csrfToken;
+}
+
+/**
+ * Refreshes the session, one tab at a time across the origin. since is when
+ * the caller's failed request started: if any tab refreshed after that, the
+ * cookies are already new and nothing is sent. Resolves to whether the
+ * session is alive.
+ */
+export async function refresh(since = Date.now()) {
+  const run = async () => {
+    if (refreshedAt() > since) return true;
+    const res = await fetch('/v1/refresh', {
+      method: 'POST',
+      headers: cookieHeaders({ 'Content-Type': 'application/json' }),
+      body: '{}',
+      credentials: 'same-origin',
+    });
+    if (!res.ok) return false;
+    const body = await res.json();
+    if (body.csrf_token) csrfToken = body.csrf_token;
+    markRefreshed();
+    return true;
+  };
+  if (navigator.locks && navigator.locks.request) {
+    return navigator.locks.request(LOCK, run);
+  }
+  // No Web Locks (very old browsers): serialise within this tab at least;
+  // the server's grace window covers two tabs.
+  if (!inflight) inflight = run().finally(() => { inflight = null; });
+  return inflight;
+}
+
+/**
+ * fetch in cookie mode: same-origin credentials, X-Session-Mode: cookie,
+ * X-CSRF-Token on unsafe methods, and one refresh-and-retry on a 401.
+ * Resolves to the Response (the second one if it retried).
+ */
+async function sessiondFetch(url, init = {}) {
+  const method = (init.method || 'GET').toUpperCase();
+  const unsafe = !SAFE.has(method);
+  const started = Date.now();
+  let res = await send(url, init, unsafe);
+  if (res.status === 401) {
+    if (!(await refresh(started))) return res;
+    res = await send(url, init, unsafe);
+  } else if (res.status === 403 && unsafe && csrfToken) {
+    // The cached token may belong to a session that another tab replaced.
+    const code = await res.clone().json().then((b) => b.error, () => '');
+    if (code === 'csrf_failed') {
+      csrfToken = null;
+      res = await send(url, init, unsafe);
+    }
+  }
+  return res;
+}
+
+async function postJSON(url, body) {
+  return fetch(url, {
+    method: 'POST',
+    headers: cookieHeaders({ 'Content-Type': 'application/json' }),
+    body: JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+}
+
+/** Creates an account; resolves to {user_id, email}. Throws APIError. */
+export async function signup(email, password) {
+  const res = await postJSON('/v1/signup', { email, password });
+  if (!res.ok) throw await errorFrom(res);
+  return res.json();
+}
+
+/** Logs in (cookies are set); resolves to {expires_in, session_id}. Throws APIError. */
+export async function login(email, password) {
+  const res = await postJSON('/v1/login', { email, password });
+  if (!res.ok) throw await errorFrom(res);
+  const body = await res.json();
+  csrfToken = body.csrf_token || null;
+  markRefreshed();
+  post({ type: 'login' });
+  return { expires_in: body.expires_in, session_id: body.session_id };
+}
+
+/**
+ * Logs out: scope 'local' (this session, the default), 'others' (every
+ * other session of the user) or 'global' (all of them). For local and
+ * global, every other tab of the origin hears it at once (onLogout).
+ * Resolves to {revoked}. Throws APIError.
+ */
+export async function logout(scope = 'local') {
+  const res = await sessiondFetch('/v1/logout?scope=' + encodeURIComponent(scope), { method: 'POST' });
+  if (!res.ok && res.status !== 401) throw await errorFrom(res);
+  if (scope !== 'others') {
+    csrfToken = null;
+    post({ type: 'logout', scope });
+  }
+  return res.ok ? res.json() : { revoked: 0 };
+}
+
+/** Calls fn when another tab of the origin logs out (local or global). Returns an unsubscribe function. */
+export function onLogout(fn) {
+  listeners.logout.add(fn);
+  return () => listeners.logout.delete(fn);
+}
+
+/** Calls fn when another tab of the origin logs in. Returns an unsubscribe function. */
+export function onLogin(fn) {
+  listeners.login.add(fn);
+  return () => listeners.login.delete(fn);
+}
+
+const sessiond = { fetch: sessiondFetch, login, signup, logout, refresh, csrf, onLogout, onLogin, errorFrom, APIError };
+export { sessiondFetch as fetch };
+export default sessiond;
+if (typeof window !== 'undefined') window.sessiond = sessiond;
