@@ -62,6 +62,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
@@ -166,6 +167,9 @@ func parseClusterURL(rest string) (*redis.ClusterOptions, error) {
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		ui := rest[:at]
 		rest = rest[at+1:]
+		if strings.ContainsAny(ui, "/?#") {
+			return nil, errors.New("bad user info (escape '/', '?' and '#' as %2F, %3F, %23)")
+		}
 		user, pass, hasPass := strings.Cut(ui, ":")
 		var err error
 		if o.Username, err = url.PathUnescape(user); err != nil {
@@ -178,7 +182,8 @@ func parseClusterURL(rest string) (*redis.ClusterOptions, error) {
 		}
 	}
 	for _, h := range strings.Split(rest, ",") {
-		if h == "" || !strings.Contains(h, ":") || strings.ContainsAny(h, "/@") {
+		host, port, err := net.SplitHostPort(h)
+		if err != nil || host == "" || port == "" || strings.ContainsAny(h, "/@") {
 			return nil, fmt.Errorf("bad node address %q (want host:port)", h)
 		}
 		o.Addrs = append(o.Addrs, h)
