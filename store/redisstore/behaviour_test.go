@@ -159,6 +159,10 @@ func TestClusterCrossSlotRevocation(t *testing.T) {
 	if left, err := nodeB.ListUser(ctx, "alice"); err != nil || len(left) != 0 {
 		t.Fatalf("ListUser on node B = %d sessions, %v", len(left), err)
 	}
+	// The log goes by itself once its last Until has passed.
+	if ttl, err := c.PTTL(ctx, prefix+":{rev}").Result(); err != nil || time.Now().Add(ttl).Before(until) {
+		t.Fatalf("revocation log PTTL = %v, %v; want until %v", ttl, err, until)
+	}
 }
 
 // TestFeedCatchUpAfterReconnect: a subscriber whose connection is killed
@@ -294,6 +298,14 @@ func TestAOFSurvivesKill9(t *testing.T) {
 	list, err := s.ListUser(ctx, "alice")
 	if err != nil || len(list) != 2 {
 		t.Fatalf("ListUser after restart = %d, %v", len(list), err)
+	}
+	// The index goes by itself once its last session's absolute expiry
+	// has passed, and the session by its own expiry.
+	if ttl, err := s.Client().PTTL(ctx, prefix+":u:{alice}").Result(); err != nil || time.Now().Add(ttl).Before(rotated.AbsExpiresAt) {
+		t.Fatalf("index PTTL = %v, %v; want past %v", ttl, err, rotated.AbsExpiresAt)
+	}
+	if ttl, err := s.Client().PTTL(ctx, prefix+":s:{"+rotated.ID+"}").Result(); err != nil || time.Now().Add(ttl).Before(got.ExpiresAt()) {
+		t.Fatalf("session PTTL = %v, %v; want past %v", ttl, err, got.ExpiresAt())
 	}
 	if blob, v, err := s.LoadKeyRing(ctx); err != nil || string(blob) != "ring" || v != 1 {
 		t.Fatalf("key ring after restart = %q, %d, %v", blob, v, err)

@@ -16,7 +16,8 @@
 //	                   session's absolute expiry (unix µs); the key's TTL is
 //	                   pushed out to its latest member.
 //	<p>:{rev}          ZSET, the revocation log: member sid, score Until
-//	                   (unix µs).
+//	                   (unix µs); DeleteExpired trims it, and its TTL is
+//	                   pushed out to its latest Until.
 //	<p>:revocations    pub/sub channel; payload "<sid> <until unix µs>".
 //	<p>:{keyring}      HASH {b: sealed ring, v: version}.
 //	<p>:a:{<id>}       HASH, one account.

@@ -103,13 +103,23 @@ return false
 
 // scriptRevoke records revocations in the log KEYS[1] and publishes each
 // as stored (a later Until wins: ZADD GT) on channel ARGV[1]. ARGV[2] is
-// Until (µs), ARGV[3..] the session ids.
+// Until (µs), ARGV[3] the same in ms rounded up, ARGV[4..] the session
+// ids. The log's own TTL is pushed out to its latest Until, as the index's
+// is, so a log nobody sweeps still goes once everything in it is over.
 var scriptRevoke = redis.NewScript(`
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[i])
   redis.call('PUBLISH', ARGV[1], ARGV[i] .. ' ' .. redis.call('ZSCORE', KEYS[1], ARGV[i]))
 end
-return #ARGV - 2
+local want = tonumber(ARGV[3])
+local t = redis.call('TIME')
+if want > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) then
+  local cur = redis.call('PEXPIRETIME', KEYS[1])
+  if cur == -1 or cur < want then
+    redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  end
+end
+return #ARGV - 3
 `)
 
 // scriptSaveRing stores blob ARGV[2] as version ARGV[3] if the stored

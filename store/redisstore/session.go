@@ -208,8 +208,8 @@ func (s *Store) revoke(ctx context.Context, until time.Time, ids ...string) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2+len(ids))
-	args = append(args, s.revChannel(), micros(until))
+	args := make([]any, 0, 3+len(ids))
+	args = append(args, s.revChannel(), micros(until), expireMillis(until))
 	for _, id := range ids {
 		args = append(args, id)
 	}
