@@ -62,6 +62,7 @@ function initLogin() {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     showError('');
+    showStatus('');
     const problem = checkForm(form);
     if (problem) return showError(problem);
     busy(form, true);

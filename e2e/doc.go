@@ -1,0 +1,4 @@
+// Package e2e holds sessiond's end-to-end tests in real headless Chromium
+// (Debian's chromium, driven with chromedp): the pages, sessiond.js, cookie
+// mode and the CSRF layers as a browser sees them. It has no code of its own.
+package e2e
