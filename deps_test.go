@@ -17,15 +17,17 @@ var layers = map[string][]string{
 	"audit":                   {},
 	"ratelimit":               {},
 	"ratelimit/ratelimittest": {"ratelimit"},
+	"ratelimit/redislimit":    {"ratelimit"},
 	"account":                 {},
 	"account/accounttest":     {"account"},
 	"session":                 {"token", "audit"},
 	"session/sessiontest":     {"session", "token"},
 	"store/":                  {"session", "account", "token", "store/internal/"},
 	"httpauth":                {"session", "token", "audit", "ratelimit"},
-	"server":                  {"httpauth", "session", "account", "token", "audit", "ratelimit", "store/", "ui"},
+	"server":                  {"httpauth", "session", "account", "token", "audit", "ratelimit", "ratelimit/redislimit", "store/", "ui"},
 	"cmd/":                    {"server", "httpauth", "session", "account", "token", "audit", "ratelimit", "store/"},
 	"internal/":               {},
+	"e2e":                     {}, // end-to-end tests only: their imports are test imports
 	"ui":                      {},
 }
 

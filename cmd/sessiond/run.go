@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -117,6 +118,10 @@ type options struct {
 	keyReload      time.Duration
 	allowSignup    string
 	trustedProxies string
+	trustedOrigins string
+	tlsCert        string
+	tlsKey         string
+	devTLS         bool
 	logFormat      string
 	logLevel       string
 	loginPerIP     int
@@ -147,6 +152,10 @@ func (o *options) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.keyReload, "key-reload", 10*time.Second, "how often to re-read the shared key ring for other nodes' rotations")
 	fs.StringVar(&o.allowSignup, "allow-signup", "", "accept POST /v1/signup: true or false (default: true for bolt and memory stores)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins (https://app.example.com) allowed to send cross-origin unsafe requests")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS (with --tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	fs.BoolVar(&o.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost made at start (development only)")
 	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
 	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
@@ -249,6 +258,11 @@ func (o *options) open(ctx context.Context, log *slog.Logger, getenv func(string
 		}
 		cfg.TrustedProxies = p
 	}
+	for _, origin := range strings.Split(o.trustedOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			cfg.TrustedOrigins = append(cfg.TrustedOrigins, origin)
+		}
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		backend.Close()
@@ -270,6 +284,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	tlsCfg, err := o.tls(stdout, log)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
 	srv, backend, err := o.open(ctx, log, getenv)
 	if err != nil {
 		return err
@@ -277,12 +299,36 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer backend.Close()
 	defer srv.Close()
 	return server.Run(ctx, srv, server.RunConfig{
-		Addr: o.addr,
+		Addr:      o.addr,
+		TLSConfig: tlsCfg,
 		Ready: func(a net.Addr) {
-			fmt.Fprintf(stdout, "sessiond listening on http://%s (store %s)\n", a, o.store)
+			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, o.store)
 			log.Info("listening", "addr", a.String(), "store", redactURL(o.store))
 		},
 	})
+}
+
+// tls is the TLS configuration the flags ask for: nil (plain HTTP), the
+// files of --tls-cert/--tls-key, or a self-signed certificate (--dev-tls)
+// whose fingerprint is printed.
+func (o *options) tls(stdout io.Writer, log *slog.Logger) (*tls.Config, error) {
+	switch {
+	case o.devTLS && (o.tlsCert != "" || o.tlsKey != ""):
+		return nil, fmt.Errorf("%w: --dev-tls and --tls-cert/--tls-key exclude each other", errUsage)
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case o.devTLS:
+		cfg, fp, err := server.DevTLS(time.Now())
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "sessiond development certificate (self-signed, for localhost, 127.0.0.1, ::1) SHA-256 %s\n", fp)
+		log.Warn("serving a self-signed development certificate; use --tls-cert/--tls-key in production", "sha256", fp)
+		return cfg, nil
+	case o.tlsCert != "":
+		return server.LoadTLS(o.tlsCert, o.tlsKey)
+	}
+	return nil, nil
 }
 
 // perMinute is n per minute with a burst of n/div (at least 1).

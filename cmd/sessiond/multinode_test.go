@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+// eventually polls cond until it holds or a generous bound passes. It waits
+// for an event; it asserts nothing about how long the event took.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// cleanRedisDB returns a URL of a Redis database reserved for this test
+// binary, emptied first.
+func cleanRedisDB(t *testing.T, db string) string {
+	t.Helper()
+	base := testenv.RedisURL(t)
+	i := strings.LastIndex(base, "/")
+	url := base[:i+1] + db
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	if err := c.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("flush %s: %v", url, err)
+	}
+	return url
+}
+
+// TestThreeNodesOnRedis: three sessiond processes share one Redis. Log in
+// on node 1, refresh on node 2, verify on node 3; revoke on node 3 and
+// node 1 refuses the access token at once; a key rotation reaches them all.
+func TestThreeNodesOnRedis(t *testing.T) {
+	url := cleanRedisDB(t, "12")
+	env := []string{"SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))}
+	var nodes []*proc
+	for range 3 {
+		nodes = append(nodes, startStore(t, url, env, "--allow-signup=true", "--key-reload=200ms"))
+	}
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	cred := map[string]string{"email": "nina@example.com", "password": "correct horse battery"}
+	if code, v := n1.call("POST", "/v1/signup", "", cred); code != 201 {
+		t.Fatalf("signup on node 1: %d %v", code, v)
+	}
+	code, a := n1.call("POST", "/v1/login", "", cred)
+	if code != 200 {
+		t.Fatalf("login on node 1: %d", code)
+	}
+	code, a1 := n2.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(a, "refresh_token")})
+	if code != 200 {
+		t.Fatalf("refresh on node 2: %d %v", code, a1)
+	}
+	for i, n := range nodes {
+		if code, _ := n.call("GET", "/v1/session", s(a1, "access_token"), nil); code != 200 {
+			t.Fatalf("verify on node %d: %d", i+1, code)
+		}
+	}
+	// Theft detection spans nodes: the parent replayed on node 3 after the
+	// grace window would be reuse; within it, node 3 returns the same child.
+	if code, again := n3.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(a, "refresh_token")}); code != 200 || s(again, "refresh_token") != s(a1, "refresh_token") {
+		t.Fatalf("grace replay on another node: %d", code)
+	}
+
+	if code, _ := n3.call("POST", "/v1/logout", s(a1, "access_token"), nil); code != 200 {
+		t.Fatalf("logout on node 3: %d", code)
+	}
+	eventually(t, "node 1 refuses the revoked session's access token", func() bool {
+		code, _ := n1.call("GET", "/v1/session", s(a1, "access_token"), nil)
+		return code == http.StatusUnauthorized
+	})
+	if code, _ := n2.call("POST", "/v1/refresh", "", map[string]string{"refresh_token": s(a1, "refresh_token")}); code != 401 {
+		t.Fatalf("refresh of a revoked session on node 2: %d", code)
+	}
+
+	// Rotate the shared ring from the command line while the nodes run.
+	rot := exec.Command(binary, "keys", "rotate", "--store", url)
+	rot.Env = append(os.Environ(), env...)
+	out, err := rot.CombinedOutput()
+	if err != nil {
+		t.Fatalf("keys rotate: %v %s", err, out)
+	}
+	for _, n := range nodes {
+		eventually(t, "node sees the rotated ring", func() bool {
+			res, err := http.Get(n.base + "/.well-known/jwks.json")
+			if err != nil {
+				return false
+			}
+			defer res.Body.Close()
+			var v struct{ Keys []any }
+			_ = jsonDecode(res, &v)
+			return len(v.Keys) == 2
+		})
+	}
+	_, b := n2.call("POST", "/v1/login", "", cred)
+	for i, n := range nodes {
+		if code, _ := n.call("GET", "/v1/session", s(b, "access_token"), nil); code != 200 {
+			t.Fatalf("a token signed with the new key is refused on node %d: %d", i+1, code)
+		}
+	}
+}

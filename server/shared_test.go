@@ -1,0 +1,191 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/pgstore"
+	"github.com/sessiond/sessiond/store/redisstore"
+)
+
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// node is one sessiond "process": its own store client (own connections
+// and pub/sub or LISTEN connection) and its own Server.
+type node struct {
+	srv  *server.Server
+	back server.Backend
+}
+
+func redisNodes(t testing.TB, n int) []node {
+	t.Helper()
+	url := testenv.RedisURL(t)
+	prefix := randomName("sdt")
+	var out []node
+	for range n {
+		st, err := redisstore.Open(context.Background(), url, redisstore.WithPrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, newNode(t, st))
+	}
+	return out
+}
+
+func pgNodes(t testing.TB, n int) []node {
+	t.Helper()
+	url := testenv.PostgresURL(t)
+	schema := randomName("sdt_")
+	var out []node
+	for i := range n {
+		opts := []pgstore.Option{pgstore.WithSchema(schema)}
+		if i == 0 {
+			opts = append(opts, pgstore.WithAutoMigrate())
+		}
+		st, err := pgstore.Open(context.Background(), url, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, newNode(t, st))
+	}
+	t.Cleanup(func() { dropSchema(t, url, schema) })
+	return out
+}
+
+func newNode(t testing.TB, st server.Backend) node {
+	t.Helper()
+	srv, err := server.New(context.Background(), server.Config{
+		Backend: st, Kind: server.KindRedis, MasterKey: make([]byte, 32), Issuer: "iss", Audience: "aud",
+		PasswordParams: fastParams, Logger: quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Close()
+		st.Close()
+	})
+	return node{srv: srv, back: st}
+}
+
+// measurePropagation revokes sessions on the last node and measures how
+// long until the first node knows, through the store's change feed.
+func measurePropagation(t testing.TB, nodes []node, rounds int) (p50, p99 time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	first, last := nodes[0].srv.Manager(), nodes[len(nodes)-1].srv.Manager()
+	var lat []time.Duration
+	for range rounds {
+		tk, err := first.Login(ctx, "prop-user", session.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := last.Revoke(ctx, tk.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		deadline := start.Add(10 * time.Second)
+		for !first.Revoked(tk.Session.ID) {
+			if time.Now().After(deadline) {
+				t.Fatal("a revocation never reached the first node")
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// BenchmarkRevocationPropagation reports p50 and p99 of the time from a
+// revocation returning on one node to another node refusing the session,
+// across three nodes, per shared backend.
+func BenchmarkRevocationPropagation(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		nodes func(testing.TB, int) []node
+	}{{"redis", redisNodes}, {"postgres", pgNodes}} {
+		b.Run(tc.name, func(b *testing.B) {
+			nodes := tc.nodes(b, 3)
+			b.ResetTimer()
+			p50, p99 := measurePropagation(b, nodes, max(b.N, 200))
+			b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
+			b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
+		})
+	}
+}
+
+// TestRevocationReachesEveryNode: revoke on node 3, nodes 1 and 2 refuse
+// the session's access token without reading the store.
+func TestRevocationReachesEveryNode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nodes func(testing.TB, int) []node
+	}{{"redis", redisNodes}, {"postgres", pgNodes}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := tc.nodes(t, 3)
+			ctx := context.Background()
+			m1, m2, m3 := nodes[0].srv.Manager(), nodes[1].srv.Manager(), nodes[2].srv.Manager()
+			tk, err := m1.Login(ctx, "u1", session.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := m2.Refresh(ctx, tk.RefreshToken, session.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []*session.Manager{m1, m2, m3} {
+				if _, err := m.Verify(ctx, r.AccessToken); err != nil {
+					t.Fatalf("a token of node 2 on another node: %v", err)
+				}
+			}
+			ids, err := m3.RevokeUser(ctx, "u1", "")
+			if err != nil || len(ids) != 1 {
+				t.Fatalf("RevokeUser: %v %v", ids, err)
+			}
+			for _, m := range []*session.Manager{m1, m2} {
+				deadline := time.Now().Add(10 * time.Second)
+				for !m.Revoked(tk.Session.ID) {
+					if time.Now().After(deadline) {
+						t.Fatal("revocation never reached a node")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				if _, err := m.Verify(ctx, r.AccessToken); err == nil {
+					t.Fatal("a node accepts a revoked session's token")
+				}
+			}
+			p50, p99 := measurePropagation(t, nodes, 50)
+			t.Logf("%s: revocation propagation across 3 nodes: p50 %v, p99 %v (50 rounds)", tc.name, p50, p99)
+		})
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+func dropSchema(t testing.TB, url, schema string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Errorf("drop schema: %v", err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		t.Errorf("drop schema: %v", err)
+	}
+}
