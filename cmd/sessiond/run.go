@@ -284,7 +284,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	tlsCfg, err := o.tls(stdout, log)
+	tlsCfg, fingerprint, err := o.tls(log)
 	if err != nil {
 		return err
 	}
@@ -303,6 +303,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		TLSConfig: tlsCfg,
 		Ready: func(a net.Addr) {
 			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, o.store)
+			if fingerprint != "" {
+				fmt.Fprintf(stdout, "sessiond development certificate (self-signed, for localhost, 127.0.0.1, ::1) SHA-256 %s\n", fingerprint)
+			}
 			log.Info("listening", "addr", a.String(), "store", redactURL(o.store))
 		},
 	})
@@ -310,25 +313,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 // tls is the TLS configuration the flags ask for: nil (plain HTTP), the
 // files of --tls-cert/--tls-key, or a self-signed certificate (--dev-tls)
-// whose fingerprint is printed.
-func (o *options) tls(stdout io.Writer, log *slog.Logger) (*tls.Config, error) {
+// with its fingerprint to print.
+func (o *options) tls(log *slog.Logger) (*tls.Config, string, error) {
 	switch {
 	case o.devTLS && (o.tlsCert != "" || o.tlsKey != ""):
-		return nil, fmt.Errorf("%w: --dev-tls and --tls-cert/--tls-key exclude each other", errUsage)
+		return nil, "", fmt.Errorf("%w: --dev-tls and --tls-cert/--tls-key exclude each other", errUsage)
 	case (o.tlsCert == "") != (o.tlsKey == ""):
-		return nil, fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+		return nil, "", fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
 	case o.devTLS:
 		cfg, fp, err := server.DevTLS(time.Now())
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		fmt.Fprintf(stdout, "sessiond development certificate (self-signed, for localhost, 127.0.0.1, ::1) SHA-256 %s\n", fp)
 		log.Warn("serving a self-signed development certificate; use --tls-cert/--tls-key in production", "sha256", fp)
-		return cfg, nil
+		return cfg, fp, nil
 	case o.tlsCert != "":
-		return server.LoadTLS(o.tlsCert, o.tlsKey)
+		cfg, err := server.LoadTLS(o.tlsCert, o.tlsKey)
+		return cfg, "", err
 	}
-	return nil, nil
+	return nil, "", nil
 }
 
 // perMinute is n per minute with a burst of n/div (at least 1).
