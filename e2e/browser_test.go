@@ -507,9 +507,15 @@ func TestBrowserCSRF(t *testing.T) {
 		})
 	}
 
+	// A user agent is outside input: the devices page shows it as text.
+	sd.apiLogin(t, "cy@example.com", `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`)
+
 	// Same origin, but without the CSRF token, or with a wrong one: 403.
 	do(t, tab, chromedp.Navigate(sd.base+"/ui/devices"))
-	waitFor(t, tab, "the devices page", devicesLoaded)
+	waitFor(t, tab, "the devices page with three sessions", devicesLoaded+" && document.querySelectorAll('#sessions li').length === 3")
+	if eval[bool](t, tab, "!!window.pwned || document.querySelectorAll('#sessions img, #sessions script').length > 0") {
+		t.Fatal("a user agent's markup reached the DOM")
+	}
 	statuses := eval[[]int](t, tab, `Promise.all([
 		fetch('/v1/logout?scope=global', {method: 'POST', headers: {'X-Session-Mode': 'cookie'}}).then(r => r.status),
 		fetch('/v1/sessions/`+otherID+`', {method: 'DELETE'}).then(r => r.status),
