@@ -85,8 +85,19 @@ func clearCookies(w http.ResponseWriter) {
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 }
 
-// handleCSRF hands out the CSRF token of the caller's session.
+// handleCSRF hands out the CSRF token of the caller's session. A browser
+// request from another origin is refused even though GET is safe: CORS and
+// Cross-Origin-Resource-Policy already keep the answer from such a page, and
+// this keeps it so should either ever be loosened.
 func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request) {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
+			Reason: "cross_origin: csrf token requested from Sec-Fetch-Site " + r.Header.Get("Sec-Fetch-Site")})
+		httpauth.WriteError(w, http.StatusForbidden, httpauth.CodeCSRFFailed, "the CSRF token is only handed to pages of this origin")
+		return
+	}
 	id, _ := httpauth.FromContext(r.Context())
 	writeJSON(w, http.StatusOK, map[string]string{"csrf_token": s.csrf.Token(id.SessionID)})
 }

@@ -198,6 +198,7 @@ func TestCookieModeCSRF(t *testing.T) {
 		{"cross-site bearer logout", creq{method: "POST", path: "/v1/logout",
 			headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Authorization": "Bearer x"}}, 403},
 		{"form-encoded login", creq{method: "POST", path: "/v1/login", headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, 415},
+		{"cross-site GET of the CSRF token", creq{method: "GET", path: "/v1/csrf", cookies: atCookie, headers: map[string]string{"Sec-Fetch-Site": "same-site"}}, 403},
 		{"cross-site GET is fine", creq{method: "GET", path: "/v1/session", cookies: atCookie, headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}, 200},
 	}
 	for _, tc := range tests {
@@ -215,8 +216,8 @@ func TestCookieModeCSRF(t *testing.T) {
 		t.Fatalf("a refused request changed the session: %d %s", s.status, s.raw)
 	}
 	logs := e.logs.String()
-	if n := strings.Count(logs, `"event":"csrf.rejected"`); n != 9 {
-		t.Errorf("%d csrf.rejected audit events, want 9", n)
+	if n := strings.Count(logs, `"event":"csrf.rejected"`); n != 10 {
+		t.Errorf("%d csrf.rejected audit events, want 10", n)
 	}
 	if !strings.Contains(logs, `"reason":"cross_origin: Sec-Fetch-Site cross-site"`) || !strings.Contains(logs, `"reason":"csrf_token_missing"`) {
 		t.Errorf("audit reasons missing:\n%s", logs)
