@@ -125,19 +125,25 @@ export async function csrf() {
  * session is alive.
  */
 export async function refresh(since = Date.now()) {
+  return (await refreshed(since)) === null;
+}
+
+// refreshed resolves to null when the cookies are fresh, else to the failed
+// answer of /v1/refresh (401: the session is over; 429 or 503: try later).
+async function refreshed(since) {
   const run = async () => {
-    if (refreshedAt() > since) return true;
+    if (refreshedAt() > since) return null;
     const res = await fetch('/v1/refresh', {
       method: 'POST',
       headers: cookieHeaders({ 'Content-Type': 'application/json' }),
       body: '{}',
       credentials: 'same-origin',
     });
-    if (!res.ok) return false;
+    if (!res.ok) return res;
     const body = await res.json();
     if (body.csrf_token) csrfToken = body.csrf_token;
     markRefreshed();
-    return true;
+    return null;
   };
   if (navigator.locks && navigator.locks.request) {
     return navigator.locks.request(LOCK, run);
@@ -159,7 +165,9 @@ async function sessiondFetch(url, init = {}) {
   const started = Date.now();
   let res = await send(url, init, unsafe);
   if (res.status === 401) {
-    if (!(await refresh(started))) return res;
+    const failed = await refreshed(started);
+    // A refresh refused for now (429, 503) is not a logout: say what happened.
+    if (failed) return failed.status === 401 ? res : failed;
     res = await send(url, init, unsafe);
   } else if (res.status === 403 && unsafe && csrfToken) {
     // The cached token may belong to a session that another tab replaced.
