@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -51,6 +52,12 @@ type Config struct {
 	AllowSignup *bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// Clients may call /v1/introspect and /v1/revoke (HTTP Basic client
+	// credentials); none: those endpoints refuse every caller.
+	Clients Clients
+	// AdminToken (at least 32 characters) opens /admin/v1; empty: the admin
+	// API does not exist.
+	AdminToken string
 	// TrustedOrigins are origins ("https://app.example.com") whose
 	// cross-origin unsafe requests are let through the cross-origin
 	// protection. Default none: only same-origin browser requests.
@@ -88,9 +95,12 @@ type Server struct {
 	clientIP httpauth.ClientIP
 	signup   bool
 	handler  http.Handler
-	csrf     *httpauth.CSRF
-	cop      *http.CrossOriginProtection
-	metrics  *metrics
+	clients  Clients
+	// adminHash is SHA-256 of the admin token, nil when the API is off.
+	adminHash []byte
+	csrf      *httpauth.CSRF
+	cop       *http.CrossOriginProtection
+	metrics   *metrics
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -131,6 +141,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.SessionLimit.Rate == 0 {
 		cfg.SessionLimit = ratelimit.Limit{Rate: 600, Period: time.Minute, Burst: 100}
+	}
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
+		return nil, fmt.Errorf("server: the admin token must be at least %d characters", MinAdminTokenLen)
 	}
 	switch cfg.SigningAlg {
 	case token.EdDSA, token.ES256, token.RS256:
@@ -181,6 +194,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.initBrowser(cfg); err != nil {
 		mgr.Close()
 		return nil, err
+	}
+	s.clients = cfg.Clients
+	if cfg.AdminToken != "" {
+		h := sha256.Sum256([]byte(cfg.AdminToken))
+		s.adminHash = h[:]
 	}
 	s.handler = s.routes()
 

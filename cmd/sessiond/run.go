@@ -263,6 +263,15 @@ func (o *options) open(ctx context.Context, log *slog.Logger, getenv func(string
 			cfg.TrustedOrigins = append(cfg.TrustedOrigins, origin)
 		}
 	}
+	if v := getenv("SESSIOND_INTROSPECT_CLIENTS"); v != "" {
+		cl, err := server.ParseClients(v)
+		if err != nil {
+			backend.Close()
+			return nil, nil, fmt.Errorf("%w: SESSIOND_INTROSPECT_CLIENTS: %v", errUsage, err)
+		}
+		cfg.Clients = cl
+	}
+	cfg.AdminToken = getenv("SESSIOND_ADMIN_TOKEN")
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		backend.Close()

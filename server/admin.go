@@ -1,0 +1,130 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/session"
+)
+
+// MinAdminTokenLen is the shortest admin token accepted.
+const MinAdminTokenLen = 32
+
+// adminOnly guards /admin/v1: a bearer admin token (SESSIOND_ADMIN_TOKEN),
+// compared in constant time. Without a configured token the admin API does
+// not exist (404), so a forgotten setting never opens it.
+func (s *Server) adminOnly(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.adminHash == nil {
+			httpauth.WriteError(w, http.StatusNotFound, httpauth.CodeNotFound, "the admin API is disabled (set SESSIOND_ADMIN_TOKEN)")
+			return
+		}
+		tok, ok := httpauth.BearerToken(r)
+		got := sha256.Sum256([]byte(tok))
+		if !ok || tok == "" || subtle.ConstantTimeCompare(got[:], s.adminHash) != 1 {
+			httpauth.WriteError(w, http.StatusUnauthorized, CodeInvalidAdminToken, "an admin token is required")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// CodeInvalidAdminToken is the error code of a refused admin call.
+const CodeInvalidAdminToken = "invalid_token"
+
+type keyView struct {
+	ID        string     `json:"kid"`
+	Alg       string     `json:"alg"`
+	CreatedAt time.Time  `json:"created_at"`
+	Active    bool       `json:"active"`
+	RetireAt  *time.Time `json:"retire_at,omitempty"`
+}
+
+func (s *Server) keyViews() []keyView {
+	var out []keyView
+	for _, k := range s.keys.Keys() {
+		v := keyView{ID: k.ID, Alg: string(k.Alg), CreatedAt: k.CreatedAt, Active: k.Active}
+		if !k.RetireAt.IsZero() {
+			t := k.RetireAt
+			v.RetireAt = &t
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
+	list, err := s.accounts.List(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	type user struct {
+		ID        string    `json:"id"`
+		Email     string    `json:"email"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	out := make([]user, 0, len(list))
+	for _, a := range list {
+		out = append(out, user{a.ID, a.Email, a.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (s *Server) handleAdminUserSessions(w http.ResponseWriter, r *http.Request) {
+	list, err := s.mgr.List(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]sessionView, 0, len(list))
+	for _, sess := range list {
+		out = append(out, view(sess, ""))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request) {
+	ids, err := s.mgr.RevokeUser(r.Context(), r.PathValue("id"), "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
+}
+
+func (s *Server) handleAdminRevokeSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.mgr.Get(r.Context(), id); err != nil {
+		if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrRevoked) {
+			httpauth.WriteError(w, http.StatusNotFound, httpauth.CodeNotFound, "no such session")
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.mgr.Revoke(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.audit.Log(r.Context(), audit.Event{Kind: audit.Revoke, SessionID: id, Reason: "admin"})
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleAdminKeys(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"keys": s.keyViews()})
+}
+
+func (s *Server) handleAdminRotateKeys(w http.ResponseWriter, r *http.Request) {
+	if err := s.RotateKeys(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": s.keyViews()})
+}
