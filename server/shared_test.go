@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/pgstore"
@@ -187,5 +188,36 @@ func dropSchema(t testing.TB, url, schema string) {
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
 		t.Errorf("drop schema: %v", err)
+	}
+}
+
+// TestRateLimitsSharedAcrossNodes: login attempts on one node count on the
+// other, through Redis.
+func TestRateLimitsSharedAcrossNodes(t *testing.T) {
+	url := testenv.RedisURL(t)
+	prefix := randomName("sdt")
+	on := true
+	var envs []*env
+	for range 2 {
+		st, err := redisstore.Open(context.Background(), url, redisstore.WithPrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		envs = append(envs, newEnv(t, func(c *server.Config) {
+			c.Backend, c.Kind, c.AllowSignup = st, server.KindRedis, &on
+			c.LoginPerAccount = ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+			c.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
+		}))
+	}
+	a, b := envs[0], envs[1]
+	a.signupLogin("uma@example.com") // one attempt on node a
+	b.login("uma@example.com")       // a second on node b
+	b.login("uma@example.com")       // the burst's last
+	for _, e := range []*env{a, b} {
+		r := e.post("/v1/login", "", map[string]string{"email": "uma@example.com", "password": "correct horse battery"})
+		if r.status != 429 {
+			t.Fatalf("a fourth attempt across two nodes: %d", r.status)
+		}
 	}
 }
