@@ -24,6 +24,10 @@ var (
 	// ErrInvalidData: application data that no backend can keep (a NUL
 	// character).
 	ErrInvalidData = errors.New("session: invalid app data")
+	// ErrInvalidUserID: Login was given a user id that cannot be kept and
+	// handed back unchanged: empty, longer than MaxUserIDLen, not valid
+	// UTF-8, or holding a NUL.
+	ErrInvalidUserID = errors.New("session: invalid user id")
 	// ErrInvalidToken: an access or refresh token that is malformed, forged,
 	// expired or otherwise unacceptable. The wrapped error says why.
 	ErrInvalidToken = errors.New("session: invalid token")

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/token"
@@ -243,11 +245,35 @@ func decodeID(id string) ([]byte, bool) {
 	return b, err == nil && len(b) == 16
 }
 
+// MaxUserIDLen is the longest user id Login accepts, in bytes. It keeps the
+// access token, whose sub is the user id (JSON escaping may make it six
+// times longer), well under the verifier's 4 KiB limit and a cookie's.
+const MaxUserIDLen = 256
+
+// checkUserID refuses a user id that would not come back unchanged from
+// every store and from the access token: JSON (the token's sub, bolt's
+// records) turns each invalid UTF-8 byte into U+FFFD, so two different
+// ids would share one identity; PostgreSQL cannot store NUL; and a long id
+// would make an access token its own verifier refuses.
+func checkUserID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty", ErrInvalidUserID)
+	case len(id) > MaxUserIDLen:
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrInvalidUserID, len(id), MaxUserIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidUserID)
+	case strings.IndexByte(id, 0) >= 0:
+		return fmt.Errorf("%w: contains NUL", ErrInvalidUserID)
+	}
+	return nil
+}
+
 // Login starts a new session for userID (already authenticated by the
 // caller) and returns its first tokens. Every login gets a new session id.
 func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens, error) {
-	if userID == "" {
-		return nil, fmt.Errorf("%w: empty user id", ErrPolicy)
+	if err := checkUserID(userID); err != nil {
+		return nil, err
 	}
 	now := m.now()
 	id, raw := newID()

@@ -1,0 +1,69 @@
+package session_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Two different user ids must never be given the same identity. JSON (the
+// access token's sub, and the bolt store's records) turns every invalid
+// UTF-8 byte into U+FFFD, so "\xff" and "\xfe" would both come back as
+// "\ufffd": a refresh or a Verify would then name one user as the other.
+// Login refuses such ids (and NUL, which PostgreSQL cannot store, and ids
+// too long to fit an access token) before anything is stored.
+func TestLoginRefusesUserIDsThatCannotRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		user string
+	}{
+		{"invalid-utf8", "\xff"},
+		{"invalid-utf8-other", "alice\xfe"},
+		{"lone-surrogate-bytes", "\xed\xa0\x80"},
+		{"nul", "alice\x00admin"},
+		{"too-long", strings.Repeat("u", session.MaxUserIDLen+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			m := f.manager(t, nil)
+			tk, err := m.Login(ctx, tt.user, session.Meta{})
+			if !errors.Is(err, session.ErrInvalidUserID) {
+				var got string
+				if tk != nil {
+					id, verr := m.Verify(ctx, tk.AccessToken)
+					if verr == nil {
+						got = id.UserID
+					}
+				}
+				t.Fatalf("Login(%q) = %v (identity %q); want ErrInvalidUserID", tt.user, err, got)
+			}
+			if n, _ := f.store.CountSessions(ctx, f.clock.Now()); n != 0 {
+				t.Fatalf("a refused login stored %d sessions", n)
+			}
+		})
+	}
+	t.Run("accepted", func(t *testing.T) {
+		f := newFixture(t)
+		m := f.manager(t, nil)
+		for _, user := range []string{"alice", "ünïcödé-用户", "a{b}c*d:e", strings.Repeat("<", session.MaxUserIDLen)} {
+			tk, err := m.Login(ctx, user, session.Meta{})
+			if err != nil {
+				t.Fatalf("Login(%.20q): %v", user, err)
+			}
+			id, err := m.Verify(ctx, tk.AccessToken)
+			if err != nil || id.UserID != user {
+				t.Fatalf("Verify: %v, user %.20q, want %.20q", err, id.UserID, user)
+			}
+			r, err := m.Refresh(ctx, tk.RefreshToken, session.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id, err := m.Verify(ctx, r.AccessToken); err != nil || id.UserID != user {
+				t.Fatalf("after refresh: %v, user %.20q", err, id.UserID)
+			}
+		}
+	})
+}
