@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -535,5 +536,29 @@ func TestBrowserCSRF(t *testing.T) {
 	// With sessiond.js (which sends the token) the same revoke works.
 	if st := eval[int](t, tab, "sessiond.fetch('/v1/sessions/"+otherID+"', {method: 'DELETE'}).then(r => r.status)"); st != 204 || sd.alive(otherID) {
 		t.Fatalf("revoke through sessiond.js: %d", st)
+	}
+}
+
+// TestBrowserFormWithoutScript: a form submitted before pages.js runs (a
+// slow or blocked script, an autofilled form sent with Enter at once) goes
+// to the browser's default handling. The password must not end up in the
+// URL (history, server and proxy logs) whatever happens.
+func TestBrowserFormWithoutScript(t *testing.T) {
+	sd := startSessiond(t, session.Policy{})
+	tab := startBrowser(t)
+	for _, page := range []string{"login", "signup"} {
+		t.Run(page, func(t *testing.T) {
+			if _, err := chromedp.Run(tab, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+				return cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			do(t, tab, chromedp.Navigate(sd.base+"/ui/"+page))
+			fillAndSubmit(t, tab, "nojs@example.com", "secret-"+page+"-pw")
+			waitFor(t, tab, "the form's submission", "location.search !== '' || !document.querySelector('#password')")
+			if href := eval[string](t, tab, "location.href"); strings.Contains(href, "secret-") || strings.Contains(href, "nojs") {
+				t.Fatalf("the form put the credentials in the URL: %s", href)
+			}
+		})
 	}
 }
