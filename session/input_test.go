@@ -67,3 +67,52 @@ func TestLoginRefusesUserIDsThatCannotRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// Device metadata comes from request headers. Login keeps it bounded and
+// storable by every backend: valid UTF-8, no control characters, and no
+// more than MaxUserAgentLen (or MaxMetaLen) bytes, however much the client
+// sent.
+func TestLoginCleansDeviceMetadata(t *testing.T) {
+	huge := strings.Repeat("Mozilla/5.0 ", 1<<17) // 1.5 MiB
+	tests := []struct {
+		name string
+		in   session.Meta
+		want session.Meta
+	}{
+		{"plain", session.Meta{IP: "192.0.2.1", UserAgent: "curl/8.5", AuthMethod: "password"},
+			session.Meta{IP: "192.0.2.1", UserAgent: "curl/8.5", AuthMethod: "password"}},
+		{"obs-text", session.Meta{UserAgent: "Mozilla\xff/5.0"}, session.Meta{UserAgent: "Mozilla\uFFFD/5.0"}},
+		{"controls", session.Meta{IP: "192.0.2.1\x00", UserAgent: "a\x00b\r\nc\x7fd\u0085e", AuthMethod: "pw\tx"},
+			session.Meta{IP: "192.0.2.1", UserAgent: "abcde", AuthMethod: "pwx"}},
+		{"huge", session.Meta{UserAgent: huge, IP: strings.Repeat("1", 1000)},
+			session.Meta{UserAgent: huge[:session.MaxUserAgentLen], IP: strings.Repeat("1", session.MaxMetaLen)}},
+		{"cut-at-a-rune", session.Meta{UserAgent: strings.Repeat("a", session.MaxUserAgentLen-1) + "é"},
+			session.Meta{UserAgent: strings.Repeat("a", session.MaxUserAgentLen-1)}},
+		{"already-split", session.Meta{UserAgent: "ab" + "é"[:1]}, session.Meta{UserAgent: "ab\uFFFD"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			m := f.manager(t, nil)
+			tk, err := m.Login(ctx, "alice", tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []*session.Session{tk.Session, mustGet(t, m, tk.Session.ID)} {
+				got := session.Meta{IP: s.IP, UserAgent: s.UserAgent, AuthMethod: s.AuthMethod}
+				if got != tt.want {
+					t.Fatalf("stored %.80q, want %.80q", got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func mustGet(t *testing.T, m *session.Manager, id string) *session.Session {
+	t.Helper()
+	s, err := m.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

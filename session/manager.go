@@ -58,11 +58,53 @@ type Config struct {
 	FeedLag func(time.Duration)
 }
 
-// Meta describes the client at login or refresh.
+// Meta describes the client at login or refresh. Its fields come from
+// outside (request headers), so Login stores them cleaned: invalid UTF-8
+// becomes U+FFFD, control characters (NUL included) are dropped, and each
+// is cut, at a character boundary, to MaxUserAgentLen or MaxMetaLen bytes.
+// That keeps every backend able to store them (PostgreSQL text refuses NUL
+// and invalid UTF-8) and bounds what one login can make the store keep.
 type Meta struct {
 	IP         string
 	UserAgent  string
 	AuthMethod string // e.g. "password"; set at login
+}
+
+// Lengths, in bytes, that Login keeps of Meta's fields.
+const (
+	MaxUserAgentLen = 512
+	MaxMetaLen      = 64 // IP and AuthMethod
+)
+
+func (m Meta) clean() Meta {
+	return Meta{
+		IP:         cleanText(m.IP, MaxMetaLen),
+		UserAgent:  cleanText(m.UserAgent, MaxUserAgentLen),
+		AuthMethod: cleanText(m.AuthMethod, MaxMetaLen),
+	}
+}
+
+// cleanText returns s as valid UTF-8 without control characters, at most
+// max bytes long, cut at a character boundary.
+func cleanText(s string, max int) string {
+	clean := utf8.ValidString(s) && len(s) <= max
+	for i := 0; clean && i < len(s); i++ {
+		clean = s[i] >= 0x20 && s[i] != 0x7f
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Tokens is what a login or refresh hands to the client.
@@ -275,6 +317,7 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 	if err := checkUserID(userID); err != nil {
 		return nil, err
 	}
+	meta = meta.clean()
 	now := m.now()
 	id, raw := newID()
 	rt, err := token.NewRefreshToken(raw)

@@ -1,0 +1,64 @@
+package pgstore_test
+
+import (
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/token"
+)
+
+// A User-Agent header may carry any byte from 0x80 to 0xFF (obs-text), and
+// a server that cuts a long one at a byte count may split a character. A
+// login from such a client must still work on PostgreSQL, whose text
+// columns refuse invalid UTF-8 and NUL: the store must not turn the
+// client's header into a 503.
+func TestLoginWithHostileDeviceMetadata(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, freshSchema(t))
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keys, err := token.NewKeyRing(token.EdDSA, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey := make([]byte, 32)
+	rand.Read(refKey)
+	m, err := session.New(ctx, session.Config{
+		Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
+		RefreshKey: refKey, Now: func() time.Time { return now }, RevocationPoll: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tests := []struct {
+		name string
+		meta session.Meta
+	}{
+		{"obs-text-ua", session.Meta{UserAgent: "Mozilla/5.0 \xff\xfe", IP: "192.0.2.1"}},
+		{"split-rune-ua", session.Meta{UserAgent: strings.Repeat("a", 511) + "é"[:1]}},
+		{"nul-ua", session.Meta{UserAgent: "curl\x00/8"}},
+		{"nul-ip", session.Meta{IP: "192.0.2.1\x00"}},
+		{"bad-auth-method", session.Meta{AuthMethod: "pass\xffword"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tk, err := m.Login(ctx, "alice", tt.meta)
+			if err != nil {
+				t.Fatalf("Login: %v", err)
+			}
+			got, err := m.Get(ctx, tk.Session.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []string{got.UserAgent, got.IP, got.AuthMethod} {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					t.Fatalf("stored metadata %q", v)
+				}
+			}
+		})
+	}
+}
