@@ -38,6 +38,7 @@ type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
+	line string // the listening line serve printed
 	errs *bytes.Buffer
 }
 
@@ -76,7 +77,7 @@ func startStore(t *testing.T, url string, env []string, extra ...string) *proc {
 		if m == nil {
 			t.Fatalf("serve printed %q; stderr: %s", s, errs)
 		}
-		p.base = m[1]
+		p.base, p.line = m[1], s
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not start; stderr: %s", errs)
 	}

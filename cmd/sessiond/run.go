@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
@@ -53,12 +54,37 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "sessiond:", strings.TrimPrefix(err.Error(), "usage: "))
+		fmt.Fprintln(stderr, "sessiond:", redactSecrets(strings.TrimPrefix(err.Error(), "usage: "), args, getenv))
 		return 2
 	default:
-		fmt.Fprintln(stderr, "sessiond:", oneLine(err.Error()))
+		fmt.Fprintln(stderr, "sessiond:", redactSecrets(oneLine(err.Error()), args, getenv))
 		return 1
 	}
+}
+
+// redactSecrets hides in msg the passwords of the store URLs given on the
+// command line or in SESSIOND_STORE. The layers below may quote the URL in
+// an error ("store %q: unknown scheme"); this is the last place that sees
+// both the message and the secrets before anything is printed.
+func redactSecrets(msg string, args []string, getenv func(string) string) string {
+	urls := []string{getenv("SESSIOND_STORE")}
+	for i, a := range args {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "store" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if hasVal {
+			urls = append(urls, val)
+		} else if i+1 < len(args) {
+			urls = append(urls, args[i+1])
+		}
+	}
+	for _, u := range urls {
+		for _, secret := range urlSecrets(u) {
+			msg = strings.ReplaceAll(msg, secret, "xxxxx")
+		}
+	}
+	return msg
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
@@ -311,7 +337,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Addr:      o.addr,
 		TLSConfig: tlsCfg,
 		Ready: func(a net.Addr) {
-			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, o.store)
+			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, redactURL(o.store))
 			if fingerprint != "" {
 				fmt.Fprintf(stdout, "sessiond development certificate (self-signed, for localhost, 127.0.0.1, ::1) SHA-256 %s\n", fingerprint)
 			}
@@ -351,18 +377,50 @@ func perMinute(n, div int) ratelimit.Limit {
 	return ratelimit.Limit{Rate: n, Period: time.Minute, Burst: max(1, n/div)}
 }
 
-// redactURL hides a password in a store URL before it is logged.
+// redactURL hides the passwords of a store URL (see urlSecrets) before it
+// is printed or logged.
 func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
+	for _, secret := range urlSecrets(u) {
+		u = strings.ReplaceAll(u, secret, "xxxxx")
 	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if c := strings.Index(rest[:at], ":"); c >= 0 {
-			rest = rest[:c] + ":xxxxx" + rest[at:]
+	return u
+}
+
+// urlSecrets returns the passwords in a store URL: the one of the user
+// info (scheme://user:password@host) and the values of password query
+// parameters (pgx accepts ?password= and ?sslpassword=), raw and decoded.
+// Hand-written rather than net/url: redis-cluster://h1:p1,h2:p2 is not a
+// URL net/url parses, and a malformed URL must be redacted all the same.
+func urlSecrets(u string) []string {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return nil
+	}
+	var out []string
+	add := func(s string) {
+		if len(s) >= 3 { // shorter would redact innocent text; no real password is
+			out = append(out, s)
+			if d, err := neturl.QueryUnescape(s); err == nil && d != s && len(d) >= 3 {
+				out = append(out, d)
+			}
 		}
 	}
-	return scheme + "://" + rest
+	authority, _, _ := strings.Cut(rest, "/")
+	authority, _, _ = strings.Cut(authority, "?")
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		if _, pw, ok := strings.Cut(authority[:at], ":"); ok {
+			add(pw)
+		}
+	}
+	if _, query, ok := strings.Cut(rest, "?"); ok {
+		for kv := range strings.SplitSeq(query, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			if k = strings.ToLower(k); k == "password" || k == "sslpassword" {
+				add(v)
+			}
+		}
+	}
+	return out
 }
 
 // adminOpen opens the store for a one-shot admin command.
