@@ -100,18 +100,28 @@ func SetSessionCookies(w http.ResponseWriter, t *session.Tokens, now time.Time) 
 // layout (see SessionCookies.Clear).
 func ClearSessionCookies(w http.ResponseWriter) { SessionCookies{}.Clear(w) }
 
-// AccessTokenCookie returns the access token of r's access cookie, or "".
+// AccessTokenCookie returns the access token of r's access cookie, or ""
+// if there is none or more than one (see RefreshTokenCookie).
 func AccessTokenCookie(r *http.Request) string { return cookieValue(r, AccessCookie) }
 
-// RefreshTokenCookie returns the refresh token of r's refresh cookie, or "".
+// RefreshTokenCookie returns the refresh token of r's refresh cookie, or ""
+// if there is none or more than one. Our own layout never sets two; a
+// second one was planted, e.g. by a sibling subdomain (a "__Secure-" cookie
+// may carry a Domain), and the request cannot tell which is ours: picking
+// either could log the browser into the planter's session. Callers that
+// want to say why use RefreshCookieAmbiguous.
 func RefreshTokenCookie(r *http.Request) string { return cookieValue(r, RefreshCookie) }
 
+// RefreshCookieAmbiguous reports whether r carries more than one refresh
+// cookie, which RefreshTokenCookie refuses to choose between.
+func RefreshCookieAmbiguous(r *http.Request) bool { return len(r.CookiesNamed(RefreshCookie)) > 1 }
+
 func cookieValue(r *http.Request, name string) string {
-	c, err := r.Cookie(name)
-	if err != nil {
+	cs := r.CookiesNamed(name)
+	if len(cs) != 1 {
 		return ""
 	}
-	return c.Value
+	return cs[0].Value
 }
 
 type viaCookieKey struct{}

@@ -137,3 +137,31 @@ func TestRevokedCookieClears(t *testing.T) {
 		})
 	}
 }
+
+// TestCookieTossingRefused: a second cookie of the same name (planted by a
+// sibling subdomain through a Domain attribute) makes the value unknown,
+// whichever comes first.
+func TestCookieTossingRefused(t *testing.T) {
+	tests := []struct {
+		name, header string
+		refresh      string
+		ambiguous    bool
+	}{
+		{"one", httpauth.RefreshCookie + "=ours", "ours", false},
+		{"none", "other=1", "", false},
+		{"planted first", httpauth.RefreshCookie + "=theirs; " + httpauth.RefreshCookie + "=ours", "", true},
+		{"planted last", httpauth.RefreshCookie + "=ours; " + httpauth.RefreshCookie + "=theirs", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/v1/refresh", nil)
+			r.Header.Set("Cookie", tc.header)
+			if got := httpauth.RefreshTokenCookie(r); got != tc.refresh {
+				t.Errorf("RefreshTokenCookie = %q, want %q", got, tc.refresh)
+			}
+			if got := httpauth.RefreshCookieAmbiguous(r); got != tc.ambiguous {
+				t.Errorf("RefreshCookieAmbiguous = %v, want %v", got, tc.ambiguous)
+			}
+		})
+	}
+}

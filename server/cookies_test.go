@@ -404,3 +404,47 @@ func TestHSTSOnlyOverTLS(t *testing.T) {
 		t.Fatal("HSTS over plain HTTP")
 	}
 }
+
+// TestRefreshCookieTossing: a __Secure- cookie, unlike a __Host- one, may
+// carry a Domain, so a sibling subdomain can plant its own refresh cookie
+// (its attacker's session) in the victim's browser. The browser then sends
+// both, the planted one first when it is older. A refresh that sees more
+// than one refresh cookie must not pick one: it would log the victim into
+// the attacker's account (login CSRF) and keep them there.
+func TestRefreshCookieTossing(t *testing.T) {
+	e := newEnv(t, nil)
+	attacker, _ := e.cookieLogin("mallory@example.com")
+	victim, _ := e.cookieLogin("victor@example.com")
+	pair := func(first, second string) map[string]string {
+		return map[string]string{"Cookie": httpauth.RefreshCookie + "=" + first + "; " + httpauth.RefreshCookie + "=" + second}
+	}
+	tests := []struct {
+		name    string
+		headers map[string]string
+	}{
+		{"planted first", pair(attacker[httpauth.RefreshCookie], victim[httpauth.RefreshCookie])},
+		{"planted second", pair(victim[httpauth.RefreshCookie], attacker[httpauth.RefreshCookie])},
+		{"garbage planted first", pair("garbage", victim[httpauth.RefreshCookie])},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, headers: tc.headers})
+			if r.status != http.StatusBadRequest || str(r, "error") != "invalid_request" {
+				t.Fatalf("refresh with two refresh cookies: %d %s", r.status, r.raw)
+			}
+			if len(r.header.Values("Set-Cookie")) != 0 {
+				t.Fatalf("cookies set: %v", r.header.Values("Set-Cookie"))
+			}
+		})
+	}
+	// Neither token was spent or revoked: each still refreshes on its own.
+	for name, jar := range map[string]map[string]string{"attacker": attacker, "victim": victim} {
+		r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, cookies: map[string]string{httpauth.RefreshCookie: jar[httpauth.RefreshCookie]}})
+		if r.status != 200 {
+			t.Fatalf("%s's own refresh afterwards: %d %s", name, r.status, r.raw)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "more than one refresh cookie") {
+		t.Error("the refusal was not audited")
+	}
+}

@@ -186,6 +186,16 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	fromCookie := false
 	if req.RefreshToken == "" && cookies {
+		if httpauth.RefreshCookieAmbiguous(r) {
+			// A planted cookie rides beside ours; using either could put this
+			// browser in the planter's session. Nothing is cleared: our
+			// host-only deletion could not reach a cookie set with a Domain.
+			s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
+				Reason: "more than one refresh cookie"})
+			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
+				"more than one refresh cookie: another site of this domain set one; remove it and log in again")
+			return
+		}
 		req.RefreshToken = httpauth.RefreshTokenCookie(r)
 		fromCookie = true
 	}
