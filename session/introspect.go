@@ -16,7 +16,7 @@ import (
 // read; a parent that was already rotated, or a token of a revoked or
 // expired session, is ErrInvalidToken.
 func (m *Manager) RefreshTokenSession(ctx context.Context, refreshToken string) (*Session, error) {
-	raw, err := token.ParseRefreshToken(refreshToken)
+	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}

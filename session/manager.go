@@ -320,7 +320,7 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 	meta = meta.clean()
 	now := m.now()
 	id, raw := newID()
-	rt, err := token.NewRefreshToken(raw)
+	rt, err := token.NewRefreshToken(m.refKey, raw)
 	if err != nil {
 		return nil, fmt.Errorf("session: refresh token: %w", err)
 	}
@@ -409,7 +409,10 @@ func (m *Manager) sign(rec *Record, now time.Time) (string, time.Time, error) {
 // returns ErrReused. A malformed, unknown or expired token returns an error
 // wrapping ErrInvalidToken.
 func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (*Tokens, error) {
-	raw, err := token.ParseRefreshToken(refreshToken)
+	// Verify, not just parse: a token that names a session but was not
+	// made under our key must be refused here, not reach Rotate, which
+	// would take it for a stolen token and revoke the session.
+	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}

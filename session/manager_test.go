@@ -281,7 +281,7 @@ func TestRefreshRejectsGarbageBeforeStore(t *testing.T) {
 	// A well-formed token for a session that does not exist is refused too.
 	raw := make([]byte, 16)
 	rand.Read(raw)
-	ghost, _ := token.NewRefreshToken(raw)
+	ghost, _ := token.NewRefreshToken(f.cfg.RefreshKey, raw)
 	if _, err := m.Refresh(ctx, ghost, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("ghost session: %v", err)
 	}

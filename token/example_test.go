@@ -45,14 +45,14 @@ func ExampleVerifier_Verify() {
 
 func ExampleDeriveRefreshToken() {
 	sessionID := make([]byte, 16)
-	parent, err := token.NewRefreshToken(sessionID)
+	key := make([]byte, 32) // a server secret in real use
+	parent, err := token.NewRefreshToken(key, sessionID)
 	if err != nil {
 		panic(err)
 	}
-	key := make([]byte, 32) // a server secret in real use
 	child, _ := token.DeriveRefreshToken(key, parent)
 	again, _ := token.DeriveRefreshToken(key, parent) // a retried refresh
-	id, _ := token.ParseRefreshToken(child)
+	id, _ := token.VerifyRefreshToken(key, child)
 	fmt.Println(child == again, len(token.HashRefreshToken(child)), len(id))
 	_, err = token.ParseRefreshToken("sdrt_garbage")
 	fmt.Println(errors.Is(err, token.ErrMalformed))

@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,8 @@ func FuzzVerify(f *testing.F) {
 // session id that derivation preserves, and the parse is the same for the
 // token and its child.
 func FuzzParseRefreshToken(f *testing.F) {
-	tok, err := token.NewRefreshToken(bytes.Repeat([]byte{9}, 16))
+	key := bytes.Repeat([]byte{1}, 32)
+	tok, err := token.NewRefreshToken(key, bytes.Repeat([]byte{9}, 16))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -70,20 +72,31 @@ func FuzzParseRefreshToken(f *testing.F) {
 	f.Add(token.RefreshPrefix)
 	f.Add("")
 	f.Add(strings.ToUpper(tok))
-	key := bytes.Repeat([]byte{1}, 32)
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := token.ParseRefreshToken(s)
+		vid, verr := token.VerifyRefreshToken(key, s)
 		child, derr := token.DeriveRefreshToken(key, s)
-		if (err == nil) != (derr == nil) {
-			t.Fatalf("Parse err %v but Derive err %v", err, derr)
+		if (verr == nil) != (derr == nil) || (verr == nil && err != nil) {
+			t.Fatalf("Parse err %v, Verify err %v, Derive err %v", err, verr, derr)
 		}
 		if err != nil {
 			return
 		}
+		if verr != nil {
+			// Parses but was not made under key: only a forgery does that
+			// (a fuzzer finding the tag would be finding HMAC collisions).
+			if !errors.Is(verr, token.ErrSignature) {
+				t.Fatalf("well-formed token refused with %v, want ErrSignature", verr)
+			}
+			return
+		}
+		if !bytes.Equal(vid, id) {
+			t.Fatalf("Verify id %x, Parse id %x", vid, id)
+		}
 		if len(id) != 16 || !strings.HasPrefix(s, token.RefreshPrefix) {
 			t.Fatalf("parsed %q to id %x", s, id)
 		}
-		cid, err := token.ParseRefreshToken(child)
+		cid, err := token.VerifyRefreshToken(key, child)
 		if err != nil || !bytes.Equal(cid, id) || child == s {
 			t.Fatalf("child %q of %q: id %x err %v", child, s, cid, err)
 		}

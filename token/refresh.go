@@ -16,36 +16,71 @@ const RefreshPrefix = "sdrt_"
 const (
 	refreshIDLen     = 16
 	refreshSecretLen = 32
+	refreshTagLen    = 16
 	refreshSumLen    = 4
-	refreshRawLen    = refreshIDLen + refreshSecretLen + refreshSumLen // 52
-	refreshLen       = len(RefreshPrefix) + (refreshRawLen*8+5)/6      // 5 + 70
+	refreshBodyLen   = refreshIDLen + refreshSecretLen + refreshTagLen // 64
+	refreshRawLen    = refreshBodyLen + refreshSumLen                  // 68
+	refreshLen       = len(RefreshPrefix) + (refreshRawLen*8+5)/6      // 5 + 91
+	refreshTagOff    = refreshIDLen + refreshSecretLen                 // 48
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-var refreshLabel = []byte("sessiond/refresh/v1\x00")
+// HMAC labels, NUL-terminated so that neither is a prefix of the other:
+// one key (the Manager's RefreshKey) serves both uses, kept apart.
+var (
+	refreshLabel    = []byte("sessiond/refresh/v1\x00")
+	refreshTagLabel = []byte("sessiond/refresh-tag/v1\x00")
+)
 
-// refreshSum is CRC32-C over the prefix and the 48 bytes of id||secret.
+// refreshSum is CRC32-C over the prefix and the 64 bytes of
+// id||secret||tag.
 func refreshSum(body []byte) uint32 {
 	c := crc32.Update(0, castagnoli, []byte(RefreshPrefix))
 	return crc32.Update(c, castagnoli, body)
 }
 
-func encodeRefresh(id, secret []byte) string {
+// refreshTag is the first 16 bytes of HMAC-SHA256(key, label || id ||
+// secret): it proves the token was made by a holder of key. Without it
+// anyone who knows a session id (the sid claim of every access token)
+// could make a well-formed token for that session, whose mismatch the
+// store would take for the reuse of a stolen token and revoke the session.
+func refreshTag(key, idSecret []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(refreshTagLabel)
+	m.Write(idSecret)
+	return m.Sum(nil)[:refreshTagLen]
+}
+
+func encodeRefresh(key, id, secret []byte) string {
 	var raw [refreshRawLen]byte
 	copy(raw[:], id)
 	copy(raw[refreshIDLen:], secret)
-	binary.BigEndian.PutUint32(raw[refreshIDLen+refreshSecretLen:], refreshSum(raw[:refreshIDLen+refreshSecretLen]))
+	copy(raw[refreshTagOff:], refreshTag(key, raw[:refreshTagOff]))
+	binary.BigEndian.PutUint32(raw[refreshBodyLen:], refreshSum(raw[:refreshBodyLen]))
 	buf := make([]byte, 0, refreshLen)
 	buf = append(buf, RefreshPrefix...)
 	buf = b64.AppendEncode(buf, raw[:])
 	return string(buf)
 }
 
+func checkRefreshKey(key []byte) error {
+	if len(key) < minHMACKey {
+		return fmt.Errorf("%w: refresh key is %d bytes, need at least %d", ErrWeakKey, len(key), minHMACKey)
+	}
+	return nil
+}
+
 // NewRefreshToken returns a new refresh token for the session whose raw
 // 16-byte id is sessionID: "sdrt_" + base64url(id || 32 random bytes ||
-// CRC32-C of the prefix and those 48 bytes).
-func NewRefreshToken(sessionID []byte) (string, error) {
+// tag || CRC32-C of the prefix and the 64 bytes before it), where tag is a
+// 16-byte HMAC-SHA256 of id and secret under key (at least 32 bytes,
+// ErrWeakKey). Only a holder of key can make a token that
+// VerifyRefreshToken accepts.
+func NewRefreshToken(key, sessionID []byte) (string, error) {
+	if err := checkRefreshKey(key); err != nil {
+		return "", err
+	}
 	if len(sessionID) != refreshIDLen {
 		return "", fmt.Errorf("%w: session id must be %d bytes, got %d", ErrMalformed, refreshIDLen, len(sessionID))
 	}
@@ -53,10 +88,10 @@ func NewRefreshToken(sessionID []byte) (string, error) {
 	if _, err := rand.Read(secret[:]); err != nil {
 		return "", fmt.Errorf("token: refresh secret: %w", err)
 	}
-	return encodeRefresh(sessionID, secret[:]), nil
+	return encodeRefresh(key, sessionID, secret[:]), nil
 }
 
-// decodeRefresh checks the shape and checksum of s and returns its 52 raw
+// decodeRefresh checks the shape and checksum of s and returns its raw
 // bytes. No store is consulted: garbage stops here.
 func decodeRefresh(s string) ([refreshRawLen]byte, error) {
 	var raw [refreshRawLen]byte
@@ -76,19 +111,47 @@ func decodeRefresh(s string) ([refreshRawLen]byte, error) {
 	if err != nil || n != refreshRawLen {
 		return raw, fmt.Errorf("%w: refresh token encoding", ErrMalformed)
 	}
-	want := binary.BigEndian.Uint32(raw[refreshIDLen+refreshSecretLen:])
-	if refreshSum(raw[:refreshIDLen+refreshSecretLen]) != want {
+	want := binary.BigEndian.Uint32(raw[refreshBodyLen:])
+	if refreshSum(raw[:refreshBodyLen]) != want {
 		return raw, fmt.Errorf("%w: refresh token checksum", ErrMalformed)
+	}
+	return raw, nil
+}
+
+// verifyRefresh is decodeRefresh plus the tag check under key.
+func verifyRefresh(key []byte, s string) ([refreshRawLen]byte, error) {
+	if err := checkRefreshKey(key); err != nil {
+		return [refreshRawLen]byte{}, err
+	}
+	raw, err := decodeRefresh(s)
+	if err != nil {
+		return raw, err
+	}
+	if !hmac.Equal(refreshTag(key, raw[:refreshTagOff]), raw[refreshTagOff:refreshBodyLen]) {
+		return raw, fmt.Errorf("%w: refresh token was not issued under this key", ErrSignature)
 	}
 	return raw, nil
 }
 
 // ParseRefreshToken checks the shape and checksum of a refresh token and
 // returns the raw 16-byte session id it names. Errors wrap ErrMalformed.
-// A token that parses is not yet authentic: compare HashRefreshToken(s)
-// with the stored hash.
+// Anyone can make a token that parses: before acting on one (above all,
+// before treating a mismatch as theft) use VerifyRefreshToken.
 func ParseRefreshToken(s string) (sessionID []byte, err error) {
 	raw, err := decodeRefresh(s)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), raw[:refreshIDLen]...), nil
+}
+
+// VerifyRefreshToken is ParseRefreshToken plus a check that the token was
+// made under key (by NewRefreshToken or DeriveRefreshToken): ErrSignature
+// if not. A token that verifies was issued by this server for the session
+// it names, though it may since have been rotated or revoked: compare
+// HashRefreshToken(s) with the stored hash.
+func VerifyRefreshToken(key []byte, s string) (sessionID []byte, err error) {
+	raw, err := verifyRefresh(key, s)
 	if err != nil {
 		return nil, err
 	}
@@ -102,22 +165,19 @@ func HashRefreshToken(s string) []byte {
 	return h[:]
 }
 
-// DeriveRefreshToken returns the child of parent: the same session id and
-// the secret HMAC-SHA256(key, "sessiond/refresh/v1\x00" || parent secret).
-// It is deterministic, so a client that replays parent within the grace
-// window gets the same child without the child ever being stored in clear.
-// key must be at least 32 bytes (ErrWeakKey); parent must parse
-// (ErrMalformed).
+// DeriveRefreshToken returns the child of parent: the same session id, the
+// secret HMAC-SHA256(key, "sessiond/refresh/v1\x00" || parent secret) and
+// its tag under key. It is deterministic, so a client that replays parent
+// within the grace window gets the same child without the child ever being
+// stored in clear. key must be at least 32 bytes (ErrWeakKey); parent must
+// parse (ErrMalformed) and have been made under key (ErrSignature).
 func DeriveRefreshToken(key []byte, parent string) (string, error) {
-	if len(key) < minHMACKey {
-		return "", fmt.Errorf("%w: refresh derivation key is %d bytes, need at least %d", ErrWeakKey, len(key), minHMACKey)
-	}
-	raw, err := decodeRefresh(parent)
+	raw, err := verifyRefresh(key, parent)
 	if err != nil {
 		return "", err
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write(refreshLabel)
-	m.Write(raw[refreshIDLen : refreshIDLen+refreshSecretLen])
-	return encodeRefresh(raw[:refreshIDLen], m.Sum(nil)), nil
+	m.Write(raw[refreshIDLen:refreshTagOff])
+	return encodeRefresh(key, raw[:refreshIDLen], m.Sum(nil)), nil
 }

@@ -3,7 +3,11 @@ package token_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +15,9 @@ import (
 )
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// refKey is the refresh key of the tests (a server secret in real use).
+var refKey = bytes.Repeat([]byte{3}, 32)
 
 func newSessionID(t testing.TB) []byte {
 	id := make([]byte, 16)
@@ -20,16 +27,16 @@ func newSessionID(t testing.TB) []byte {
 
 func TestRefreshRoundTrip(t *testing.T) {
 	id := newSessionID(t)
-	a, err := token.NewRefreshToken(id)
+	a, err := token.NewRefreshToken(refKey, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := token.NewRefreshToken(id)
+	b, _ := token.NewRefreshToken(refKey, id)
 	if a == b {
 		t.Fatal("two refresh tokens for one session are equal")
 	}
-	if !strings.HasPrefix(a, token.RefreshPrefix) || len(a) != 75 {
-		t.Fatalf("token %q: want prefix %q and 75 chars", a, token.RefreshPrefix)
+	if !strings.HasPrefix(a, token.RefreshPrefix) || len(a) != 96 {
+		t.Fatalf("token %q: want prefix %q and 96 chars", a, token.RefreshPrefix)
 	}
 	got, err := token.ParseRefreshToken(a)
 	if err != nil {
@@ -42,7 +49,7 @@ func TestRefreshRoundTrip(t *testing.T) {
 		t.Fatalf("hash %x", h)
 	}
 	for _, n := range []int{0, 15, 17, 32} {
-		if _, err := token.NewRefreshToken(make([]byte, n)); !errors.Is(err, token.ErrMalformed) {
+		if _, err := token.NewRefreshToken(refKey, make([]byte, n)); !errors.Is(err, token.ErrMalformed) {
 			t.Errorf("%d-byte session id: %v, want ErrMalformed", n, err)
 		}
 	}
@@ -51,7 +58,7 @@ func TestRefreshRoundTrip(t *testing.T) {
 // TestRefreshEveryCorruptedCharacter replaces each character of a genuine
 // token with every other character of the alphabet (and a few outside it).
 func TestRefreshEveryCorruptedCharacter(t *testing.T) {
-	tok, err := token.NewRefreshToken(newSessionID(t))
+	tok, err := token.NewRefreshToken(refKey, newSessionID(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +87,7 @@ func TestRefreshEveryCorruptedCharacter(t *testing.T) {
 }
 
 func TestParseRefreshGarbage(t *testing.T) {
-	good, _ := token.NewRefreshToken(newSessionID(t))
+	good, _ := token.NewRefreshToken(refKey, newSessionID(t))
 	tests := []struct{ name, in string }{
 		{"empty", ""},
 		{"prefix only", token.RefreshPrefix},
@@ -91,7 +98,7 @@ func TestParseRefreshGarbage(t *testing.T) {
 		{"one long", good + "A"},
 		{"padded", good + "="},
 		{"access token", "eyJhbGciOiJFZERTQSJ9.e30.sig"},
-		{"right length, zeros", token.RefreshPrefix + strings.Repeat("A", 70)},
+		{"right length, zeros", token.RefreshPrefix + strings.Repeat("A", 91)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,9 +110,9 @@ func TestParseRefreshGarbage(t *testing.T) {
 }
 
 func TestDeriveRefreshToken(t *testing.T) {
-	key := bytes.Repeat([]byte{3}, 32)
+	key := refKey
 	id := newSessionID(t)
-	parent, _ := token.NewRefreshToken(id)
+	parent, _ := token.NewRefreshToken(refKey, id)
 	c1, err := token.DeriveRefreshToken(key, parent)
 	if err != nil {
 		t.Fatal(err)
@@ -128,14 +135,77 @@ func TestDeriveRefreshToken(t *testing.T) {
 	if otherKey == c1 {
 		t.Fatal("derivation ignores the key")
 	}
-	sibling, _ := token.NewRefreshToken(id)
+	sibling, _ := token.NewRefreshToken(refKey, id)
 	if c, _ := token.DeriveRefreshToken(key, sibling); c == c1 {
 		t.Fatal("derivation ignores the parent secret")
+	}
+	if _, err := token.NewRefreshToken(key[:31], id); !errors.Is(err, token.ErrWeakKey) {
+		t.Errorf("NewRefreshToken, short key: %v, want ErrWeakKey", err)
 	}
 	if _, err := token.DeriveRefreshToken(key[:31], parent); !errors.Is(err, token.ErrWeakKey) {
 		t.Errorf("short key: %v, want ErrWeakKey", err)
 	}
 	if _, err := token.DeriveRefreshToken(key, parent[:len(parent)-1]+"B"); !errors.Is(err, token.ErrMalformed) {
 		t.Errorf("bad parent: %v, want ErrMalformed", err)
+	}
+}
+
+// forgeRefresh makes a token in the refresh format by hand, as an attacker who
+// knows a session id can: any secret and tag, and a correct CRC32-C (the
+// checksum guards against typos, not forgery).
+func forgeRefresh(id, secret, tag []byte) string {
+	body := slices.Concat(id, secret, tag)
+	c := crc32.Update(0, crc32.MakeTable(crc32.Castagnoli), []byte(token.RefreshPrefix))
+	c = crc32.Update(c, crc32.MakeTable(crc32.Castagnoli), body)
+	return token.RefreshPrefix + base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint32(body, c))
+}
+
+func TestVerifyRefreshToken(t *testing.T) {
+	id := newSessionID(t)
+	good, err := token.NewRefreshToken(refKey, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := token.DeriveRefreshToken(refKey, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"new": good, "derived": child} {
+		got, err := token.VerifyRefreshToken(refKey, tok)
+		if err != nil || !bytes.Equal(got, id) {
+			t.Fatalf("%s: VerifyRefreshToken = %x, %v; want %x", name, got, err, id)
+		}
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(good[len(token.RefreshPrefix):])
+	secret, tag := raw[16:48], raw[48:64]
+	otherKey := bytes.Repeat([]byte{4}, 32)
+	underOther, _ := token.NewRefreshToken(otherKey, id)
+	flipped := bytes.Clone(tag)
+	flipped[15] ^= 1
+	forgeries := map[string]string{
+		"zero tag":          forgeRefresh(id, secret, make([]byte, 16)),
+		"one bit of tag":    forgeRefresh(id, secret, flipped),
+		"tag of other id":   forgeRefresh(newSessionID(t), secret, tag),
+		"tag, other secret": forgeRefresh(id, bytes.Repeat([]byte{7}, 32), tag),
+		"other key":         underOther,
+	}
+	for name, tok := range forgeries {
+		t.Run(name, func(t *testing.T) {
+			if _, err := token.ParseRefreshToken(tok); err != nil {
+				t.Fatalf("the forgery does not even parse (%v): the test proves nothing", err)
+			}
+			if _, err := token.VerifyRefreshToken(refKey, tok); !errors.Is(err, token.ErrSignature) {
+				t.Fatalf("VerifyRefreshToken = %v, want ErrSignature", err)
+			}
+			if _, err := token.DeriveRefreshToken(refKey, tok); !errors.Is(err, token.ErrSignature) {
+				t.Fatalf("DeriveRefreshToken = %v, want ErrSignature", err)
+			}
+		})
+	}
+	if _, err := token.VerifyRefreshToken(refKey[:31], good); !errors.Is(err, token.ErrWeakKey) {
+		t.Errorf("short key: %v, want ErrWeakKey", err)
+	}
+	if _, err := token.VerifyRefreshToken(refKey, good[:len(good)-1]); !errors.Is(err, token.ErrMalformed) {
+		t.Errorf("truncated: %v, want ErrMalformed", err)
 	}
 }

@@ -17,7 +17,8 @@
 // of the bare signature check (see bench_test.go). Signing uses encoding/json.
 //
 // Refresh tokens are opaque: "sdrt_" + base64url(session id || secret ||
-// CRC32-C). See [NewRefreshToken].
+// tag || CRC32-C), the tag an HMAC under the server's refresh key. See
+// [NewRefreshToken] and [VerifyRefreshToken].
 package token
 
 import (
