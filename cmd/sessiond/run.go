@@ -355,6 +355,8 @@ func (o *options) tls(log *slog.Logger) (*tls.Config, string, error) {
 		return nil, "", fmt.Errorf("%w: --dev-tls and --tls-cert/--tls-key exclude each other", errUsage)
 	case (o.tlsCert == "") != (o.tlsKey == ""):
 		return nil, "", fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case o.devTLS && !loopbackAddr(o.addr):
+		return nil, "", fmt.Errorf("%w: --dev-tls serves a self-signed certificate for localhost only; --addr %q is not a loopback address (use --tls-cert/--tls-key)", errUsage, o.addr)
 	case o.devTLS:
 		cfg, fp, err := server.DevTLS(time.Now())
 		if err != nil {
@@ -367,6 +369,14 @@ func (o *options) tls(log *slog.Logger) (*tls.Config, string, error) {
 		return cfg, "", err
 	}
 	return nil, "", nil
+}
+
+// loopbackAddr reports whether the listen address addr is reachable from
+// this machine only: localhost or a loopback IP (an empty host means every
+// interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopback(host)
 }
 
 // perMinute is n per minute with a burst of n/div (at least 1).

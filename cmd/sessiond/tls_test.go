@@ -66,11 +66,20 @@ func TestServeTLSFlagsUsage(t *testing.T) {
 		{"dev and files", []string{"serve", "--store", "memory://", "--dev-tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, 2},
 		{"missing files", []string{"serve", "--store", "memory://", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, 1},
 		{"bad trusted origin", []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--trusted-origins", "not an origin"}, 1},
+		// The development certificate is for localhost: serving it to the
+		// network teaches users to click through certificate warnings.
+		{"dev-tls on every interface", []string{"serve", "--store", "memory://", "--addr", "0.0.0.0:0", "--dev-tls"}, 2},
+		{"dev-tls on an empty host", []string{"serve", "--store", "memory://", "--addr", ":0", "--dev-tls"}, 2},
+		{"dev-tls on every IPv6 interface", []string{"serve", "--store", "memory://", "--addr", "[::]:0", "--dev-tls"}, 2},
+		{"dev-tls on a host name", []string{"serve", "--store", "memory://", "--addr", "example.com:0", "--dev-tls"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// A serve that wrongly starts ends with the context (exit 0).
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
 			var out, errs bytes.Buffer
-			code := run(context.Background(), tc.args, strings.NewReader(""), &out, &errs, func(string) string { return "" })
+			code := run(ctx, tc.args, strings.NewReader(""), &out, &errs, func(string) string { return "" })
 			if code != tc.code || errs.Len() == 0 {
 				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errs.String())
 			}
