@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -67,9 +66,10 @@ func (s *Session) Set(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("session: app data %q: %w", key, err)
 	}
-	// PostgreSQL's jsonb cannot hold U+0000; refuse it here so every
-	// backend behaves the same rather than one failing at write time.
-	if bytes.Contains(raw, []byte(`\u0000`)) || strings.ContainsRune(key, 0) {
+	// PostgreSQL's jsonb cannot hold U+0000 or an unpaired surrogate;
+	// refuse them here so every backend behaves the same rather than one
+	// failing at write time (as a store failure).
+	if !jsonbSafe(raw) || strings.ContainsRune(key, 0) {
 		return fmt.Errorf("session: app data %q: %w", key, ErrInvalidData)
 	}
 	if s.data == nil {
@@ -101,4 +101,54 @@ func dataSize(d map[string]json.RawMessage) (int, error) {
 		return 0, fmt.Errorf("session: app data: %w", err)
 	}
 	return len(b), nil
+}
+
+// jsonbSafe reports whether the JSON text raw (as json.Marshal emits it:
+// valid, compact) holds no \u0000 escape and no \u escape of a UTF-16
+// surrogate that is not a high one followed at once by a low one: the
+// escapes PostgreSQL's jsonb refuses. (Raw NUL or surrogate bytes cannot
+// occur: json.Marshal escapes control characters and coerces invalid
+// UTF-8.) Hand-written because encoding/json accepts both.
+func jsonbSafe(raw []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		var r rune
+		for _, c := range raw[i+2 : i+6] {
+			switch {
+			case c >= '0' && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // another escape: skip its second byte (it may be a backslash)
+			continue
+		}
+		switch {
+		case r == 0, r >= 0xDC00 && r < 0xE000:
+			return false
+		case r >= 0xD800 && r < 0xDC00:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo >= 0xE000 {
+				return false
+			}
+			i += 6
+		}
+		i += 5
+	}
+	return true
 }

@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,61 @@ func TestLoginWithHostileDeviceMetadata(t *testing.T) {
 				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 					t.Fatalf("stored metadata %q", v)
 				}
+			}
+		})
+	}
+}
+
+// Application data that one backend cannot keep must be refused by the
+// Manager for every backend, with ErrInvalidData, rather than reach
+// PostgreSQL and come back as a store failure (a 503): jsonb refuses NUL
+// and unpaired UTF-16 surrogates, which a json.RawMessage can carry.
+func TestAppDataPostgresCannotKeep(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, freshSchema(t))
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keys, err := token.NewKeyRing(token.EdDSA, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey := make([]byte, 32)
+	rand.Read(refKey)
+	m, err := session.New(ctx, session.Config{
+		Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
+		RefreshKey: refKey, Now: func() time.Time { return now }, RevocationPoll: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tk, err := m.Login(ctx, "alice", session.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		raw  string
+		ok   bool
+	}{
+		{"lone-high-surrogate", `"\ud800"`, false},
+		{"lone-low-surrogate", `"a\uDC00b"`, false},
+		{"reversed-pair", `"\udc00\ud800"`, false},
+		{"high-then-other-escape", `"\ud800\n"`, false},
+		{"nul", `{"x":"\u0000"}`, false},
+		{"pair", `"\ud83d\ude00"`, true},
+		{"escaped-backslash-then-u", `"\\ud800 \\u0000"`, true},
+		{"plain", `{"cart":[1,2,3]}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.Update(ctx, tk.Session.ID, func(s *session.Session) error {
+				return s.Set("k", json.RawMessage(tt.raw))
+			})
+			if tt.ok && err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+			if !tt.ok && !errors.Is(err, session.ErrInvalidData) {
+				t.Fatalf("Update = %v, want ErrInvalidData", err)
 			}
 		})
 	}
