@@ -562,3 +562,69 @@ func TestBrowserFormWithoutScript(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserFetchStaysOnOrigin: sessiond.fetch adds the session's CSRF
+// token and answers a 401 with a refresh. Called with another origin's URL
+// (an application's third-party API, or one an attacker got into a link),
+// it must not hand that origin the CSRF token, nor refresh because that
+// origin said 401.
+func TestBrowserFetchStaysOnOrigin(t *testing.T) {
+	sd := startSessiond(t, session.Policy{})
+	var mu sync.Mutex
+	var seen []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A permissive CORS server, as a hostile one would be.
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+		w.Header().Set("Access-Control-Allow-Methods", "POST, GET")
+		mu.Lock()
+		seen = append(seen, r.Method+" csrf="+r.Header.Get("X-CSRF-Token")+" mode="+r.Header.Get("X-Session-Mode"))
+		mu.Unlock()
+		if r.Method == "OPTIONS" {
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer other.Close()
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) // another site
+	// An application page on sessiond's origin (behind one front server),
+	// without the strict CSP of sessiond's own pages, using sessiond.js.
+	front := http.NewServeMux()
+	front.Handle("/", sd.srv.Handler())
+	front.HandleFunc("GET /app", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>app</title><script type="module">import s from '/ui/sessiond.js'; window.ready = true;</script>`)
+	})
+	app := httptest.NewServer(front)
+	defer app.Close()
+	tab := startBrowser(t)
+	do(t, tab, chromedp.Navigate(app.URL+"/ui/signup"))
+	fillAndSubmit(t, tab, "dora@example.com", password)
+	waitFor(t, tab, "the devices page", devicesLoaded)
+	do(t, tab, chromedp.Navigate(app.URL+"/app"))
+	waitFor(t, tab, "the application page", "window.ready === true")
+	if st := eval[int](t, tab, "sessiond.fetch('/v1/logout?scope=others', {method: 'POST'}).then(r => r.status)"); st != 200 {
+		t.Fatalf("sessiond.fetch on its own origin: %d", st)
+	}
+	refreshes := sd.count("refresh")
+	got := eval[string](t, tab, `sessiond.fetch('`+otherURL+`/collect', {method: 'POST'}).then(r => 'status ' + r.status, e => 'refused: ' + e.message)`)
+	// The same request by plain fetch does reach the other origin: the test
+	// server answers.
+	if st := eval[int](t, tab, `fetch('`+otherURL+`/collect', {method: 'POST', headers: {'X-Probe': '1'}}).then(r => r.status)`); st != 401 {
+		t.Fatalf("the other origin is unreachable: %d", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("sessiond.fetch to another origin: %s; the origin saw %q", got, seen)
+	for _, s := range seen {
+		if !strings.HasSuffix(s, "csrf= mode=") {
+			t.Errorf("another origin received session headers: %s", s)
+		}
+	}
+	if n := sd.count("refresh") - refreshes; n != 0 {
+		t.Errorf("another origin's 401 made sessiond.js refresh %d times", n)
+	}
+	if !strings.HasPrefix(got, "refused") {
+		t.Errorf("sessiond.fetch to another origin: %s, want it refused", got)
+	}
+}

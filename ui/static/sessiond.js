@@ -157,9 +157,16 @@ async function refreshed(since) {
 /**
  * fetch in cookie mode: same-origin credentials, X-Session-Mode: cookie,
  * X-CSRF-Token on unsafe methods, and one refresh-and-retry on a 401.
- * Resolves to the Response (the second one if it retried).
+ * Resolves to the Response (the second one if it retried). A URL of
+ * another origin is refused (TypeError): use plain fetch for those.
  */
 async function sessiondFetch(url, init = {}) {
+  // The CSRF token and the refresh are this origin's business: another
+  // origin must neither receive the token nor make us refresh with a 401.
+  const target = new URL(url instanceof Request ? url.url : String(url), location.href);
+  if (target.origin !== location.origin) {
+    throw new TypeError('sessiond.fetch only calls its own origin (' + location.origin + '), not ' + target.origin);
+  }
   const method = (init.method || 'GET').toUpperCase();
   const unsafe = !SAFE.has(method);
   const started = Date.now();
