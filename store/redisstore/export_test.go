@@ -8,3 +8,7 @@ var (
 	ParseClusterURL = parseClusterURL
 	RedactURL       = redactURL
 )
+
+// DeleteScriptSHA names the script that deletes one session, so a test
+// can make that step fail.
+var DeleteScriptSHA = scriptDelete.Hash()

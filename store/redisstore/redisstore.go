@@ -39,10 +39,12 @@
 //     session. A crash in between leaves an index entry without a session
 //     (pruned later), never a session its user's "log out everywhere"
 //     cannot find.
-//   - Delete, DeleteUser and a detected reuse record the revocation and
-//     publish it FIRST, then delete the session(s), then drop the index
-//     entries. A crash in between leaves a revocation for a session that
-//     still exists: it is refused, which is the safe side.
+//   - Delete, DeleteUser and a detected reuse mark the session dead
+//     FIRST (in its own slot: no rotation, update or read succeeds after
+//     that), then record the revocation and publish it, then delete the
+//     session(s), then drop the index entries. A crash in between leaves a
+//     dead session (gone by TTL or the sweeper), never one that only the
+//     revocation log, forgotten after an hour, keeps out.
 //   - Update that moves a session to another user (or changes its absolute
 //     expiry) indexes it under the new user first, writes it, then drops
 //     the old entry.

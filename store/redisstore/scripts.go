@@ -81,6 +81,18 @@ redis.call('HSET', KEYS[1], 'x', '1')
 return {3, f[7] or ''}
 `)
 
+// scriptKill marks the session KEYS[1] dead (compromised: no rotation,
+// update or read succeeds any more) and returns its owner, or false if it
+// does not exist. With ARGV[1], only a session owned by ARGV[1] is
+// marked. Delete and DeleteUser run it before they record the revocation,
+// so that a failure between their steps never leaves a session that only
+// the revocation log (forgotten after RevokeHold) keeps out.
+var scriptKill = redis.NewScript(`
+local u = redis.call('HGET', KEYS[1], 'u')
+if u and (ARGV[1] == nil or ARGV[1] == u) then redis.call('HSET', KEYS[1], 'x', '1') end
+return u
+`)
+
 // scriptDelete deletes the session KEYS[1] and returns its owner, or
 // false if it did not exist.
 var scriptDelete = redis.NewScript(`

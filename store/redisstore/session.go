@@ -249,17 +249,20 @@ func (s *Store) Delete(ctx context.Context, id string, until time.Time) (bool, e
 	if err := ctx.Err(); err != nil {
 		return false, fail(op, err)
 	}
-	owner, err := s.c.HGet(ctx, s.sessKey(id), fUser).Result()
+	owner, err := scriptKill.Run(ctx, s.c, []string{s.sessKey(id)}).Text()
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fail(op, err)
 	}
-	if err := s.revoke(ctx, until, id); err != nil {
+	// The session is dead now: finish recording and deleting it even if
+	// the caller gives up.
+	dctx := context.WithoutCancel(ctx)
+	if err := s.revoke(dctx, until, id); err != nil {
 		return false, fail(op, err)
 	}
-	ok, err := s.deleteOne(context.WithoutCancel(ctx), id, owner)
+	ok, err := s.deleteOne(dctx, id, owner)
 	if err != nil {
 		return false, fail(op, err)
 	}
@@ -282,11 +285,11 @@ func (s *Store) DeleteUser(ctx context.Context, userID, except string, until tim
 		return nil, nil
 	}
 	// Only sessions that exist and are this user's (an entry may be stale,
-	// or in flight to another owner).
-	owners := make([]*redis.StringCmd, len(members))
+	// or in flight to another owner); those are marked dead at once.
+	owners := make([]*redis.Cmd, len(members))
 	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range members {
-			owners[i] = p.HGet(ctx, s.sessKey(id), fUser)
+			owners[i] = scriptKill.Eval(ctx, p, []string{s.sessKey(id)}, userID)
 		}
 		return nil
 	})
@@ -295,7 +298,7 @@ func (s *Store) DeleteUser(ctx context.Context, userID, except string, until tim
 	}
 	var targets, stale []string
 	for i, id := range members {
-		u, err := owners[i].Result()
+		u, err := owners[i].Text()
 		switch {
 		case err == nil && u == userID:
 			targets = append(targets, id)
@@ -305,10 +308,10 @@ func (s *Store) DeleteUser(ctx context.Context, userID, except string, until tim
 			return nil, fail(op, err)
 		}
 	}
-	if err := s.revoke(ctx, until, targets...); err != nil {
+	dctx := context.WithoutCancel(ctx) // dead already: finish the job
+	if err := s.revoke(dctx, until, targets...); err != nil {
 		return nil, fail(op, err)
 	}
-	dctx := context.WithoutCancel(ctx) // revoked: finish the deletion
 	dels := make([]*redis.Cmd, len(targets))
 	_, err = s.c.Pipelined(dctx, func(p redis.Pipeliner) error {
 		for i, id := range targets {
