@@ -1,9 +1,12 @@
 package session_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -115,4 +118,40 @@ func mustGet(t *testing.T, m *session.Manager, id string) *session.Session {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// failingDeletes is a real store whose deletions fail, as a store that
+// went away in the middle of a logout.
+type failingDeletes struct{ session.Store }
+
+func (failingDeletes) Delete(context.Context, string, time.Time) (bool, error) {
+	return false, fmt.Errorf("%w: injected", session.ErrStore)
+}
+
+// A revocation the store could not confirm must still fail closed on the
+// node that was asked: its access tokens and refresh token are refused
+// here at once, even though the error is reported.
+func TestRevokeFailsClosedOnStoreError(t *testing.T) {
+	for _, name := range []string{"revoke", "logout"} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			m := f.manager(t, func(c *session.Config) { c.Store = failingDeletes{f.store} })
+			tk := login(t, m, "alice")
+			var err error
+			if name == "revoke" {
+				err = m.Revoke(ctx, tk.Session.ID)
+			} else {
+				err = m.Logout(ctx, tk.Session.ID)
+			}
+			if !errors.Is(err, session.ErrStore) {
+				t.Fatalf("%s = %v, want ErrStore", name, err)
+			}
+			if _, err := m.Verify(ctx, tk.AccessToken); !errors.Is(err, session.ErrRevoked) {
+				t.Fatalf("Verify after a failed %s: %v, want ErrRevoked", name, err)
+			}
+			if _, err := m.Refresh(ctx, tk.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+				t.Fatalf("Refresh after a failed %s: %v", name, err)
+			}
+		})
+	}
 }

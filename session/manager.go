@@ -591,12 +591,13 @@ func (m *Manager) Logout(ctx context.Context, id string) error {
 func (m *Manager) revoke(ctx context.Context, id string, ev audit.Event) error {
 	now := m.now()
 	until := now.Add(revokeHold)
+	// Refuse the session's tokens on this node first, whatever the store
+	// says: the feed would tell us too, but later, and a store failure
+	// must fail closed here rather than leave the session usable.
+	m.revoked.add(Revocation{SessionID: id, Until: until})
 	if _, err := m.store.Delete(ctx, id, until); err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
-	// The feed would tell us too; add it now so this node refuses the
-	// session's tokens before this call even returns.
-	m.revoked.add(Revocation{SessionID: id, Until: until})
 	m.audit.Log(ctx, ev)
 	return nil
 }
