@@ -61,17 +61,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // fail maps an error from the layers below to an answer. Store failures
-// are 503 (fail closed), never 200 and never 500 with details.
+// are 503 (fail closed), never 200 and never 500 with details. The log
+// names the route pattern, never the path: /v1/sessions/{id} holds a
+// session id, which must not reach a log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, session.ErrStore), errors.Is(err, context.DeadlineExceeded):
-		s.log.ErrorContext(r.Context(), "store unavailable", "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "store unavailable", "route", r.Pattern, "err", err)
 		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "the session store is unavailable; try again")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "request cancelled")
 	default:
-		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
 		httpauth.WriteError(w, http.StatusInternalServerError, httpauth.CodeServerError, "internal error")
 	}
 }

@@ -600,3 +600,27 @@ func TestMetrics(t *testing.T) {
 		t.Error("a session id became a metric label")
 	}
 }
+
+// TestFailureLogsNoSessionID: the log of a failed request names its route,
+// never its path, which for DELETE /v1/sessions/{id} holds a session id
+// (DESIGN: a session id never appears in a log).
+func TestFailureLogsNoSessionID(t *testing.T) {
+	fb := &failing{Backend: memstore.New()}
+	e := newEnv(t, func(c *server.Config) { c.Backend = fb })
+	l := e.signupLogin("ida@example.com")
+	other := e.login("ida@example.com")
+	fb.mu.Lock()
+	fb.down = true
+	fb.mu.Unlock()
+	r := e.do("DELETE", "/v1/sessions/"+str(other, "session_id"), str(l, "access_token"), "", "")
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("revoke with the store down: %d %s", r.status, r.raw)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "store unavailable") {
+		t.Fatalf("the failure was not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, str(other, "session_id")) {
+		t.Fatalf("a session id in the log:\n%s", logs)
+	}
+}
