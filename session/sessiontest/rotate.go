@@ -143,6 +143,21 @@ func testRotate(t *testing.T, s session.Store) {
 		wantRevoked(t, s, t0, r.ID, t0.Add(hold))
 	})
 
+	// A session stored without a refresh hash has no token: an empty
+	// presented hash does not match it (session.Decide), it is a reuse.
+	t.Run("reused/empty-against-none", func(t *testing.T) {
+		r := NewRecord("u", 0)
+		r.RefreshHash = nil
+		mustCreate(t, s, r.Clone())
+		for _, presented := range [][]byte{nil, {}} {
+			if out := session.Decide(mustGet(t, s, r.ID), rotateReq(presented, NewHash(), t0)); out != session.Reused {
+				t.Fatalf("session.Decide = %v, want Reused", out)
+			}
+		}
+		mustRotate(t, s, r.ID, rotateReq(nil, NewHash(), t0), session.Reused)
+		wantGone(t, s, r.ID)
+	})
+
 	t.Run("chain", func(t *testing.T) {
 		// h0 -> h1 -> h2; then the grandparent h0 is a reuse even within grace.
 		r, h0, h1 := chain(t)

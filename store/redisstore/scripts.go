@@ -57,7 +57,8 @@ return {1, cur[3]}
 `)
 
 // scriptRotate is refresh rotation in one step. ARGV: presented hash,
-// next hash, now (µs), grace (µs), new idle expiry (µs). Returns {0} if
+// next hash, now (µs), grace (µs), new idle expiry (µs); an empty
+// presented hash matches nothing (as in session.Decide). Returns {0} if
 // the session is gone, compromised or dead at now; {1, fields} when
 // rotated; {2, fields} for a replay of the parent within grace; {3, owner}
 // on reuse, after marking the session compromised so that nothing can
@@ -68,13 +69,13 @@ if not f[1] or not f[2] or f[6] then return {0} end
 local now = tonumber(ARGV[3])
 local abs = tonumber(f[2])
 if math.min(tonumber(f[1]), abs) <= now then return {0} end
-if f[3] == ARGV[1] then
+if ARGV[1] ~= '' and f[3] == ARGV[1] then
   redis.call('HSET', KEYS[1], 'q', f[3], 'h', ARGV[2], 'r', ARGV[3], 'l', ARGV[3], 'i', ARGV[5])
   redis.call('HINCRBY', KEYS[1], 'v', 1)
   redis.call('PEXPIREAT', KEYS[1], math.ceil(math.min(tonumber(ARGV[5]), abs) / 1000))
   return {1, redis.call('HGETALL', KEYS[1])}
 end
-if f[4] and f[4] == ARGV[1] and f[5] and tonumber(f[5]) + tonumber(ARGV[4]) > now then
+if ARGV[1] ~= '' and f[4] and f[4] == ARGV[1] and f[5] and tonumber(f[5]) + tonumber(ARGV[4]) > now then
   return {2, redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'x', '1')
