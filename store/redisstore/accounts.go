@@ -120,6 +120,13 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (*account.Acco
 	}
 	id, err := s.c.Get(ctx, s.emailKey(email)).Result()
 	if errors.Is(err, redis.Nil) {
+		// Read an account that cannot exist (no id holds a NUL), so an
+		// unknown email costs the same two round trips as a known one:
+		// the time of a failed login must not tell whether the account
+		// exists.
+		if _, err := s.accountByID(ctx, "\x00"+email); err != nil && !errors.Is(err, account.ErrNotFound) {
+			return nil, fail(op, err)
+		}
 		return nil, fmt.Errorf("redisstore: %s: %w", op, account.ErrNotFound)
 	}
 	if err != nil {
