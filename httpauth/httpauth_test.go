@@ -2,6 +2,7 @@ package httpauth_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -214,5 +215,41 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	if !refused {
 		t.Fatal("spraying accounts from one IP was never throttled")
+	}
+}
+
+// TestLoginThrottleIPv6Prefix: one IPv6 host usually holds a whole /64 and
+// can send every attempt from a new address of it; the per-IP limit must
+// count the /64, or spraying accounts from it is never throttled. IPv4
+// addresses (and IPv4 mapped into IPv6) still count one by one.
+func TestLoginThrottleIPv6Prefix(t *testing.T) {
+	tests := []struct {
+		name      string
+		addr      func(i int) string
+		throttled bool
+	}{
+		{"one IPv6 /64", func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", i+1) }, true},
+		{"one IPv6 /64, zone given", func(i int) string { return fmt.Sprintf("fe80::%x%%eth0", i+1) }, true},
+		{"IPv6 addresses of different /64s", func(i int) string { return fmt.Sprintf("2001:db8:1:%x::1", i+1) }, false},
+		{"IPv4 addresses of one /24", func(i int) string { return fmt.Sprintf("198.51.100.%d", i+1) }, false},
+		{"IPv4-mapped addresses", func(i int) string { return fmt.Sprintf("::ffff:198.51.100.%d", i+1) }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: time.Now()}
+			th := &httpauth.LoginThrottle{Limiter: ratelimit.NewMemory(c.Now),
+				PerIP: ratelimit.Limit{Rate: 10, Period: time.Minute, Burst: 5}, PerAccount: ratelimit.Limit{Rate: 10, Period: time.Minute, Burst: 5}}
+			refused := false
+			for i := range 20 {
+				ok, _, err := th.Allow(context.Background(), tc.addr(i), fmt.Sprintf("user%d@example.com", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				refused = refused || !ok
+			}
+			if refused != tc.throttled {
+				t.Fatalf("throttled = %v, want %v", refused, tc.throttled)
+			}
+		})
 	}
 }

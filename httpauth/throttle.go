@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/sessiond/sessiond/ratelimit"
@@ -27,8 +28,24 @@ var (
 	DefaultLoginPerAccount = ratelimit.Limit{Rate: 10, Period: time.Minute, Burst: 5}
 )
 
-// Allow counts one attempt for ip and account (a normalised email, hashed
-// so the limiter's keys hold no address) and reports whether it may go on,
+// ipKey is what the per-IP limit counts: an IPv4 address, or the /64 of an
+// IPv6 one (a single host is commonly handed a whole /64, and would
+// otherwise get a fresh limit for every address it picks from it). Anything
+// that is not an address is counted as given.
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
+// Allow counts one attempt for ip (IPv6 by its /64) and account (a
+// normalised email, hashed so the limiter's keys hold no address) and reports whether it may go on,
 // and if not, when to retry. A failing limiter fails closed.
 func (t *LoginThrottle) Allow(ctx context.Context, ip, account string) (ok bool, retry time.Duration, err error) {
 	if t == nil || t.Limiter == nil {
@@ -41,7 +58,7 @@ func (t *LoginThrottle) Allow(ctx context.Context, ip, account string) (ok bool,
 	if perAcct.Rate == 0 {
 		perAcct = DefaultLoginPerAccount
 	}
-	d, err := t.Limiter.Allow(ctx, "login-ip:"+ip, perIP)
+	d, err := t.Limiter.Allow(ctx, "login-ip:"+ipKey(ip), perIP)
 	if err != nil {
 		return false, 0, fmt.Errorf("login throttle: %w", err)
 	}
