@@ -131,7 +131,35 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("redisstore: cannot reach %s: %w", redactURL(rawURL), wrap(err))
 	}
-	return &Store{c: c, prefix: cfg.prefix}, nil
+	st := &Store{c: c, prefix: cfg.prefix}
+	if err := st.checkNoEviction(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// checkNoEviction refuses a Redis whose maxmemory-policy may evict keys.
+// Under memory pressure it could drop a user's index (then "log out
+// everywhere" would miss sessions that live on), the revocation log or
+// the key ring: revocation would fail open, without a trace. Every TTL
+// sessiond sets is a garbage collector, never a licence to drop data
+// early, so only noeviction is safe. A server that hides its INFO (some
+// managed services restrict commands) is given the benefit of the doubt.
+func (s *Store) checkNoEviction(ctx context.Context) error {
+	return s.forEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.Info(ctx, "memory").Result()
+		if err != nil {
+			return nil
+		}
+		for line := range strings.SplitSeq(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "maxmemory_policy:"); ok && v != "noeviction" {
+				return fmt.Errorf("redisstore: %s has maxmemory-policy %s; sessiond needs noeviction, or Redis could evict a user's session index or the revocation log and silently undo revocations (set maxmemory-policy noeviction)",
+					node.Options().Addr, v)
+			}
+		}
+		return nil
+	})
 }
 
 // newClient builds a client for rawURL without connecting.
