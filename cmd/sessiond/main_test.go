@@ -207,6 +207,16 @@ func TestCommandLine(t *testing.T) {
 		{"gc", []string{"gc", "--store", store}, "", 0, `deleted 0 expired sessions`, ``},
 		{"migrate on bolt", []string{"migrate", "--store", store}, "", 1, ``, `postgres`},
 		{"env twin", []string{"gc"}, "", 1, ``, `unknown scheme "nope"`},
+		// Bad usage changes nothing: these use the default store in the
+		// working directory, which must stay empty.
+		{"users: unknown subcommand", []string{"users", "frobnicate"}, "", 2, ``, `want add, list or delete`},
+		{"users add without an email", []string{"users", "add"}, "", 2, ``, `users add <email>`},
+		{"users delete without an id", []string{"users", "delete"}, "", 2, ``, `users delete <id>`},
+		{"sessions: unknown subcommand", []string{"sessions", "frob"}, "", 2, ``, `want list or revoke`},
+		{"sessions list without a user", []string{"sessions", "list"}, "", 2, ``, `--user`},
+		{"sessions revoke without a selector", []string{"sessions", "revoke"}, "", 2, ``, `exactly one`},
+		{"keys: unknown subcommand", []string{"keys", "frob"}, "", 2, ``, `want list or rotate`},
+		{"gc with an argument", []string{"gc", "now"}, "", 2, ``, `no arguments`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,6 +249,11 @@ func TestCommandLine(t *testing.T) {
 			}
 			if tc.code != 0 && strings.Count(strings.TrimSpace(lastLines(errb.String())), "\n") > 0 {
 				t.Fatalf("error is not one line: %q", errb.String())
+			}
+			if tc.code == 2 {
+				if left, _ := os.ReadDir(cmd.Dir); len(left) != 0 {
+					t.Fatalf("bad usage left %s in the working directory", left[0].Name())
+				}
 			}
 		})
 	}

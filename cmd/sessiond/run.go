@@ -433,14 +433,27 @@ func urlSecrets(u string) []string {
 	return out
 }
 
-// adminOpen opens the store for a one-shot admin command.
-func adminOpen(ctx context.Context, name string, args []string, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet)) (*server.Server, server.Backend, *flag.FlagSet, error) {
+// adminOpen opens the store for a one-shot admin command. check, if set,
+// judges the parsed flags and arguments first: bad usage must not create
+// a data directory and a master key.
+func adminOpen(ctx context.Context, name string, args []string, stderr io.Writer, getenv func(string) string, extra func(*flag.FlagSet), check func(*flag.FlagSet) error) (*server.Server, server.Backend, *flag.FlagSet, error) {
 	fs, o := newFlagSet(name, stderr)
 	o.serveFlags(fs)
 	if extra != nil {
 		extra(fs)
 	}
 	if err := parse(fs, args, getenv); err != nil {
+		return nil, nil, nil, err
+	}
+	if check == nil {
+		check = func(fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return fmt.Errorf("%w: %s takes no arguments", errUsage, name)
+			}
+			return nil
+		}
+	}
+	if err := check(fs); err != nil {
 		return nil, nil, nil, err
 	}
 	o.logLevel = "warn"
@@ -460,7 +473,19 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return fmt.Errorf("%w: users add|list|delete", errUsage)
 	}
 	sub := args[0]
-	srv, b, fs, err := adminOpen(ctx, "users "+sub, args[1:], stderr, getenv, nil)
+	srv, b, fs, err := adminOpen(ctx, "users "+sub, args[1:], stderr, getenv, nil, func(fs *flag.FlagSet) error {
+		switch {
+		case sub == "add" && fs.NArg() != 1:
+			return fmt.Errorf("%w: users add <email> (password on stdin)", errUsage)
+		case sub == "delete" && fs.NArg() != 1:
+			return fmt.Errorf("%w: users delete <id>", errUsage)
+		case sub == "list" && fs.NArg() != 0:
+			return fmt.Errorf("%w: users list takes no arguments", errUsage)
+		case sub != "add" && sub != "delete" && sub != "list":
+			return fmt.Errorf("%w: users %q: want add, list or delete", errUsage, sub)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -520,6 +545,18 @@ func cmdSessions(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	srv, b, _, err := adminOpen(ctx, "sessions "+sub, args[1:], stderr, getenv, func(fs *flag.FlagSet) {
 		fs.StringVar(&user, "user", "", "user id")
 		fs.StringVar(&id, "id", "", "session id")
+	}, func(fs *flag.FlagSet) error {
+		switch {
+		case fs.NArg() != 0:
+			return fmt.Errorf("%w: sessions %s takes flags, no arguments", errUsage, sub)
+		case sub == "list" && user == "":
+			return fmt.Errorf("%w: sessions list --user <id>", errUsage)
+		case sub == "revoke" && (user == "") == (id == ""):
+			return fmt.Errorf("%w: sessions revoke needs exactly one of --user or --id", errUsage)
+		case sub != "list" && sub != "revoke":
+			return fmt.Errorf("%w: sessions %q: want list or revoke", errUsage, sub)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -568,7 +605,10 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return fmt.Errorf("%w: keys list|rotate", errUsage)
 	}
 	sub := args[0]
-	srv, b, _, err := adminOpen(ctx, "keys "+sub, args[1:], stderr, getenv, nil)
+	if sub != "list" && sub != "rotate" {
+		return fmt.Errorf("%w: keys %q: want list or rotate", errUsage, sub)
+	}
+	srv, b, _, err := adminOpen(ctx, "keys "+sub, args[1:], stderr, getenv, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -596,7 +636,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 }
 
 func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	srv, b, _, err := adminOpen(ctx, "gc", args, stderr, getenv, nil)
+	srv, b, _, err := adminOpen(ctx, "gc", args, stderr, getenv, nil, nil)
 	if err != nil {
 		return err
 	}
