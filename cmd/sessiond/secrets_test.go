@@ -26,6 +26,9 @@ func TestStorePasswordNeverPrinted(t *testing.T) {
 		if code, _ := p.call("GET", "/healthz", "", nil); code != 200 {
 			t.Fatalf("healthz %d", code)
 		}
+		// Stop it so its stderr is complete and no longer written.
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
 		if strings.Contains(p.base, secret) || strings.Contains(p.line, secret) || strings.Contains(p.errs.String(), secret) {
 			t.Fatalf("the store password was printed:\nstdout: %s\nstderr: %s", p.line, p.errs)
 		}
