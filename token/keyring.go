@@ -103,8 +103,12 @@ func newKeyID() (string, error) {
 }
 
 // snapshot is an immutable view of a ring: keys[0] is the active key.
+// ver is the version of the shared ring it was read from or saved as (see
+// RingStore), 0 if none: a reload that arrives late never replaces a
+// newer snapshot with an older one.
 type snapshot struct {
 	keys []*key
+	ver  uint64
 }
 
 func (s *snapshot) find(kid []byte, now time.Time) *key {
@@ -190,7 +194,7 @@ func (r *KeyRing) Rotate(alg Algorithm, now time.Time, retain time.Duration) err
 		}
 		keys = append(keys, o)
 	}
-	r.snap.Store(&snapshot{keys: keys})
+	r.snap.Store(&snapshot{keys: keys, ver: r.load().ver})
 	return nil
 }
 
@@ -207,7 +211,7 @@ func (r *KeyRing) Prune(now time.Time) {
 		}
 	}
 	if len(keys) != len(old) {
-		r.snap.Store(&snapshot{keys: keys})
+		r.snap.Store(&snapshot{keys: keys, ver: r.load().ver})
 	}
 }
 
@@ -218,6 +222,25 @@ func (r *KeyRing) Replace(other *KeyRing) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.snap.Store(other.load())
+}
+
+// replaceShared swaps in other's keys as version ver of the shared ring,
+// unless r already holds that version or a later one of the same ring (an
+// older view: its active key is one r knows). A lower version with keys r
+// has never seen means the store was reset; that ring is taken, so nodes
+// converge again.
+func (r *KeyRing) replaceShared(other *KeyRing, ver uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, next := r.load(), other.load()
+	if ver <= cur.ver && len(next.keys) > 0 {
+		for _, k := range cur.keys {
+			if k.id == next.keys[0].id {
+				return
+			}
+		}
+	}
+	r.snap.Store(&snapshot{keys: next.keys, ver: ver})
 }
 
 // KeyInfo describes one key of a ring, without its key material.

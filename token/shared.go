@@ -20,12 +20,17 @@ const maxRingAttempts = 5
 // node converges on one ring.
 func LoadOrCreateKeyRing(ctx context.Context, s RingStore, master []byte, alg Algorithm, now time.Time) (*KeyRing, error) {
 	for range maxRingAttempts {
-		blob, _, err := s.LoadKeyRing(ctx)
+		blob, ver, err := s.LoadKeyRing(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("token: loading key ring: %w", err)
 		}
 		if blob != nil {
-			return OpenKeyRing(blob, master)
+			r, err := OpenKeyRing(blob, master)
+			if err != nil {
+				return nil, err
+			}
+			r.snap.Store(&snapshot{keys: r.load().keys, ver: ver})
+			return r, nil
 		}
 		r, err := NewKeyRing(alg, now)
 		if err != nil {
@@ -37,6 +42,7 @@ func LoadOrCreateKeyRing(ctx context.Context, s RingStore, master []byte, alg Al
 		}
 		err = s.SaveKeyRing(ctx, sealed, 0)
 		if err == nil {
+			r.snap.Store(&snapshot{keys: r.load().keys, ver: 1})
 			return r, nil
 		}
 		if !errors.Is(err, ErrRingConflict) {
@@ -73,7 +79,7 @@ func RotateShared(ctx context.Context, s RingStore, r *KeyRing, master []byte, a
 		}
 		err = s.SaveKeyRing(ctx, sealed, ver)
 		if err == nil {
-			r.Replace(latest)
+			r.replaceShared(latest, ver+1)
 			return nil
 		}
 		if !errors.Is(err, ErrRingConflict) {
@@ -84,9 +90,10 @@ func RotateShared(ctx context.Context, s RingStore, r *KeyRing, master []byte, a
 }
 
 // ReloadShared replaces r's keys with the ring stored in s, picking up
-// rotations made by other nodes.
+// rotations made by other nodes. A stored version older than the one r
+// already holds (a reload overtaken by a rotation) changes nothing.
 func ReloadShared(ctx context.Context, s RingStore, r *KeyRing, master []byte) error {
-	blob, _, err := s.LoadKeyRing(ctx)
+	blob, ver, err := s.LoadKeyRing(ctx)
 	if err != nil {
 		return fmt.Errorf("token: loading key ring: %w", err)
 	}
@@ -97,6 +104,8 @@ func ReloadShared(ctx context.Context, s RingStore, r *KeyRing, master []byte) e
 	if err != nil {
 		return err
 	}
-	r.Replace(latest)
+	// A reload that read the ring before a rotation on this node finished
+	// must not put the older ring back.
+	r.replaceShared(latest, ver)
 	return nil
 }
