@@ -168,10 +168,13 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Whole microseconds: the finest time every backend keeps (PostgreSQL),
+	// so expiry and grace boundaries fall at the same instant on each.
+	now := func() time.Time { return clock().Truncate(time.Microsecond) }
 	m := &Manager{
 		store:      cfg.Store,
 		keys:       cfg.Keys,

@@ -15,10 +15,14 @@ const (
 	// MaxRefreshGrace bounds the replay window of a rotated refresh token;
 	// a longer window would make theft detection toothless.
 	MaxRefreshGrace = time.Minute
+	// clockSkewMargin covers nodes whose clocks disagree: a revocation is
+	// held by the revoking node's clock, a token's exp was set by the
+	// signing node's.
+	clockSkewMargin = 5 * time.Minute
 	// revokeHold is how long a revocation is remembered: long enough that
 	// every access token the session could still hold has expired, whatever
-	// AccessTTL was when it was issued.
-	revokeHold = MaxAccessTTL + MaxLeeway
+	// AccessTTL was when it was issued, on any node within the skew margin.
+	revokeHold = MaxAccessTTL + MaxLeeway + clockSkewMargin
 )
 
 // Policy holds the lifetimes and limits of sessions. The zero value of each
