@@ -59,12 +59,12 @@ type OpenOptions struct {
 func OpenBackend(ctx context.Context, url string, o OpenOptions) (b Backend, kind StoreKind, dataDir string, err error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return nil, "", "", fmt.Errorf("store %q: want scheme://..., e.g. %s", url, DefaultStore)
+		return nil, "", "", fmt.Errorf("store %q: want scheme://..., e.g. %s", RedactStoreURL(url), DefaultStore)
 	}
 	switch scheme {
 	case "bolt":
 		if rest == "" {
-			return nil, "", "", fmt.Errorf("store %q: bolt needs a directory, e.g. bolt:///var/lib/sessiond", url)
+			return nil, "", "", fmt.Errorf("store %q: bolt needs a directory, e.g. bolt:///var/lib/sessiond", RedactStoreURL(url))
 		}
 		st, err := boltstore.Open(rest)
 		if err != nil {
@@ -73,7 +73,7 @@ func OpenBackend(ctx context.Context, url string, o OpenOptions) (b Backend, kin
 		return st, KindBolt, rest, nil
 	case "memory":
 		if rest != "" {
-			return nil, "", "", fmt.Errorf("store %q: memory:// takes nothing after the scheme", url)
+			return nil, "", "", fmt.Errorf("store %q: memory:// takes nothing after the scheme", RedactStoreURL(url))
 		}
 		return memstore.New(), KindMemory, "", nil
 	case "redis", "rediss", "redis-cluster":
@@ -93,7 +93,7 @@ func OpenBackend(ctx context.Context, url string, o OpenOptions) (b Backend, kin
 		}
 		return st, KindPostgres, "", nil
 	}
-	return nil, "", "", fmt.Errorf("store %q: unknown scheme %q (bolt, memory, redis, rediss, redis-cluster, postgres)", url, scheme)
+	return nil, "", "", fmt.Errorf("store %q: unknown scheme %q (bolt, memory, redis, rediss, redis-cluster, postgres)", RedactStoreURL(url), scheme)
 }
 
 // SharedLimiter returns a rate limiter whose state lives in the backend

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	neturl "net/url"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
@@ -80,7 +79,7 @@ func redactSecrets(msg string, args []string, getenv func(string) string) string
 		}
 	}
 	for _, u := range urls {
-		for _, secret := range urlSecrets(u) {
+		for _, secret := range server.StoreURLSecrets(u) {
 			msg = strings.ReplaceAll(msg, secret, "xxxxx")
 		}
 	}
@@ -337,11 +336,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Addr:      o.addr,
 		TLSConfig: tlsCfg,
 		Ready: func(a net.Addr) {
-			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, redactURL(o.store))
+			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, server.RedactStoreURL(o.store))
 			if fingerprint != "" {
 				fmt.Fprintf(stdout, "sessiond development certificate (self-signed, for localhost, 127.0.0.1, ::1) SHA-256 %s\n", fingerprint)
 			}
-			log.Info("listening", "addr", a.String(), "store", redactURL(o.store))
+			log.Info("listening", "addr", a.String(), "store", server.RedactStoreURL(o.store))
 		},
 	})
 }
@@ -385,52 +384,6 @@ func perMinute(n, div int) ratelimit.Limit {
 		return ratelimit.Limit{}
 	}
 	return ratelimit.Limit{Rate: n, Period: time.Minute, Burst: max(1, n/div)}
-}
-
-// redactURL hides the passwords of a store URL (see urlSecrets) before it
-// is printed or logged.
-func redactURL(u string) string {
-	for _, secret := range urlSecrets(u) {
-		u = strings.ReplaceAll(u, secret, "xxxxx")
-	}
-	return u
-}
-
-// urlSecrets returns the passwords in a store URL: the one of the user
-// info (scheme://user:password@host) and the values of password query
-// parameters (pgx accepts ?password= and ?sslpassword=), raw and decoded.
-// Hand-written rather than net/url: redis-cluster://h1:p1,h2:p2 is not a
-// URL net/url parses, and a malformed URL must be redacted all the same.
-func urlSecrets(u string) []string {
-	_, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return nil
-	}
-	var out []string
-	add := func(s string) {
-		if len(s) >= 3 { // shorter would redact innocent text; no real password is
-			out = append(out, s)
-			if d, err := neturl.QueryUnescape(s); err == nil && d != s && len(d) >= 3 {
-				out = append(out, d)
-			}
-		}
-	}
-	authority, _, _ := strings.Cut(rest, "/")
-	authority, _, _ = strings.Cut(authority, "?")
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		if _, pw, ok := strings.Cut(authority[:at], ":"); ok {
-			add(pw)
-		}
-	}
-	if _, query, ok := strings.Cut(rest, "?"); ok {
-		for kv := range strings.SplitSeq(query, "&") {
-			k, v, _ := strings.Cut(kv, "=")
-			if k = strings.ToLower(k); k == "password" || k == "sslpassword" {
-				add(v)
-			}
-		}
-	}
-	return out
 }
 
 // adminOpen opens the store for a one-shot admin command. check, if set,
@@ -656,7 +609,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	if !strings.HasPrefix(o.store, "postgres://") && !strings.HasPrefix(o.store, "postgresql://") {
-		return fmt.Errorf("migrate: %s needs no schema; migrate is for postgres:// stores", redactURL(o.store))
+		return fmt.Errorf("migrate: %s needs no schema; migrate is for postgres:// stores", server.RedactStoreURL(o.store))
 	}
 	applied, err := pgstore.Migrate(ctx, o.store)
 	if err != nil {

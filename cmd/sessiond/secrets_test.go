@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/server"
 )
 
 // TestStorePasswordNeverPrinted: a password in the store URL (user info or
@@ -82,8 +83,8 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := redactURL(tc.in); got != tc.want {
-				t.Fatalf("redactURL = %q, want %q", got, tc.want)
+			if got := server.RedactStoreURL(tc.in); got != tc.want {
+				t.Fatalf("RedactStoreURL = %q, want %q", got, tc.want)
 			}
 		})
 	}
