@@ -448,3 +448,26 @@ func TestRefreshCookieTossing(t *testing.T) {
 		t.Error("the refusal was not audited")
 	}
 }
+
+// A second cookie-mode login in the same browser ends the session whose
+// cookies it overwrites, instead of leaving it alive and unusable.
+func TestCookieLoginEndsReplacedSession(t *testing.T) {
+	e := newEnv(t, nil)
+	jar, first := e.cookieLogin("bea@example.com")
+	second := e.cdo(creq{method: "POST", path: "/v1/login", cookieMode: true, cookies: jar,
+		body: `{"email":"bea@example.com","password":"correct horse battery"}`})
+	if second.status != 200 || str(second, "session_id") == str(first, "session_id") {
+		t.Fatalf("second login: %d %s", second.status, second.raw)
+	}
+	if g := e.cdo(creq{method: "GET", path: "/v1/session", cookies: jar}); g.status != 401 {
+		t.Fatalf("the replaced session still answers: %d", g.status)
+	}
+	jar2 := map[string]string{}
+	for name, c := range setCookies(t, second.header) {
+		jar2[name] = c.Value
+	}
+	l := e.cdo(creq{method: "GET", path: "/v1/sessions", cookies: jar2})
+	if l.status != 200 || len(l.body["sessions"].([]any)) != 1 {
+		t.Fatalf("sessions after the second login: %d %s", l.status, l.raw)
+	}
+}

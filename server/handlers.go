@@ -159,7 +159,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if cookieMode(r) {
+		s.endReplacedSession(r)
+	}
 	s.writeTokens(w, r, t)
+}
+
+// endReplacedSession ends the session whose cookies a cookie-mode login is
+// about to overwrite: the browser can no longer use it, so it must not
+// live on in the store (and in "your devices") until it times out.
+func (s *Server) endReplacedSession(r *http.Request) {
+	old := httpauth.AccessTokenCookie(r)
+	if old == "" {
+		return
+	}
+	if id, err := s.mgr.Verify(r.Context(), old); err == nil {
+		if err := s.mgr.Logout(r.Context(), id.SessionID); err != nil {
+			s.log.WarnContext(r.Context(), "could not end the session a login replaced", "err", err)
+		}
+	}
 }
 
 func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, t *session.Tokens) {
@@ -235,6 +253,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		err   error
 		ended bool // the current session ended: a cookie client's cookies go
 	)
+	if len(r.URL.Query()["scope"]) > 1 {
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "scope given more than once")
+		return
+	}
 	switch scope := r.URL.Query().Get("scope"); scope {
 	case "", "local":
 		err = s.mgr.Logout(r.Context(), id.SessionID)

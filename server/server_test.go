@@ -171,6 +171,11 @@ func TestTour(t *testing.T) {
 	if l.header.Get("Cache-Control") != "no-store" {
 		t.Fatal("token answer may be cached")
 	}
+	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Cross-Origin-Opener-Policy": "same-origin", "X-Frame-Options": "DENY"} {
+		if got := l.header.Get(h); got != want {
+			t.Fatalf("%s = %q, want %q", h, got, want)
+		}
+	}
 	s := e.do("GET", "/v1/session", at, "", "")
 	if s.status != 200 || str(s, "id") != str(l, "session_id") || s.body["current"] != true || str(s, "auth_method") != "password" {
 		t.Fatalf("GET /v1/session: %d %s", s.status, s.raw)
@@ -325,6 +330,9 @@ func TestSessionsAndLogoutScopes(t *testing.T) {
 
 	if r := e.do("POST", "/v1/logout?scope=everything", str(a1, "access_token"), "", ""); r.status != 400 {
 		t.Fatalf("bad scope: %d", r.status)
+	}
+	if r := e.do("POST", "/v1/logout?scope=local&scope=global", str(a1, "access_token"), "", ""); r.status != 400 {
+		t.Fatalf("two scopes: %d", r.status)
 	}
 	if r := e.do("POST", "/v1/logout?scope=others", str(a1, "access_token"), "", ""); r.status != 200 || r.body["revoked"].(float64) != 1 {
 		t.Fatalf("logout others: %d %s", r.status, r.raw)
