@@ -57,7 +57,7 @@ function initLogin() {
     'expired': 'Your session ended. Please log in again.',
   };
   const reason = new URLSearchParams(location.search).get('reason');
-  if (reasons[reason]) showStatus(reasons[reason]);
+  if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
   const form = $('#login-form');
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
