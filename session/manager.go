@@ -436,6 +436,14 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 		IdleExpiresAt: now.Add(m.policy.IdleTimeout), // Record.ExpiresAt caps it at the absolute expiry
 		RevokeHold:    revokeHold,
 	})
+	if outcome == Reused && err != nil {
+		// The store made the session unusable but could not record its
+		// revocation: refuse its tokens here at least, and say so.
+		m.revoked.add(Revocation{SessionID: id, Until: now.Add(revokeHold)})
+		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent,
+			Reason: "revocation not recorded in the store: other nodes accept its access tokens until they expire"})
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrReused)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)

@@ -696,3 +696,32 @@ func TestAppDataRefusesNUL(t *testing.T) {
 		}
 	}
 }
+
+// reuseButUnrecorded is a store whose reuse handling fails halfway, as a
+// Redis Cluster's can: the session is unusable but its revocation was not
+// recorded.
+type reuseButUnrecorded struct{ session.Store }
+
+func (s reuseButUnrecorded) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
+	out, rec, err := s.Store.Rotate(ctx, id, req)
+	if out == session.Reused {
+		return out, nil, errors.Join(session.ErrStore, errors.New("revocation log unreachable"))
+	}
+	return out, rec, err
+}
+
+func TestReuseWithUnrecordedRevocationStillRefusesTokens(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, func(c *session.Config) { c.Store = reuseButUnrecorded{f.store} })
+	a := login(t, m, "alice")
+	if _, err := m.Refresh(ctx, a.RefreshToken, session.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute)
+	if _, err := m.Refresh(ctx, a.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrReused) {
+		t.Fatalf("reuse with a failing revocation log = %v, want ErrReused", err)
+	}
+	if _, err := m.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrRevoked) {
+		t.Fatalf("this node still accepts the access token: %v", err)
+	}
+}

@@ -142,7 +142,10 @@ type Store interface {
 	Update(ctx context.Context, r *Record) error
 	// Rotate does refresh rotation as one atomic step; see RotateOutcome.
 	// ErrNotFound if the session is gone or expired at req.Now. On Rotated
-	// it returns the record as written.
+	// it returns the record as written. A backend whose reuse handling takes
+	// more than one step (Redis Cluster) may return Reused together with an
+	// error when the session was made unusable but recording its revocation
+	// failed; the caller must still treat the outcome as Reused.
 	Rotate(ctx context.Context, id string, req RotateRequest) (RotateOutcome, *Record, error)
 	// Delete removes one session and records Revocation{id, until}.
 	// Deleting a missing session is not an error but records nothing and

@@ -192,11 +192,14 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		// already unusable, and its revocation must be recorded.
 		dctx := context.WithoutCancel(ctx)
 		owner, _ := res[1].(string)
+		// If a later step fails the outcome is still Reused (the session
+		// is unusable), reported with the error so the caller refuses the
+		// session's tokens itself.
 		if err := s.revoke(dctx, req.Now.Add(req.RevokeHold), id); err != nil {
-			return 0, nil, fail(op, err)
+			return session.Reused, nil, fail(op, err)
 		}
 		if _, err := s.deleteOne(dctx, id, owner); err != nil {
-			return 0, nil, fail(op, err)
+			return session.Reused, nil, fail(op, err)
 		}
 		return session.Reused, nil, nil
 	}
