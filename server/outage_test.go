@@ -80,11 +80,13 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	before := ok.Load()
 	rp.Start()
 	waitFor(t, "traffic recovers with no restart", func() bool { return ok.Load() > before+20 })
-	if r := e.do("GET", "/readyz", "", "", ""); r.status != http.StatusOK {
-		t.Fatalf("readyz after Redis is back: %d", r.status)
-	}
 	close(stop)
 	wg.Wait()
+	// The client library may keep refusing new connections for a moment
+	// after a burst of failed dials; readiness follows by itself.
+	waitFor(t, "readyz turns ready again with no restart", func() bool {
+		return e.do("GET", "/readyz", "", "", "").status == http.StatusOK
+	})
 	if v := bad.Load(); v != nil {
 		t.Fatalf("an answer other than 200 or 503 during the outage: %v", v)
 	}
