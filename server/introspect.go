@@ -127,6 +127,29 @@ func (s *Server) requireClient(w http.ResponseWriter, r *http.Request) (string, 
 	return id, true
 }
 
+// inspect finds what a token proves, for introspection and revocation: a
+// refresh token by its live session (a store read), an access token by
+// verification and the revoked set (no store read). An unknown, forged,
+// expired or revoked token is inactive; only a store failure is an error.
+func (s *Server) inspect(r *http.Request, tok string) (introspection, error) {
+	if strings.HasPrefix(tok, token.RefreshPrefix) {
+		sess, err := s.mgr.RefreshTokenSession(r.Context(), tok)
+		switch {
+		case err == nil:
+			return introspection{Active: true, TokenType: "refresh_token", Sub: sess.UserID, Sid: sess.ID, Iss: s.cfg.Issuer, Exp: sess.ExpiresAt.Unix()}, nil
+		case errors.Is(err, session.ErrStore):
+			return introspection{}, err
+		}
+		return introspection{}, nil
+	}
+	id, err := s.mgr.Verify(r.Context(), tok)
+	if err != nil {
+		return introspection{}, nil
+	}
+	return introspection{Active: true, TokenType: "access_token", Sub: id.UserID, Sid: id.SessionID, Iss: s.cfg.Issuer,
+		Aud: s.cfg.Audience, Exp: id.ExpiresAt.Unix(), Iat: id.IssuedAt.Unix(), Jti: id.TokenID}, nil
+}
+
 // handleIntrospect is RFC 7662 token introspection for resource servers:
 // an access token is active if it verifies and its session is not
 // revoked (no store read); a refresh token if its session holds it now.
@@ -138,19 +161,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var out introspection
-	if strings.HasPrefix(tok, token.RefreshPrefix) {
-		sess, err := s.mgr.RefreshTokenSession(r.Context(), tok)
-		switch {
-		case err == nil:
-			out = introspection{Active: true, TokenType: "refresh_token", Sub: sess.UserID, Sid: sess.ID, Iss: s.cfg.Issuer, Exp: sess.ExpiresAt.Unix()}
-		case errors.Is(err, session.ErrStore):
-			s.fail(w, r, err)
-			return
-		}
-	} else if id, err := s.mgr.Verify(r.Context(), tok); err == nil {
-		out = introspection{Active: true, TokenType: "access_token", Sub: id.UserID, Sid: id.SessionID, Iss: s.cfg.Issuer,
-			Aud: s.cfg.Audience, Exp: id.ExpiresAt.Unix(), Iat: id.IssuedAt.Unix(), Jti: id.TokenID}
+	out, err := s.inspect(r, tok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -167,25 +181,17 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var sid string
-	if strings.HasPrefix(tok, token.RefreshPrefix) {
-		sess, err := s.mgr.RefreshTokenSession(r.Context(), tok)
-		if errors.Is(err, session.ErrStore) {
-			s.fail(w, r, err)
-			return
-		}
-		if err == nil {
-			sid = sess.ID
-		}
-	} else if id, err := s.mgr.Verify(r.Context(), tok); err == nil {
-		sid = id.SessionID
+	found, err := s.inspect(r, tok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	if sid != "" {
-		if err := s.mgr.Revoke(r.Context(), sid); err != nil {
+	if found.Active {
+		if err := s.mgr.Revoke(r.Context(), found.Sid); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.Revoke, SessionID: sid, Reason: "rfc7009 by client " + client})
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.Revoke, SessionID: found.Sid, Reason: "rfc7009 by client " + client})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,21 +30,6 @@ func (e *env) form(path, user, pass string, values url.Values) resp {
 		req.SetBasicAuth(user, pass)
 	}
 	return e.send(req)
-}
-
-func (e *env) send(req *http.Request) resp {
-	e.t.Helper()
-	res, err := e.http.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && r.raw != "" {
-		_ = jsonUnmarshal([]byte(r.raw), &r.body)
-	}
-	return r
 }
 
 func TestIntrospect(t *testing.T) {
@@ -188,5 +171,3 @@ func TestAdminAPIOffWithoutToken(t *testing.T) {
 		t.Fatal("a duplicate client was accepted")
 	}
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

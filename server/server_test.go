@@ -121,6 +121,13 @@ func (e *env) do(method, path, bearer, contentType, body string) resp {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	return e.send(req)
+}
+
+// send sends req to the server under test and reads the answer; a JSON
+// answer must be a JSON object.
+func (e *env) send(req *http.Request) resp {
+	e.t.Helper()
 	res, err := e.http.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -130,7 +137,7 @@ func (e *env) do(method, path, bearer, contentType, body string) resp {
 	r := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
-			e.t.Fatalf("%s %s: body is not a JSON object: %s", method, path, raw)
+			e.t.Fatalf("%s %s: body is not a JSON object: %s", req.Method, req.URL.Path, raw)
 		}
 	}
 	return r
