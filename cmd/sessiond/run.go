@@ -326,6 +326,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if tlsCfg != nil {
 		scheme = "https"
 	}
+	server.UseLoggerForRedis(log)
 	srv, backend, err := o.open(ctx, log, getenv)
 	if err != nil {
 		return err

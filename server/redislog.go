@@ -1,0 +1,22 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// slogRedis routes go-redis's own messages (failed dials, reconnects) into
+// the structured log, so a JSON log stays JSON while Redis is away.
+type slogRedis struct{ log *slog.Logger }
+
+func (l slogRedis) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// UseLoggerForRedis sends go-redis's messages to log. go-redis has one
+// process-wide logger, so this is a process-wide setting: call it once, from
+// main.
+func UseLoggerForRedis(log *slog.Logger) { redis.SetLogger(slogRedis{log}) }
