@@ -1,7 +1,18 @@
 // Package httpauth is the net/http side of sessiond for applications: it
-// authenticates bearer access tokens, requires a session, puts the caller's
-// identity in the request context, limits requests per session, throttles
-// logins, and writes OAuth 2.0 style JSON errors (RFC 6749 §5.2, RFC 6750 §3).
+// authenticates access tokens, requires a session, puts the caller's identity
+// in the request context, limits requests per session, throttles logins, and
+// writes OAuth 2.0 style JSON errors (RFC 6749 §5.2, RFC 6750 §3).
+//
+// An Auth takes the access token from the Authorization: Bearer header or,
+// when there is none, from the access cookie (AccessCookie). Browser
+// applications set and clear the two session cookies with SetSessionCookies
+// and ClearSessionCookies (or a SessionCookies of their own layout); ViaCookie
+// tells a handler how the caller authenticated. An unsafe request (see
+// SafeMethod) authenticated by the cookie must carry a valid X-CSRF-Token
+// (CSRF, an HMAC of the session id); without a CSRF key such requests are
+// refused. Bearer requests carry no ambient credential and need no token.
+// Wrap the application's mux in http.CrossOriginProtection as well: it refuses
+// cross-origin unsafe requests from browsers, including login CSRF.
 package httpauth
 
 import (
@@ -36,12 +47,14 @@ type ErrorBody struct {
 }
 
 // WriteError writes an OAuth-style JSON error. On 401 it adds
-// WWW-Authenticate: Bearer with the error code (RFC 6750 §3).
+// WWW-Authenticate: Bearer with the error code (RFC 6750 §3), unless the
+// caller already set a challenge of its own (Basic for client
+// authentication, RFC 6749 §5.2).
 func WriteError(w http.ResponseWriter, status int, code, description string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		v := `Bearer realm="sessiond"`
 		if code == CodeInvalidToken {
 			v += `, error="invalid_token", error_description="` + quoteSafe(description) + `"`

@@ -64,7 +64,7 @@ func TestIntrospect(t *testing.T) {
 		"wrong secret":   e.form("/v1/introspect", "api", clientSecret+"x", url.Values{"token": {at}}),
 		"unknown client": e.form("/v1/introspect", "nobody", clientSecret, url.Values{"token": {at}}),
 	} {
-		if r.status != 401 || strings.Contains(r.raw, "active") || r.header.Get("WWW-Authenticate") == "" {
+		if r.status != 401 || strings.Contains(r.raw, "active") || r.header.Get("WWW-Authenticate") != `Basic realm="sessiond"` {
 			t.Errorf("%s: %d %s", name, r.status, r.raw)
 		}
 	}

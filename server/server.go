@@ -1,6 +1,15 @@
 // Package server is the HTTP API of sessiond: a thin adapter over the
-// session Manager, the built-in accounts and httpauth. Every rule lives in
-// those packages; this one decodes, routes and encodes.
+// session Manager, the built-in accounts and httpauth. Every session, token
+// and CSRF rule lives in those packages; this one decodes, routes and encodes.
+//
+// Besides the bearer API under /v1 it serves cookie mode (X-Session-Mode:
+// cookie) behind http.CrossOriginProtection and httpauth's CSRF check, the
+// embedded pages under /ui/, the JWKS, RFC 7662 introspection and RFC 7009
+// revocation for clients named in Config, the admin API under /admin/v1 when
+// an admin token is set, /metrics, /healthz and /readyz, with security
+// headers on every answer. OpenBackend opens a store URL (bolt, memory,
+// Redis, Redis Cluster, PostgreSQL), LoadMasterKey finds the master key, and
+// Run serves over HTTP or HTTPS until its context ends.
 package server
 
 import (

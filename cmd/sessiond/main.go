@@ -6,6 +6,7 @@
 //	sessiond keys list|rotate          show or rotate signing keys
 //	sessiond gc                        sweep expired sessions now
 //	sessiond migrate                   apply the PostgreSQL schema
+//	sessiond load --target URL         drive a running sessiond and print latencies
 //	sessiond version
 //
 // Every flag has an environment twin: --access-ttl is SESSIOND_ACCESS_TTL.
