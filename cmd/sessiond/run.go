@@ -52,8 +52,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "sessiond:", redactSecrets(strings.TrimPrefix(err.Error(), "usage: "), args, getenv))
+	case errors.Is(err, errUsage), errors.Is(err, session.ErrPolicy):
+		// A lifetime or limit out of bounds is bad usage too: the flags
+		// are wrong, nothing failed.
+		fmt.Fprintln(stderr, "sessiond:", redactSecrets(oneLine(strings.TrimPrefix(err.Error(), "usage: ")), args, getenv))
 		return 2
 	default:
 		fmt.Fprintln(stderr, "sessiond:", redactSecrets(oneLine(err.Error()), args, getenv))
