@@ -21,13 +21,17 @@ import (
 // a revocation would: the revocation is recorded, the session is not yet
 // deleted. It matches the scripts by their text (EVAL) and by the
 // NOSCRIPT fallback go-redis does for EVALSHA.
-type failDeletes struct{ armed atomic.Bool }
+type failDeletes struct {
+	armed atomic.Bool
+	fired atomic.Int64 // how many commands it failed
+}
 
 func (h *failDeletes) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *failDeletes) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if h.armed.Load() && isDeleteScript(cmd) {
+			h.fired.Add(1)
 			err := errors.New("injected: connection lost")
 			cmd.SetErr(err)
 			return err
@@ -41,6 +45,7 @@ func (h *failDeletes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		if h.armed.Load() {
 			for _, c := range cmds {
 				if isDeleteScript(c) {
+					h.fired.Add(1)
 					err := errors.New("injected: connection lost")
 					for _, c := range cmds {
 						c.SetErr(err)
@@ -75,8 +80,11 @@ func isDeleteScript(cmd redis.Cmder) bool {
 // before the session is deleted) must leave the session dead for good.
 // The revocation record is forgotten after an hour: had the session only
 // been refused through it, its refresh token would work again then.
+// "reuse" is theft detection: a rotated-out refresh token presented past
+// the grace window, then the deletion fails; the thief's (or victim's)
+// current refresh token must not come back to life either.
 func TestRevokeInterruptedLeavesSessionDead(t *testing.T) {
-	for _, scope := range []string{"one", "user"} {
+	for _, scope := range []string{"one", "user", "reuse"} {
 		t.Run(scope, func(t *testing.T) {
 			s, _ := open(t, backends[0].url(t))
 			hook := &failDeletes{}
@@ -101,21 +109,35 @@ func TestRevokeInterruptedLeavesSessionDead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			live := tk.RefreshToken // the refresh token that must stay dead
+			if scope == "reuse" {
+				child, err := m.Refresh(t.Context(), tk.RefreshToken, session.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				live = child.RefreshToken
+				offset.Add(int64(time.Minute)) // past the grace window
+			}
 			hook.armed.Store(true)
-			if scope == "one" {
+			switch scope {
+			case "one":
 				err = m.Revoke(t.Context(), tk.Session.ID)
-			} else {
+			case "user":
 				_, err = m.RevokeUser(t.Context(), "alice", "")
+			case "reuse":
+				if _, err = m.Refresh(t.Context(), tk.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrReused) {
+					t.Fatalf("reuse of the parent = %v, want ErrReused", err)
+				}
 			}
 			hook.armed.Store(false)
-			if err == nil {
+			if err == nil || hook.fired.Load() == 0 {
 				t.Fatal("the injected failure did not reach the revocation: the test proves nothing")
 			}
 			// Two hours on: the revocation record is forgotten; the
 			// session (idle timeout 24 h) would still be alive.
 			offset.Store(int64(2 * time.Hour))
 			m.Sweep(t.Context())
-			if _, err := m.Refresh(t.Context(), tk.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
+			if _, err := m.Refresh(t.Context(), live, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
 				t.Fatalf("refresh of a revoked session after a failed deletion: %v; want ErrInvalidToken", err)
 			}
 			if _, err := m.Get(t.Context(), tk.Session.ID); err == nil {
