@@ -315,49 +315,10 @@ func TestUserIndexPrefixes(t *testing.T) {
 	}
 }
 
-func BenchmarkGet(b *testing.B) {
-	s := open(b, b.TempDir())
-	r := sessiontest.NewRecord("u", 0)
-	if err := s.Create(b.Context(), r); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Get(b.Context(), r.ID); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkGet(b *testing.B) { sessiontest.BenchGet(b, open(b, b.TempDir())) }
 
 // BenchmarkRotate includes bbolt's fsync on every commit, which dominates.
-func BenchmarkRotate(b *testing.B) {
-	s := open(b, b.TempDir())
-	r := sessiontest.NewRecord("u", 0)
-	if err := s.Create(b.Context(), r); err != nil {
-		b.Fatal(err)
-	}
-	hashes := make([][]byte, 1024)
-	for i := range hashes {
-		hashes[i] = sessiontest.NewHash()
-	}
-	cur := r.RefreshHash
-	now := sessiontest.Base
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		next := hashes[i%len(hashes)]
-		i++
-		now = now.Add(time.Microsecond)
-		out, _, err := s.Rotate(b.Context(), r.ID, session.RotateRequest{
-			Presented: cur, Next: next, Now: now, Grace: 10 * time.Second,
-			IdleExpiresAt: now.Add(time.Hour), RevokeHold: time.Hour,
-		})
-		if err != nil || out != session.Rotated {
-			b.Fatalf("Rotate = %v, %v", out, err)
-		}
-		cur = next
-	}
-}
+func BenchmarkRotate(b *testing.B) { sessiontest.BenchRotate(b, open(b, b.TempDir())) }
 
 // TestIndexesConsistent looks at the file itself after a mixed workload:
 // every index entry names a session that exists and says the right thing

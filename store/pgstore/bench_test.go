@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/session/sessiontest"
 )
 
@@ -15,32 +14,7 @@ import (
 // trip to the server-side function sessiond_rotate (lock, decide, write).
 // Compare it with BenchmarkFloor, the bare UPDATE a rotation cannot do
 // without.
-func BenchmarkRotate(b *testing.B) {
-	s := open(b, freshSchema(b))
-	ctx := b.Context()
-	r := sessiontest.NewRecord("u", 0)
-	if err := s.Create(ctx, r); err != nil {
-		b.Fatal(err)
-	}
-	cur := r.RefreshHash
-	next := make([][]byte, 1024)
-	for i := range next {
-		next[i] = sessiontest.NewHash()
-	}
-	now := sessiontest.Base
-	i := 0
-	for b.Loop() {
-		n := next[i%len(next)]
-		i++
-		req := session.RotateRequest{Presented: cur, Next: n, Now: now, Grace: 10 * time.Second,
-			IdleExpiresAt: now.Add(24 * time.Hour), RevokeHold: time.Hour}
-		out, _, err := s.Rotate(ctx, r.ID, req)
-		if err != nil || out != session.Rotated {
-			b.Fatalf("Rotate = %v, %v", out, err)
-		}
-		cur = n
-	}
-}
+func BenchmarkRotate(b *testing.B) { sessiontest.BenchRotate(b, open(b, freshSchema(b))) }
 
 // BenchmarkFloor is the floor under BenchmarkRotate: the same table, the
 // same row, one UPDATE that rotates the hashes and returns the row, sent

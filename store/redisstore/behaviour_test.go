@@ -386,30 +386,7 @@ func BenchmarkRotate(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			s, _ := open(b, be.url(b))
-			ctx := b.Context()
-			r := sessiontest.NewRecord("bench", 0)
-			if err := s.Create(ctx, r); err != nil {
-				b.Fatal(err)
-			}
-			cur := r.RefreshHash
-			hashes := make([][]byte, 1024)
-			for i := range hashes {
-				hashes[i] = sessiontest.NewHash()
-			}
-			now := sessiontest.Base
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				now = now.Add(time.Microsecond)
-				next := hashes[i%len(hashes)]
-				out, _, err := s.Rotate(ctx, r.ID, session.RotateRequest{
-					Presented: cur, Next: next, Now: now, Grace: 10 * time.Second,
-					IdleExpiresAt: now.Add(24 * time.Hour), RevokeHold: time.Hour,
-				})
-				if err != nil || out != session.Rotated {
-					b.Fatalf("Rotate = %v, %v", out, err)
-				}
-				cur = next
-			}
+			sessiontest.BenchRotate(b, s)
 		})
 	}
 }
