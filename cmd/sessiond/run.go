@@ -10,10 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/ratelimit"
@@ -389,6 +392,26 @@ func perMinute(n, div int) ratelimit.Limit {
 	return ratelimit.Limit{Rate: n, Period: time.Minute, Burst: max(1, n/div)}
 }
 
+// readPassword reads one line from stdin: without echo, after a prompt on
+// stderr, when stdin is a terminal (so the password is not shown on the
+// screen); as it comes when stdin is a pipe (scripts).
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(pw, "\r\n"), nil
+}
+
 // adminOpen opens the store for a one-shot admin command. check, if set,
 // judges the parsed flags and arguments first: bad usage must not create
 // a data directory and a master key.
@@ -453,11 +476,11 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: users add <email> (password on stdin)", errUsage)
 		}
-		pw, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read password: %w", err)
+		pw, err := readPassword(stdin, stderr)
+		if err != nil {
+			return err
 		}
-		a, err := acc.Signup(ctx, fs.Arg(0), strings.TrimRight(pw, "\r\n"))
+		a, err := acc.Signup(ctx, fs.Arg(0), pw)
 		if err != nil {
 			return err
 		}
