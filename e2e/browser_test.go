@@ -377,7 +377,7 @@ func TestBrowserRefreshAndTabs(t *testing.T) {
 	}
 
 	// Both tabs at once, several requests each, three rounds.
-	const rounds = 3
+	const rounds = 6
 	refreshesBefore := sd.count("refresh")
 	for round := range rounds {
 		waitExpired()
@@ -402,8 +402,17 @@ func TestBrowserRefreshAndTabs(t *testing.T) {
 	if n := sd.count("refresh.reuse_detected"); n != 0 {
 		t.Fatalf("theft detection tripped %d times", n)
 	}
-	if n := sd.count("refresh") - refreshesBefore; n < 1 || n > rounds {
-		t.Fatalf("%d refreshes for %d rounds of two tabs: the lock did not serialise them", n, rounds)
+	// The Web Lock serialises the tabs' refreshes, so no tab ever presents
+	// a refresh token another tab already rotated: every refresh is a clean
+	// rotation, none a replay the server had to answer from its grace
+	// window. A tab usually sees the other's refresh and skips its own, but
+	// that news crosses renderer processes asynchronously, so a second
+	// (harmless, serialised) refresh in a round is allowed.
+	if n := strings.Count(sd.logs.String(), `"reason":"grace-replay"`); n != 0 {
+		t.Fatalf("%d refreshes presented an already rotated token: the lock did not serialise the tabs", n)
+	}
+	if n := sd.count("refresh") - refreshesBefore; n < 1 || n > 2*rounds {
+		t.Fatalf("%d refreshes for %d rounds of two tabs", n, rounds)
 	}
 	for _, tab := range []context.Context{tab1, tab2} {
 		do(t, tab, chromedp.Reload())
