@@ -21,21 +21,7 @@ import (
 func TestLoginWithHostileDeviceMetadata(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, freshSchema(t))
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	keys, err := token.NewKeyRing(token.EdDSA, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refKey := make([]byte, 32)
-	rand.Read(refKey)
-	m, err := session.New(ctx, session.Config{
-		Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
-		RefreshKey: refKey, Now: func() time.Time { return now }, RevocationPoll: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newManager(t, s)
 	tests := []struct {
 		name string
 		meta session.Meta
@@ -72,21 +58,7 @@ func TestLoginWithHostileDeviceMetadata(t *testing.T) {
 func TestAppDataPostgresCannotKeep(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, freshSchema(t))
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	keys, err := token.NewKeyRing(token.EdDSA, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refKey := make([]byte, 32)
-	rand.Read(refKey)
-	m, err := session.New(ctx, session.Config{
-		Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
-		RefreshKey: refKey, Now: func() time.Time { return now }, RevocationPoll: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newManager(t, s)
 	tk, err := m.Login(ctx, "alice", session.Meta{})
 	if err != nil {
 		t.Fatal(err)
@@ -118,4 +90,25 @@ func TestAppDataPostgresCannotKeep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newManager returns a Manager on s with a fixed clock, closed with the test.
+func newManager(t *testing.T, s session.Store) *session.Manager {
+	t.Helper()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	keys, err := token.NewKeyRing(token.EdDSA, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refKey := make([]byte, 32)
+	rand.Read(refKey)
+	m, err := session.New(t.Context(), session.Config{
+		Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
+		RefreshKey: refKey, Now: func() time.Time { return now }, RevocationPoll: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
