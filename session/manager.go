@@ -56,6 +56,13 @@ type Config struct {
 	// the store's change feed with how long it took since the revoking node
 	// recorded it (by that node's clock; metrics report it).
 	FeedLag func(time.Duration)
+	// Passive makes New start no background work: no subscription to the
+	// store's revocation feed and no periodic re-read, until Listen is
+	// called. New still loads the revocations the store remembers. A
+	// one-shot tool that only reads or edits the store (an admin command)
+	// uses it; a Manager that verifies tokens beside other nodes must
+	// Listen, or it learns of their revocations only from its own writes.
+	Passive bool
 }
 
 // Meta describes the client at login or refresh. Its fields come from
@@ -145,12 +152,17 @@ type Manager struct {
 	reloadKeys func(context.Context) error
 	lastReload atomic.Int64 // unix nanos of the last on-demand key reload
 
+	feedLag   func(time.Duration)
+	poll      time.Duration
+	listening atomic.Bool
+
+	bg   context.Context // ends at Close
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
 
-// New checks cfg, loads the revocations the store remembers, subscribes to
-// its revocation feed if it has one, and returns a ready Manager.
+// New checks cfg, loads the revocations the store remembers, and, unless
+// cfg.Passive is set, starts listening for new ones (see Listen).
 func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.Keys == nil {
 		return nil, fmt.Errorf("%w: Store and Keys are required", ErrPolicy)
@@ -195,34 +207,57 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if size > 0 {
 		m.cache = newVerifyCache(size)
 	}
-	bg, cancel := context.WithCancel(context.Background())
-	m.stop = cancel
+	m.poll = cfg.RevocationPoll
+	if m.poll == 0 {
+		m.poll = 30 * time.Second
+	}
+	m.feedLag = cfg.FeedLag
+	m.bg, m.stop = context.WithCancel(context.Background())
+	if cfg.Passive {
+		if err := m.LoadRevocations(ctx); err != nil {
+			m.stop()
+			return nil, err
+		}
+		return m, nil
+	}
+	if err := m.Listen(ctx); err != nil {
+		m.stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Listen starts the Manager's background work, which New starts itself
+// unless Config.Passive is set: it subscribes to the store's revocation
+// feed (if the store has one), loads the revocations the store remembers,
+// and re-reads them every RevocationPoll as a safety net. It returns once
+// the subscription is in place, so nothing revoked after it returns is
+// missed; the work goes on until Close. ctx bounds only the subscription
+// and the first load. Listening twice is an error.
+func (m *Manager) Listen(ctx context.Context) error {
+	if !m.listening.CompareAndSwap(false, true) {
+		return errors.New("session: the Manager is already listening")
+	}
 	// Subscribe before loading so that nothing revoked in between is missed.
-	if feed, ok := cfg.Store.(RevocationFeed); ok {
+	if feed, ok := m.store.(RevocationFeed); ok {
 		deliver := m.revoked.add
-		if cfg.FeedLag != nil {
+		if lag := m.feedLag; lag != nil {
 			deliver = func(r Revocation) {
 				m.revoked.add(r)
-				cfg.FeedLag(m.now().Sub(r.Until.Add(-revokeHold)))
+				lag(m.now().Sub(r.Until.Add(-revokeHold)))
 			}
 		}
-		if err := feed.SubscribeRevocations(bg, deliver); err != nil {
-			cancel()
-			return nil, fmt.Errorf("session: subscribe to revocations: %w", err)
+		if err := feed.SubscribeRevocations(m.bg, deliver); err != nil {
+			return fmt.Errorf("session: subscribe to revocations: %w", err)
 		}
 	}
 	if err := m.LoadRevocations(ctx); err != nil {
-		cancel()
-		return nil, err
+		return err
 	}
-	poll := cfg.RevocationPoll
-	if poll == 0 {
-		poll = 30 * time.Second
+	if m.poll > 0 {
+		m.wg.Go(func() { m.pollRevocations(m.bg, m.poll) })
 	}
-	if poll > 0 {
-		m.wg.Go(func() { m.pollRevocations(bg, poll) })
-	}
-	return m, nil
+	return nil
 }
 
 // Close stops the Manager's background work. It does not close the Store.

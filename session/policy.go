@@ -62,6 +62,14 @@ const (
 // ErrPolicy is wrapped by configuration errors.
 var ErrPolicy = errors.New("session: invalid policy")
 
+// Validate reports whether p, its zero fields taken as their defaults, is
+// within bounds; the error wraps ErrPolicy. New checks the same, so a
+// caller can refuse a bad policy before it opens anything.
+func (p Policy) Validate() error {
+	_, err := p.withDefaults()
+	return err
+}
+
 // withDefaults fills zero fields and checks bounds.
 func (p Policy) withDefaults() (Policy, error) {
 	if p.AccessTTL == 0 {
