@@ -1,0 +1,99 @@
+package session
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/token"
+)
+
+// Refresh rotates a refresh token: it returns a new access token and the
+// child refresh token. The same parent presented again within the grace
+// window gets the same child; any other reuse revokes the whole session and
+// returns ErrReused. A malformed, unknown or expired token returns an error
+// wrapping ErrInvalidToken.
+func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (*Tokens, error) {
+	// Verify, not just parse: a token that names a session but was not
+	// made under our key must be refused here, not reach Rotate, which
+	// would take it for a stolen token and revoke the session.
+	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	child, err := token.DeriveRefreshToken(m.refKey, refreshToken)
+	if err != nil {
+		return nil, fmt.Errorf("session: derive refresh token: %w", err)
+	}
+	now := m.now()
+	if m.revoked.has(id, now) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+	}
+	outcome, rec, err := m.store.Rotate(ctx, id, RotateRequest{
+		Presented:     token.HashRefreshToken(refreshToken),
+		Next:          token.HashRefreshToken(child),
+		Now:           now,
+		Grace:         m.policy.RefreshGrace,
+		IdleExpiresAt: now.Add(m.policy.IdleTimeout), // Record.ExpiresAt caps it at the absolute expiry
+		RevokeHold:    revokeHold,
+	})
+	if outcome == Reused && err != nil {
+		// The store made the session unusable but could not record its
+		// revocation: refuse its tokens here at least, and say so.
+		m.revoked.add(Revocation{SessionID: id, Until: now.Add(revokeHold)})
+		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent,
+			Reason: "revocation not recorded in the store: other nodes accept its access tokens until they expire"})
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrReused)
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		return nil, fmt.Errorf("session: refresh: %w", err)
+	}
+	switch outcome {
+	case Reused:
+		m.revoked.add(Revocation{SessionID: id, Until: now.Add(revokeHold)})
+		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent})
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrReused)
+	case GraceReplay:
+		// Nothing was written; answer from the record as stored now.
+		if rec == nil {
+			if rec, err = m.store.Get(ctx, id); err != nil {
+				return nil, fmt.Errorf("session: refresh: %w", err)
+			}
+		}
+	case Rotated:
+	default:
+		return nil, fmt.Errorf("%w: store returned outcome %v", ErrStore, outcome)
+	}
+	at, exp, err := m.sign(rec, now)
+	if err != nil {
+		return nil, err
+	}
+	m.audit.Log(ctx, audit.Event{Kind: audit.Refresh, SessionID: id, UserID: rec.UserID, IP: meta.IP, Reason: outcome.String()})
+	return &Tokens{AccessToken: at, AccessExpiresAt: exp, RefreshToken: child, Session: newSession(rec)}, nil
+}
+
+// sign issues an access token for rec, never outliving the session.
+func (m *Manager) sign(rec *Record, now time.Time) (string, time.Time, error) {
+	exp := minTime(now.Add(m.policy.AccessTTL), rec.ExpiresAt()).Truncate(time.Second)
+	jti, _ := newID()
+	at, err := m.keys.Sign(token.Claims{
+		Issuer:    m.issuer,
+		Subject:   rec.UserID,
+		Audience:  []string{m.audience},
+		ExpiresAt: exp,
+		IssuedAt:  now.Truncate(time.Second),
+		ID:        jti,
+		SessionID: rec.ID,
+	})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("session: sign access token: %w", err)
+	}
+	return at, exp, nil
+}
