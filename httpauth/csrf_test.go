@@ -69,7 +69,7 @@ func TestCSRFToken(t *testing.T) {
 	if c.Token("a") == c.Token("b") {
 		t.Fatal("two sessions share a token")
 	}
-	if c.Token("a") != c.Token("a") {
+	if first, again := c.Token("a"), c.Token("a"); first != again {
 		t.Fatal("the token of a session changed")
 	}
 	if got := (&httpauth.CSRF{Key: csrfKey[:8]}).Token("a"); got != "" {

@@ -277,7 +277,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 			n, more = 0, false
 			var keys [][]byte
 			c := t.byExpiry.Cursor()
-			for k, _ := c.First(); k != nil && len(k) > 8 && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
+			for k, _ := c.First(); len(k) > 8 && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
 				if len(keys) == s.batch {
 					more = true
 					break
