@@ -23,6 +23,7 @@ import (
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
@@ -61,9 +62,8 @@ type sessiond struct {
 func startSessiond(t *testing.T, policy session.Policy) *sessiond {
 	t.Helper()
 	logs := &syncBuffer{}
-	srv, err := server.New(context.Background(), server.Config{
+	n, err := node.Open(context.Background(), node.Config{
 		Backend:        memstore.New(),
-		Kind:           server.KindMemory,
 		MasterKey:      bytes.Repeat([]byte{3}, 32),
 		PasswordParams: fastParams,
 		Policy:         policy,
@@ -72,10 +72,20 @@ func startSessiond(t *testing.T, policy session.Policy) *sessiond {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(ctx) }()
+	<-n.Running()
+	srv, err := server.New(n, server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		ts.Close()
-		srv.Close()
+		stop()
+		<-ran
+		n.Close()
 		if t.Failed() {
 			t.Logf("sessiond log:\n%s", logs.String())
 		}
@@ -111,7 +121,7 @@ func (s *sessiond) apiLogin(t *testing.T, email, ua string) string {
 
 // alive reports whether the session is live in the store.
 func (s *sessiond) alive(id string) bool {
-	_, err := s.srv.Manager().Get(context.Background(), id)
+	_, err := s.srv.Node().Manager().Get(context.Background(), id)
 	return err == nil
 }
 
@@ -425,7 +435,7 @@ func TestBrowserRefreshAndTabs(t *testing.T) {
 	do(t, tab1, chromedp.Click(chromedp.CSS("#logout-global")))
 	waitFor(t, tab2, "tab 2 on the login page", "location.pathname === '/ui/login'")
 	waitFor(t, tab1, "tab 1 on the login page", "location.pathname === '/ui/login'")
-	list, err := sd.srv.Manager().List(context.Background(), userID)
+	list, err := sd.srv.Node().Manager().List(context.Background(), userID)
 	if err != nil || len(list) != 0 {
 		t.Fatalf("sessions left after logging out everywhere: %d %v", len(list), err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/session"
 )
@@ -38,17 +37,22 @@ func (s *Server) adminOnly(next http.HandlerFunc) http.Handler {
 const CodeInvalidAdminToken = "invalid_token"
 
 type keyView struct {
-	ID        string     `json:"kid"`
-	Alg       string     `json:"alg"`
-	CreatedAt time.Time  `json:"created_at"`
-	Active    bool       `json:"active"`
-	RetireAt  *time.Time `json:"retire_at,omitempty"`
+	ID          string     `json:"kid"`
+	Alg         string     `json:"alg"`
+	CreatedAt   time.Time  `json:"created_at"`
+	Active      bool       `json:"active"`
+	ActivatesAt *time.Time `json:"activates_at,omitempty"`
+	RetireAt    *time.Time `json:"retire_at,omitempty"`
 }
 
 func (s *Server) keyViews() []keyView {
 	var out []keyView
-	for _, k := range s.keys.Keys() {
+	for _, k := range s.node.Keys().Keys(s.now()) {
 		v := keyView{ID: k.ID, Alg: string(k.Alg), CreatedAt: k.CreatedAt, Active: k.Active}
+		if k.Pending {
+			t := k.ActivatesAt
+			v.ActivatesAt = &t
+		}
 		if !k.RetireAt.IsZero() {
 			t := k.RetireAt
 			v.RetireAt = &t
@@ -108,11 +112,10 @@ func (s *Server) handleAdminRevokeSession(w http.ResponseWriter, r *http.Request
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.mgr.Revoke(r.Context(), id); err != nil {
+	if err := s.mgr.RevokeFor(r.Context(), id, "admin"); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.audit.Log(r.Context(), audit.Event{Kind: audit.Revoke, SessionID: id, Reason: "admin"})
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -121,8 +124,20 @@ func (s *Server) handleAdminKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"keys": s.keyViews()})
 }
 
+// handleAdminRotateKeys rotates the signing key. The new key is published
+// at once and signs once JWKS caches have it; ?now=1 makes it sign at once
+// (after a key compromise).
 func (s *Server) handleAdminRotateKeys(w http.ResponseWriter, r *http.Request) {
-	if err := s.RotateKeys(r.Context()); err != nil {
+	now := false
+	switch v := r.URL.Query().Get("now"); v {
+	case "", "0", "false":
+	case "1", "true":
+		now = true
+	default:
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "now must be 1 or 0")
+		return
+	}
+	if err := s.node.RotateKeys(r.Context(), now); err != nil {
 		s.fail(w, r, err)
 		return
 	}

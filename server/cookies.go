@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -32,12 +33,12 @@ type cookieTokenResponse struct {
 // (its key derived from the master key) and the cross-origin protection
 // with the configured trusted origins.
 func (s *Server) initBrowser(cfg Config) error {
-	s.csrf = &httpauth.CSRF{Key: deriveKey(cfg.MasterKey, "csrf")}
+	s.csrf = &httpauth.CSRF{Key: s.node.DeriveKey("csrf")}
 	s.auth.CSRF = s.csrf
 	s.cop = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := s.cop.AddTrustedOrigin(o); err != nil {
-			return fmt.Errorf("server: trusted origin: %w", err)
+			return fmt.Errorf("%w: trusted origin: %w", node.ErrConfig, err)
 		}
 	}
 	return nil
@@ -67,7 +68,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 
 // writeCookieTokens answers a login or refresh in cookie mode.
 func (s *Server) writeCookieTokens(w http.ResponseWriter, t *session.Tokens) {
-	now := s.cfg.Now()
+	now := s.now()
 	httpauth.SetSessionCookies(w, t, now)
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, cookieTokenResponse{

@@ -1,10 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/ui"
 )
@@ -230,7 +231,7 @@ func TestCookieModeCSRF(t *testing.T) {
 }
 
 func TestTrustedOrigins(t *testing.T) {
-	e := newEnv(t, func(c *server.Config) { c.TrustedOrigins = []string{"https://app.example.com"} })
+	e := newEnv(t, func(c *config) { c.Server.TrustedOrigins = []string{"https://app.example.com"} })
 	for _, tc := range []struct {
 		origin string
 		status int
@@ -242,8 +243,8 @@ func TestTrustedOrigins(t *testing.T) {
 			}
 		})
 	}
-	_, err := server.New(context.Background(), server.Config{Backend: e.backend, MasterKey: bytes.Repeat([]byte{1}, 32), TrustedOrigins: []string{"not an origin"}})
-	if err == nil {
+	_, err := server.New(e.srv.Node(), server.Config{TrustedOrigins: []string{"not an origin"}})
+	if !errors.Is(err, node.ErrConfig) || !strings.Contains(err.Error(), "trusted origin") {
 		t.Fatal("a malformed trusted origin was accepted")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -189,7 +190,7 @@ func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, t *session.
 	writeJSON(w, http.StatusOK, tokenResponse{
 		AccessToken:  t.AccessToken,
 		TokenType:    "Bearer",
-		ExpiresIn:    int64(t.AccessExpiresAt.Sub(s.cfg.Now()).Round(time.Second) / time.Second),
+		ExpiresIn:    int64(t.AccessExpiresAt.Sub(s.now()).Round(time.Second) / time.Second),
 		RefreshToken: t.RefreshToken,
 		SessionID:    t.Session.ID,
 	})
@@ -294,7 +295,25 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(sess, id.SessionID))
+	out := currentView{sessionView: view(sess, id.SessionID)}
+	// A built-in account's user id is its account id: the page can say
+	// who is signed in. Other users (minted by a service) have no email here.
+	acct, err := s.accounts.Get(r.Context(), sess.UserID)
+	switch {
+	case err == nil:
+		out.Email = acct.Email
+	case !errors.Is(err, account.ErrNotFound):
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// currentView is GET /v1/session's answer: the session, and the email of
+// its account when the user is a built-in account.
+type currentView struct {
+	sessionView
+	Email string `json:"email,omitempty"`
 }
 
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
@@ -337,13 +356,16 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	b, err := s.keys.JWKS()
+	b, err := s.node.Keys().JWKS()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	// The same setting decides how long before it signs a new key is
+	// published here (node.Config.PublishAhead), so a cached copy is
+	// never missing a key that signs.
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.node.Config().JWKSMaxAge/time.Second)))
 	_, _ = w.Write(b)
 }
 
@@ -356,7 +378,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	_, err := s.backend.Get(ctx, "readyz-probe")
+	_, err := s.node.Backend().Get(ctx, "readyz-probe")
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})

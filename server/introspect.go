@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
@@ -136,7 +135,7 @@ func (s *Server) inspect(r *http.Request, tok string) (introspection, error) {
 		sess, err := s.mgr.RefreshTokenSession(r.Context(), tok)
 		switch {
 		case err == nil:
-			return introspection{Active: true, TokenType: "refresh_token", Sub: sess.UserID, Sid: sess.ID, Iss: s.cfg.Issuer, Exp: sess.ExpiresAt.Unix()}, nil
+			return introspection{Active: true, TokenType: "refresh_token", Sub: sess.UserID, Sid: sess.ID, Iss: s.node.Config().Issuer, Exp: sess.ExpiresAt.Unix()}, nil
 		case errors.Is(err, session.ErrStore):
 			return introspection{}, err
 		}
@@ -146,8 +145,8 @@ func (s *Server) inspect(r *http.Request, tok string) (introspection, error) {
 	if err != nil {
 		return introspection{}, nil
 	}
-	return introspection{Active: true, TokenType: "access_token", Sub: id.UserID, Sid: id.SessionID, Iss: s.cfg.Issuer,
-		Aud: s.cfg.Audience, Exp: id.ExpiresAt.Unix(), Iat: id.IssuedAt.Unix(), Jti: id.TokenID}, nil
+	return introspection{Active: true, TokenType: "access_token", Sub: id.UserID, Sid: id.SessionID, Iss: s.node.Config().Issuer,
+		Aud: s.node.Config().Audience, Exp: id.ExpiresAt.Unix(), Iat: id.IssuedAt.Unix(), Jti: id.TokenID}, nil
 }
 
 // handleIntrospect is RFC 7662 token introspection for resource servers:
@@ -187,11 +186,10 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if found.Active {
-		if err := s.mgr.Revoke(r.Context(), found.Sid); err != nil {
+		if err := s.mgr.RevokeFor(r.Context(), found.Sid, "rfc7009 by client "+client); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.Revoke, SessionID: found.Sid, Reason: "rfc7009 by client " + client})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

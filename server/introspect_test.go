@@ -11,14 +11,14 @@ import (
 
 const clientSecret = "resource-server-secret-0123456789abcdef"
 
-func withClients(t *testing.T) func(*server.Config) {
-	return func(c *server.Config) {
+func withClients(t *testing.T) func(*config) {
+	return func(c *config) {
 		cl, err := server.ParseClients("api:" + clientSecret)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Clients = cl
-		c.AdminToken = "admin-token-0123456789abcdef0123456789"
+		c.Server.Clients = cl
+		c.Server.AdminToken = "admin-token-0123456789abcdef0123456789"
 	}
 }
 

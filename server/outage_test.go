@@ -10,7 +10,6 @@ import (
 
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/ratelimit"
-	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/store/redisstore"
 )
 
@@ -25,11 +24,11 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := newEnv(t, func(c *server.Config) {
-		c.Backend, c.Kind = st, server.KindRedis
+	e := newEnv(t, func(c *config) {
+		c.Node.Backend, c.Node.Shared = st, true
 		on := true
-		c.AllowSignup = &on
-		c.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
+		c.Server.AllowSignup = &on
+		c.Server.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
 	})
 
 	// Acknowledged sessions: each client keeps the last refresh token the

@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
@@ -49,8 +50,44 @@ type env struct {
 	srv     *server.Server
 	http    *httptest.Server
 	clock   *clock
-	backend server.Backend
+	backend node.Backend
 	logs    *syncBuffer
+}
+
+// config is what a test sets: the node's configuration and the server's.
+type config struct {
+	Node   node.Config
+	Server server.Config
+}
+
+// startNode opens a node on nc, runs its background work until the test
+// ends, and builds the server on it.
+func startNode(t testing.TB, nc node.Config, sc server.Config) *server.Server {
+	t.Helper()
+	n, err := node.Open(context.Background(), nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("node.Run: %v", err)
+		}
+		n.Close()
+	})
+	select {
+	case <-n.Running():
+	case err := <-ran:
+		t.Fatalf("node.Run: %v", err)
+	}
+	srv, err := server.New(n, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }
 
 type syncBuffer struct {
@@ -70,35 +107,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, mod func(*server.Config)) *env {
+func newEnv(t *testing.T, mod func(*config)) *env {
 	t.Helper()
 	c := &clock{t: time.Now().Truncate(time.Second)}
 	e := &env{t: t, clock: c, logs: &syncBuffer{}}
-	var backend server.Backend = memstore.New()
-	cfg := server.Config{
-		Backend:        backend,
-		Kind:           server.KindMemory,
+	cfg := config{Node: node.Config{
+		Backend:        memstore.New(),
 		MasterKey:      bytes.Repeat([]byte{1}, 32),
 		Issuer:         "https://sessiond.test",
 		Audience:       "api",
 		Now:            c.Now,
 		PasswordParams: fastParams,
 		Logger:         slog.New(slog.NewJSONHandler(e.logs, nil)),
-	}
+	}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	e.backend = cfg.Backend
-	srv, err := server.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = srv
-	e.http = httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		e.http.Close()
-		srv.Close()
-	})
+	e.backend = cfg.Node.Backend
+	e.srv = startNode(t, cfg.Node, cfg.Server)
+	e.http = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(e.http.Close)
 	return e
 }
 
@@ -237,7 +265,7 @@ func TestStrictDecoding(t *testing.T) {
 		})
 	}
 	// None of it created an account.
-	list, err := e.srv.Accounts().List(context.Background())
+	list, err := e.srv.Node().Accounts().List(context.Background())
 	if err != nil || len(list) != 0 {
 		t.Fatalf("bad requests created accounts: %v %v", list, err)
 	}
@@ -378,9 +406,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
-	e := newEnv(t, func(c *server.Config) {
-		c.LoginPerAccount = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 2}
-		c.LoginPerIP = ratelimit.Limit{Rate: 100, Period: time.Minute, Burst: 50}
+	e := newEnv(t, func(c *config) {
+		c.Server.LoginPerAccount = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 2}
+		c.Server.LoginPerIP = ratelimit.Limit{Rate: 100, Period: time.Minute, Burst: 50}
 	})
 	e.signupLogin("erin@example.com")
 	var last resp
@@ -478,7 +506,7 @@ func TestJWKSVerifiesWithIndependentLibrary(t *testing.T) {
 // failing wraps a real store and fails every call while down is set, the
 // way an unreachable backend does.
 type failing struct {
-	server.Backend
+	node.Backend
 	mu   sync.Mutex
 	down bool
 }
@@ -522,7 +550,7 @@ func (f *failing) AccountByEmail(ctx context.Context, email string) (*account.Ac
 
 func TestStoreOutageFailsClosed(t *testing.T) {
 	fb := &failing{Backend: memstore.New()}
-	e := newEnv(t, func(c *server.Config) { c.Backend = fb })
+	e := newEnv(t, func(c *config) { c.Node.Backend = fb })
 	l := e.signupLogin("hal@example.com")
 	fb.mu.Lock()
 	fb.down = true
@@ -551,7 +579,7 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 
 func TestSignupDisabled(t *testing.T) {
 	off := false
-	e := newEnv(t, func(c *server.Config) { c.AllowSignup = &off })
+	e := newEnv(t, func(c *config) { c.Server.AllowSignup = &off })
 	r := e.post("/v1/signup", "", map[string]string{"email": "x@example.com", "password": "long enough pw"})
 	if r.status != http.StatusForbidden {
 		t.Fatalf("signup when disabled: %d", r.status)
@@ -574,7 +602,7 @@ func metricValue(t *testing.T, body, series string) float64 {
 
 func TestMetrics(t *testing.T) {
 	fb := &failing{Backend: memstore.New()}
-	e := newEnv(t, func(c *server.Config) { c.Backend = fb })
+	e := newEnv(t, func(c *config) { c.Node.Backend = fb })
 	l := e.signupLogin("ivy@example.com")
 	r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")})
 	e.clock.Advance(time.Minute)
@@ -621,7 +649,7 @@ func TestMetrics(t *testing.T) {
 // (DESIGN: a session id never appears in a log).
 func TestFailureLogsNoSessionID(t *testing.T) {
 	fb := &failing{Backend: memstore.New()}
-	e := newEnv(t, func(c *server.Config) { c.Backend = fb })
+	e := newEnv(t, func(c *config) { c.Node.Backend = fb })
 	l := e.signupLogin("ida@example.com")
 	other := e.login("ida@example.com")
 	fb.mu.Lock()

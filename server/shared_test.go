@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
@@ -27,18 +28,18 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// node is one sessiond "process": its own store client (own connections
-// and pub/sub or LISTEN connection) and its own Server.
-type node struct {
+// peer is one sessiond "process": its own store client (own connections
+// and pub/sub or LISTEN connection), its own node and Server.
+type peer struct {
 	srv  *server.Server
-	back server.Backend
+	back node.Backend
 }
 
-func redisNodes(t testing.TB, n int) []node {
+func redisNodes(t testing.TB, n int) []peer {
 	t.Helper()
 	url := testenv.RedisURL(t)
 	prefix := randomName("sdt")
-	var out []node
+	var out []peer
 	for range n {
 		st, err := redisstore.Open(context.Background(), url, redisstore.WithPrefix(prefix))
 		if err != nil {
@@ -49,11 +50,11 @@ func redisNodes(t testing.TB, n int) []node {
 	return out
 }
 
-func pgNodes(t testing.TB, n int) []node {
+func pgNodes(t testing.TB, n int) []peer {
 	t.Helper()
 	url := testenv.PostgresURL(t)
 	schema := randomName("sdt_")
-	var out []node
+	var out []peer
 	for i := range n {
 		opts := []pgstore.Option{pgstore.WithSchema(schema)}
 		if i == 0 {
@@ -69,28 +70,22 @@ func pgNodes(t testing.TB, n int) []node {
 	return out
 }
 
-func newNode(t testing.TB, st server.Backend) node {
+func newNode(t testing.TB, st node.Backend) peer {
 	t.Helper()
-	srv, err := server.New(context.Background(), server.Config{
-		Backend: st, Kind: server.KindRedis, MasterKey: make([]byte, 32), Issuer: "iss", Audience: "aud",
+	t.Cleanup(func() { st.Close() }) // after the node's own cleanup
+	srv := startNode(t, node.Config{
+		Backend: st, Shared: true, MasterKey: make([]byte, 32), Issuer: "iss", Audience: "aud",
 		PasswordParams: fastParams, Logger: quietLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Close()
-		st.Close()
-	})
-	return node{srv: srv, back: st}
+	}, server.Config{})
+	return peer{srv: srv, back: st}
 }
 
 // measurePropagation revokes sessions on the last node and measures how
 // long until the first node knows, through the store's change feed.
-func measurePropagation(t testing.TB, nodes []node, rounds int) (p50, p99 time.Duration) {
+func measurePropagation(t testing.TB, nodes []peer, rounds int) (p50, p99 time.Duration) {
 	t.Helper()
 	ctx := context.Background()
-	first, last := nodes[0].srv.Manager(), nodes[len(nodes)-1].srv.Manager()
+	first, last := nodes[0].srv.Node().Manager(), nodes[len(nodes)-1].srv.Node().Manager()
 	var lat []time.Duration
 	for range rounds {
 		tk, err := first.Login(ctx, "prop-user", session.Meta{})
@@ -122,7 +117,7 @@ func measurePropagation(t testing.TB, nodes []node, rounds int) (p50, p99 time.D
 func BenchmarkRevocationPropagation(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
-		nodes func(testing.TB, int) []node
+		nodes func(testing.TB, int) []peer
 	}{{"redis", redisNodes}, {"postgres", pgNodes}} {
 		b.Run(tc.name, func(b *testing.B) {
 			nodes := tc.nodes(b, 3)
@@ -139,12 +134,12 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 func TestRevocationReachesEveryNode(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		nodes func(testing.TB, int) []node
+		nodes func(testing.TB, int) []peer
 	}{{"redis", redisNodes}, {"postgres", pgNodes}} {
 		t.Run(tc.name, func(t *testing.T) {
 			nodes := tc.nodes(t, 3)
 			ctx := context.Background()
-			m1, m2, m3 := nodes[0].srv.Manager(), nodes[1].srv.Manager(), nodes[2].srv.Manager()
+			m1, m2, m3 := nodes[0].srv.Node().Manager(), nodes[1].srv.Node().Manager(), nodes[2].srv.Node().Manager()
 			tk, err := m1.Login(ctx, "u1", session.Meta{})
 			if err != nil {
 				t.Fatal(err)
@@ -208,10 +203,10 @@ func TestRateLimitsSharedAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		envs = append(envs, newEnv(t, func(c *server.Config) {
-			c.Backend, c.Kind, c.AllowSignup = st, server.KindRedis, &on
-			c.LoginPerAccount = ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 2}
-			c.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
+		envs = append(envs, newEnv(t, func(c *config) {
+			c.Node.Backend, c.Node.Shared, c.Server.AllowSignup = st, true, &on
+			c.Server.LoginPerAccount = ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+			c.Server.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
 		}))
 	}
 	a, b := envs[0], envs[1]

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/ratelimit"
-	"github.com/sessiond/sessiond/server"
 )
 
 // TestLoginThrottleCountsEmailVariants tries to get around the per-account
@@ -19,10 +18,10 @@ import (
 // bites) and spells the email differently each time. Every spelling logs
 // in to the same account, so every guess must count against it.
 func TestLoginThrottleCountsEmailVariants(t *testing.T) {
-	e := newEnv(t, func(c *server.Config) {
-		c.LoginPerAccount = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 2}
-		c.LoginPerIP = ratelimit.Limit{Rate: 100, Period: time.Minute, Burst: 50}
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	e := newEnv(t, func(c *config) {
+		c.Server.LoginPerAccount = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 2}
+		c.Server.LoginPerIP = ratelimit.Limit{Rate: 100, Period: time.Minute, Burst: 50}
+		c.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	})
 	e.signupLogin("erin@example.com")
 	e.clock.Advance(time.Minute) // the signup's own login is forgotten

@@ -15,6 +15,12 @@ func (m *Manager) Revoke(ctx context.Context, id string) error {
 	return m.revoke(ctx, id, audit.Event{Kind: audit.Revoke, SessionID: id})
 }
 
+// RevokeFor is Revoke, audited once with why it was done ("admin",
+// "rfc7009 by client api", ...).
+func (m *Manager) RevokeFor(ctx context.Context, id, reason string) error {
+	return m.revoke(ctx, id, audit.Event{Kind: audit.Revoke, SessionID: id, Reason: reason})
+}
+
 // Logout is Revoke, audited as a logout by the session's own user.
 func (m *Manager) Logout(ctx context.Context, id string) error {
 	return m.revoke(ctx, id, audit.Event{Kind: audit.Logout, SessionID: id})

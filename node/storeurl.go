@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	neturl "net/url"
@@ -50,3 +50,26 @@ func StoreURLSecrets(u string) []string {
 	}
 	return out
 }
+
+// redactErr is err with the passwords of url hidden, for a driver whose
+// message may quote its URL. It keeps err's chain for errors.Is.
+func redactErr(err error, url string) error {
+	msg := err.Error()
+	red := msg
+	for _, secret := range StoreURLSecrets(url) {
+		red = strings.ReplaceAll(red, secret, "xxxxx")
+	}
+	if red == msg {
+		return err
+	}
+	return redactedError{msg: red, err: err}
+}
+
+// redactedError shows msg and unwraps to the original error.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }

@@ -1,4 +1,4 @@
-package server
+package redisstore
 
 import (
 	"context"
@@ -16,7 +16,6 @@ func (l slogRedis) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
 
-// UseLoggerForRedis sends go-redis's messages to log. go-redis has one
-// process-wide logger, so this is a process-wide setting: call it once, from
-// main.
-func UseLoggerForRedis(log *slog.Logger) { redis.SetLogger(slogRedis{log}) }
+// UseLogger sends go-redis's messages to log. go-redis has one process-wide
+// logger, so this is a process-wide setting: call it once, from main.
+func UseLogger(log *slog.Logger) { redis.SetLogger(slogRedis{log}) }

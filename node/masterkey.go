@@ -1,8 +1,7 @@
-package server
+package node
 
 import (
 	"crypto/hkdf"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -17,24 +16,19 @@ import (
 // MasterKeyFile is the name of the generated master key in the data directory.
 const MasterKeyFile = "master.key"
 
-// LoadMasterKey returns the 32-byte master key that seals the key ring and
-// from which every other server secret is derived. env is the value of
-// SESSIOND_MASTER_KEY (base64 of 32 bytes). Without it, the embedded store
-// keeps a generated key in dataDir/master.key (mode 0600) and a warning is
-// logged that production should pass SESSIOND_MASTER_KEY; the memory store
-// gets a random key for the life of the process; shared stores require it.
-func LoadMasterKey(env string, kind StoreKind, dataDir string, log *slog.Logger) ([]byte, error) {
-	if env != "" {
-		return parseMasterKey(strings.TrimSpace(env))
+// masterKey returns the 32-byte master key of a node without one given:
+// a store that keeps nothing (memory) gets a random key for the life of the
+// process; a store with a data directory keeps a generated key in
+// dataDir/master.key (mode 0600), and a warning is logged that production
+// should pass SESSIOND_MASTER_KEY. Open has already refused a shared store
+// without a key (every node needs the same one).
+func masterKey(d Driver, url string, log *slog.Logger) ([]byte, error) {
+	dataDir := ""
+	if d.DataDir != nil {
+		dataDir = d.DataDir(url)
 	}
-	switch kind {
-	case KindMemory:
-		k := make([]byte, 32)
-		_, _ = rand.Read(k)
-		return k, nil
-	case KindBolt:
-	default:
-		return nil, errors.New("master key: SESSIOND_MASTER_KEY is required with a shared store (every node needs the same key)")
+	if dataDir == "" {
+		return randomKey(), nil
 	}
 	path := filepath.Join(dataDir, MasterKeyFile)
 	b, err := os.ReadFile(path)
@@ -43,13 +37,12 @@ func LoadMasterKey(env string, kind StoreKind, dataDir string, log *slog.Logger)
 		if err == nil && info.Mode().Perm()&0o077 != 0 {
 			return nil, fmt.Errorf("master key: %s is readable by others (mode %v); chmod 600 it", path, info.Mode().Perm())
 		}
-		return parseMasterKey(strings.TrimSpace(string(b)))
+		return ParseMasterKey(string(b))
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
+	k := randomKey()
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
@@ -69,21 +62,26 @@ func LoadMasterKey(env string, kind StoreKind, dataDir string, log *slog.Logger)
 	return k, nil
 }
 
-func parseMasterKey(s string) ([]byte, error) {
+// ParseMasterKey decodes a master key given as base64 (standard or URL
+// alphabet, padded or not) of exactly 32 bytes, as SESSIOND_MASTER_KEY
+// holds it. Its error wraps ErrConfig and never quotes the key.
+func ParseMasterKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if k, err := enc.DecodeString(s); err == nil {
 			if len(k) != 32 {
-				return nil, fmt.Errorf("master key: want 32 bytes, got %d", len(k))
+				return nil, fmt.Errorf("%w: master key: want 32 bytes, got %d", ErrConfig, len(k))
 			}
 			return k, nil
 		}
 	}
-	return nil, errors.New("master key: not base64 (generate one with: head -c32 /dev/urandom | base64)")
+	return nil, fmt.Errorf("%w: master key: not base64 (generate one with: head -c32 /dev/urandom | base64)", ErrConfig)
 }
 
-// deriveKey derives a purpose-bound 32-byte key from the master key, so
-// no two uses share a key.
-func deriveKey(master []byte, purpose string) []byte {
+// DeriveKey derives a purpose-bound 32-byte key from the master key
+// (HKDF-SHA256, info "sessiond/v1/"+purpose), so no two uses share a key.
+// The purposes in use: "keyring", "refresh", "audit-hash", "csrf".
+func DeriveKey(master []byte, purpose string) []byte {
 	k, err := hkdf.Key(sha256.New, master, nil, "sessiond/v1/"+purpose, 32)
 	if err != nil {
 		panic(err) // only for lengths hkdf cannot produce; 32 is fine

@@ -1,11 +1,12 @@
-package server_test
+package node_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/node"
 )
 
 // A library caller's error from OpenBackend never carries the password of
@@ -15,10 +16,12 @@ func TestOpenBackendErrorsHidePasswords(t *testing.T) {
 		"ftp://user:hunter2secret@host/db",
 		"nope://x?password=hunter2secret",
 		"memory://user:hunter2secret@x",
+		"redis-cluster://u:hunter2secret@h1:1,nonsense",
+		"postgres://u:hunter2secret@host:notaport/db",
 	} {
-		_, _, _, err := server.OpenBackend(context.Background(), url, server.OpenOptions{})
-		if err == nil {
-			t.Fatalf("%s: opened", url)
+		_, _, err := node.OpenBackend(context.Background(), url, node.OpenOptions{})
+		if !errors.Is(err, node.ErrConfig) {
+			t.Fatalf("%s: want a configuration error, got %v", url, err)
 		}
 		if strings.Contains(err.Error(), "hunter2secret") {
 			t.Fatalf("the error shows the password: %v", err)
