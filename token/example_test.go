@@ -60,3 +60,32 @@ func ExampleDeriveRefreshToken() {
 	// true 32 16
 	// true
 }
+
+func ExampleKeyRing_Rotate() {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ring, err := token.NewKeyRing(token.ES256, now)
+	if err != nil {
+		panic(err)
+	}
+	// Publish the successor 5m10s before it signs: the JWKS is served
+	// with max-age=300, plus a margin. The old key verifies for an hour
+	// and a minute after the switch (longest token plus leeway).
+	next, err := ring.Rotate(token.ES256, now, 5*time.Minute+10*time.Second, time.Hour+time.Minute)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(next.Pending, next.ActivatesAt.Format(time.TimeOnly))
+	for _, at := range []time.Time{now.Add(5 * time.Minute), next.ActivatesAt} {
+		for _, k := range ring.Keys(at) {
+			if k.Active {
+				fmt.Println(at.Format(time.TimeOnly), "signs with the new key:", k.ID == next.ID)
+			}
+		}
+	}
+	fmt.Println(ring.NeedsRotation(now, 30*24*time.Hour, 5*time.Minute))
+	// Output:
+	// true 12:05:10
+	// 12:05:00 signs with the new key: false
+	// 12:05:10 signs with the new key: true
+	// false
+}

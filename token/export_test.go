@@ -65,12 +65,13 @@ func VerifySignature(jws string, k *TestKey) error {
 // after parsing.
 func VerifyPrimitive(k *TestKey, msg, sig []byte) error { return k.verify(msg, sig) }
 
-// SignWithActiveKey signs arbitrary bytes with r's active key, so tests can
-// forge correctly signed tokens with any header or claims.
-func SignWithActiveKey(r *KeyRing, input []byte) ([]byte, error) {
-	keys := r.load().keys
-	if len(keys) == 0 {
+// SignWithActiveKey signs arbitrary bytes with the key of r that is active
+// now, so tests can forge correctly signed tokens with any header or claims.
+func SignWithActiveKey(r *KeyRing, now time.Time, input []byte) ([]byte, error) {
+	s := r.load()
+	i := s.signer(now)
+	if i < 0 {
 		return nil, ErrUnknownKey
 	}
-	return keys[0].sign(input)
+	return s.keys[i].sign(input)
 }

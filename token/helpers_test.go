@@ -61,6 +61,14 @@ func testClaims() token.Claims {
 	}
 }
 
+// claimsAt is testClaims issued at now, for ten minutes: Sign picks the key
+// active at the issue time.
+func claimsAt(now time.Time) token.Claims {
+	c := testClaims()
+	c.IssuedAt, c.ExpiresAt = now, now.Add(10*time.Minute)
+	return c
+}
+
 func verifierFor(r *token.KeyRing, now time.Time) *token.Verifier {
 	return &token.Verifier{Keys: r, Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return now }}
 }
@@ -74,9 +82,16 @@ func mustSign(t testing.TB, r *token.KeyRing, c token.Claims) string {
 	return s
 }
 
+// activeKID returns the kid of the key that signs at t0, the tests' now.
 func activeKID(t testing.TB, r *token.KeyRing) string {
 	t.Helper()
-	for _, k := range r.Keys() {
+	return activeKIDAt(t, r, t0)
+}
+
+// activeKIDAt returns the kid of the key that signs at now.
+func activeKIDAt(t testing.TB, r *token.KeyRing, now time.Time) string {
+	t.Helper()
+	for _, k := range r.Keys(now) {
 		if k.Active {
 			return k.ID
 		}
@@ -88,12 +103,12 @@ func activeKID(t testing.TB, r *token.KeyRing) string {
 var b64 = base64.RawURLEncoding
 
 // forge builds a compact token from raw header and payload JSON, correctly
-// signed by r's active key: whatever Verify refuses about it, it refuses on
+// signed by r's key active at t0: whatever Verify refuses about it, it refuses on
 // content, not on the signature.
 func forge(t testing.TB, r *token.KeyRing, header, payload string) string {
 	t.Helper()
 	input := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	sig, err := token.SignWithActiveKey(r, []byte(input))
+	sig, err := token.SignWithActiveKey(r, t0, []byte(input))
 	if err != nil {
 		t.Fatalf("forge: %v", err)
 	}

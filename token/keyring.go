@@ -29,10 +29,11 @@ const minHMACKey = 32
 // key is one signing key of a ring. Keys are immutable once built; a ring
 // swaps whole snapshots.
 type key struct {
-	id      string
-	alg     Algorithm
-	created time.Time
-	retire  time.Time // zero while active or not yet retiring
+	id        string
+	alg       Algorithm
+	created   time.Time
+	activates time.Time // from then on it may sign (see snapshot.signer)
+	retire    time.Time // zero for the newest key; set on the signer when a successor is rotated in
 
 	ed     ed25519.PrivateKey // EdDSA (nil when verify-only)
 	edPub  ed25519.PublicKey
@@ -59,7 +60,7 @@ func newHMACKey(secret []byte) *key {
 // generateKey makes a fresh key for alg. HS256 secrets are not generated
 // here: HMAC rings are built from a caller's secret.
 func generateKey(alg Algorithm, now time.Time) (*key, error) {
-	k := &key{alg: alg, created: now}
+	k := &key{alg: alg, created: now, activates: activation(now, 0)}
 	switch alg {
 	case EdDSA:
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -102,7 +103,26 @@ func newKeyID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// snapshot is an immutable view of a ring: keys[0] is the active key.
+// activation returns when a key rotated in at now, published ahead of
+// time, may start signing. Activation times are whole seconds, like the
+// iat of the tokens Sign compares them with, so a key activates at the same
+// token second on every node. With ahead > 0 it is now+ahead rounded up
+// (never less than ahead of now); with ahead <= 0 it is now rounded down,
+// so the key signs even a token issued earlier in the current second.
+func activation(now time.Time, ahead time.Duration) time.Time {
+	if ahead <= 0 {
+		return now.Truncate(time.Second)
+	}
+	t := now.Add(ahead).Round(0)
+	if f := t.Truncate(time.Second); !f.Equal(t) {
+		return f.Add(time.Second)
+	}
+	return t
+}
+
+// snapshot is an immutable view of a ring, newest key first. keys[0] is
+// the only key without a retirement time; at a time before its activation
+// it is pending and keys[1] signs (see signer).
 // ver is the version of the shared ring it was read from or saved as (see
 // RingStore), 0 if none: a reload that arrives late never replaces a
 // newer snapshot with an older one.
@@ -120,8 +140,94 @@ func (s *snapshot) find(kid []byte, now time.Time) *key {
 	return nil
 }
 
-// KeyRing holds one active signing key and older keys kept for verification
-// until every token they signed has expired. Build one with NewKeyRing,
+// pending reports whether the newest key is published but does not sign
+// yet at t. Only the newest key can be pending, and never the only key.
+func (s *snapshot) pending(t time.Time) bool {
+	return len(s.keys) > 1 && s.keys[0].activates.After(t)
+}
+
+// signer returns the index of the key that signs at t: the newest key once
+// its activation time is reached, the one before it until then; -1 for an
+// empty ring. A ring always has a signer: a lone key signs even before its
+// activation time (a node whose clock is behind the one that made it).
+func (s *snapshot) signer(t time.Time) int {
+	switch {
+	case len(s.keys) == 0:
+		return -1
+	case s.pending(t):
+		return 1
+	}
+	return 0
+}
+
+// rotate returns s with a fresh alg key, and whether anything changed;
+// see KeyRing.Rotate for the rules.
+func (s *snapshot) rotate(alg Algorithm, now time.Time, ahead, retain time.Duration) (*snapshot, bool, error) {
+	if ahead > 0 && s.pending(now) {
+		return s, false, nil
+	}
+	k, err := generateKey(alg, now)
+	if err != nil {
+		return nil, false, err
+	}
+	old := s.keys
+	if s.pending(now) {
+		old = old[1:] // an immediate rotation drops the pending key: it never signed
+	}
+	if len(old) > 0 {
+		k.activates = activation(now, ahead)
+	}
+	// The previous signer signs until the new key activates (now, for an
+	// immediate rotation), so its last token expires within retain of that.
+	last := now.Round(0)
+	if k.activates.After(last) {
+		last = k.activates
+	}
+	retain = max(retain, 0)
+	keys := make([]*key, 0, len(old)+1)
+	keys = append(keys, k)
+	for i, o := range old {
+		if i == 0 {
+			c := *o
+			c.retire = last.Add(retain)
+			o = &c
+		}
+		keys = append(keys, o)
+	}
+	return &snapshot{keys: keys, ver: s.ver}, true, nil
+}
+
+// pruned returns s without the keys retired at now, and whether any went.
+// The newest key and the signer at now are always kept.
+func (s *snapshot) pruned(now time.Time) (*snapshot, bool) {
+	sig := s.signer(now)
+	keys := make([]*key, 0, len(s.keys))
+	for i, k := range s.keys {
+		if i == 0 || i == sig || k.usable(now) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == len(s.keys) {
+		return s, false
+	}
+	return &snapshot{keys: keys, ver: s.ver}, true
+}
+
+// info describes keys[i] as of now.
+func (s *snapshot) info(i int, now time.Time) KeyInfo {
+	k := s.keys[i]
+	return KeyInfo{
+		ID: k.id, Alg: k.alg, CreatedAt: k.created, ActivatesAt: k.activates,
+		Active: i == s.signer(now), Pending: i == 0 && s.pending(now), RetireAt: k.retire,
+	}
+}
+
+// KeyRing holds one active signing key, older keys kept for verification
+// until every token they signed has expired, and at most one pending key:
+// published in the JWKS ahead of its activation time, signing from then on.
+// Which key signs is a function of time only (see Sign), so every node
+// holding the same ring switches at the same instant without any store
+// write. Build one with NewKeyRing,
 // NewHMACKeyRing, OpenKeyRing or LoadOrCreateKeyRing; the zero value has no
 // keys (Sign fails, Verify refuses everything). It is safe for concurrent use:
 // readers (Sign, Verify, JWKS) load an immutable snapshot without locking;
@@ -165,53 +271,69 @@ func NewHMACKeyRing(secret []byte, now time.Time) (*KeyRing, error) {
 		return nil, fmt.Errorf("%w: HS256 secret is %d bytes, need at least %d", ErrWeakKey, len(secret), minHMACKey)
 	}
 	k := newHMACKey(secret)
-	k.created = now
+	k.created, k.activates = now, activation(now, 0)
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("sessiond/kid/v1"))
 	k.id = base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 	return newRing(k), nil
 }
 
-// Rotate makes a freshly generated key for alg the active signing key. The
-// previous active key stays valid for verification until now+retain (give
-// it at least the access-token lifetime plus leeway); keys already retiring
-// keep their date. Prune drops retired keys. HS256 cannot be rotated to.
-func (r *KeyRing) Rotate(alg Algorithm, now time.Time, retain time.Duration) error {
-	k, err := generateKey(alg, now)
-	if err != nil {
-		return err
-	}
+// Rotate adds a freshly generated alg key to the ring and returns it as of
+// now. The new key is published at once (JWKS, Verify) and signs from its
+// activation time, now+ahead rounded up to a whole second: pass for ahead
+// at least the lifetime for which clients cache the JWKS, plus a margin, so
+// that none of them meets a token whose key it has not fetched. ahead <= 0
+// activates the key at once (now rounded down to the second), as after a
+// key compromise; a ring without keys also gets a key that signs at once.
+//
+// The key that signs at now retires at its successor's activation plus
+// retain (give it at least the longest access-token lifetime plus leeway;
+// a negative retain counts as 0): until then it still verifies the tokens
+// it signed. Keys already retiring keep their date. Prune drops retired
+// keys. HS256 cannot be rotated to (ErrAlgorithm).
+//
+// A ring holds at most one pending key. While one is pending, a rotation
+// with ahead > 0 changes nothing and returns the pending key: a repeated or
+// concurrent scheduled rotation can neither postpone the switch nor stack
+// keys. An immediate rotation (ahead <= 0) drops the pending key, which has
+// signed nothing (it is as exposed as the signer if the ring leaked), and
+// activates its own fresh key now.
+func (r *KeyRing) Rotate(alg Algorithm, now time.Time, ahead, retain time.Duration) (KeyInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.load().keys
-	keys := make([]*key, 0, len(old)+1)
-	keys = append(keys, k)
-	for _, o := range old {
-		if o.retire.IsZero() {
-			c := *o
-			c.retire = now.Add(retain)
-			o = &c
-		}
-		keys = append(keys, o)
+	next, changed, err := r.load().rotate(alg, now, ahead, retain)
+	if err != nil {
+		return KeyInfo{}, err
 	}
-	r.snap.Store(&snapshot{keys: keys, ver: r.load().ver})
-	return nil
+	if changed {
+		r.snap.Store(next)
+	}
+	return next.info(0, now), nil
 }
 
-// Prune drops keys whose retirement time is at or before now. The active
-// key is never dropped.
+// NeedsRotation reports whether a scheduled rotation with publish-ahead
+// ahead is due at now: no key is pending, and the signer has signed for at
+// least maxAge-ahead since its activation. Rotating then, the successor is
+// published ahead before it takes over, and each key signs for maxAge
+// (keep maxAge well above ahead). A ring without keys needs one.
+func (r *KeyRing) NeedsRotation(now time.Time, maxAge, ahead time.Duration) bool {
+	s := r.load()
+	if len(s.keys) == 0 {
+		return true
+	}
+	if s.pending(now) {
+		return false
+	}
+	return !now.Before(s.keys[s.signer(now)].activates.Add(maxAge - ahead))
+}
+
+// Prune drops keys whose retirement time is at or before now. The key that
+// signs at now and a pending key are never dropped.
 func (r *KeyRing) Prune(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.load().keys
-	keys := make([]*key, 0, len(old))
-	for _, k := range old {
-		if k.usable(now) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) != len(old) {
-		r.snap.Store(&snapshot{keys: keys, ver: r.load().ver})
+	if next, changed := r.load().pruned(now); changed {
+		r.snap.Store(next)
 	}
 }
 
@@ -226,38 +348,64 @@ func (r *KeyRing) Replace(other *KeyRing) {
 
 // replaceShared swaps in other's keys as version ver of the shared ring,
 // unless r already holds that version or a later one of the same ring (an
-// older view: its active key is one r knows). A lower version with keys r
-// has never seen means the store was reset; that ring is taken, so nodes
-// converge again.
+// older view: it shares a key with r's). A lower version with none of r's
+// keys means the store was reset; that ring is taken, so nodes converge
+// again.
+//
+// Shared, not only the newest key: an immediate rotation drops a pending
+// key, so the view before it has a newest key that the view after it no
+// longer holds; both still hold the key that signed before. Activation
+// needs no reload: a ring's keys and versions do not change when a pending
+// key starts signing, only the time passed to Sign does.
 func (r *KeyRing) replaceShared(other *KeyRing, ver uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur, next := r.load(), other.load()
-	if ver <= cur.ver && len(next.keys) > 0 {
-		for _, k := range cur.keys {
-			if k.id == next.keys[0].id {
-				return
-			}
-		}
+	if ver <= cur.ver && sharesKey(cur, next) {
+		return
 	}
 	r.snap.Store(&snapshot{keys: next.keys, ver: ver})
 }
 
-// KeyInfo describes one key of a ring, without its key material.
+func sharesKey(a, b *snapshot) bool {
+	for _, x := range a.keys {
+		for _, y := range b.keys {
+			if x.id == y.id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// KeyInfo describes one key of a ring as of the time it was asked for,
+// without its key material.
 type KeyInfo struct {
 	ID        string
 	Alg       Algorithm
 	CreatedAt time.Time
-	Active    bool      // the key that signs new tokens
-	RetireAt  time.Time // zero for the active key
+	// ActivatesAt is when the key starts (or started) signing, a whole
+	// second. A key from a ring sealed before activation times existed
+	// reports its creation time, truncated to the second.
+	ActivatesAt time.Time
+	// Active: the key that signs new tokens at that time.
+	Active bool
+	// Pending: published in the JWKS and verifying, but not signing
+	// before ActivatesAt. At most one key is pending, listed first.
+	Pending bool
+	// RetireAt is when the key stops verifying: zero for the newest key
+	// (pending, or active with no successor); set on the active key while
+	// a successor is pending.
+	RetireAt time.Time
 }
 
-// Keys lists the ring's keys, the active one first.
-func (r *KeyRing) Keys() []KeyInfo {
-	keys := r.load().keys
-	out := make([]KeyInfo, len(keys))
-	for i, k := range keys {
-		out[i] = KeyInfo{ID: k.id, Alg: k.alg, CreatedAt: k.created, Active: i == 0, RetireAt: k.retire}
+// Keys lists the ring's keys as of now, newest first: a pending key if
+// any, then the active key, then the retiring ones.
+func (r *KeyRing) Keys(now time.Time) []KeyInfo {
+	s := r.load()
+	out := make([]KeyInfo, len(s.keys))
+	for i := range s.keys {
+		out[i] = s.info(i, now)
 	}
 	return out
 }
@@ -275,8 +423,10 @@ type jwk struct {
 }
 
 // JWKS returns the ring's public keys as a JSON Web Key Set (RFC 7517):
-// {"keys":[...]} with kty, crv/x/y or n/e, kid, alg and use "sig". HMAC
-// secrets are never included.
+// {"keys":[...]} with kty, crv/x/y or n/e, kid, alg and use "sig", newest
+// first: a pending key (so clients fetch it before it signs), the active
+// key, and the retiring ones not yet pruned. HMAC secrets are never
+// included.
 func (r *KeyRing) JWKS() ([]byte, error) {
 	set := struct {
 		Keys []jwk `json:"keys"`
@@ -320,20 +470,25 @@ type wireClaims struct {
 	Sid string `json:"sid"`
 }
 
-// Sign issues an access token for c with the active key: header
+// Sign issues an access token for c with the key active at c.IssuedAt (so
+// pass the current time as IssuedAt): the newest key if its activation
+// time is at or before IssuedAt, otherwise the key it succeeds; a pending
+// key signs nothing before its activation. Header
 // {"alg","kid","typ":"at+jwt"} in that order, claims as described on
-// Claims. It refuses (ErrMalformed) claims that Verify would refuse: empty
-// iss, sub, jti, sid or audience, a missing or out-of-range iat, or exp not
-// after iat. Times are truncated to whole seconds.
+// Claims. It refuses (ErrMalformed)
+// claims that Verify would refuse: empty iss, sub, jti, sid or audience, a
+// missing or out-of-range iat, or exp not after iat. Times are truncated to
+// whole seconds.
 func (r *KeyRing) Sign(c Claims) (string, error) {
 	if err := checkClaimsToSign(c); err != nil {
 		return "", err
 	}
-	keys := r.load().keys
-	if len(keys) == 0 {
+	s := r.load()
+	i := s.signer(c.IssuedAt)
+	if i < 0 {
 		return "", fmt.Errorf("%w: key ring has no keys", ErrUnknownKey)
 	}
-	k := keys[0]
+	k := s.keys[i]
 	h, err := json.Marshal(wireHeader{Alg: k.alg, Kid: k.id, Typ: "at+jwt"})
 	if err != nil {
 		return "", fmt.Errorf("token: encoding header: %w", err)

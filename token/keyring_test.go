@@ -110,13 +110,14 @@ func TestRotateAndPrune(t *testing.T) {
 	oldTok := mustSign(t, r, testClaims())
 
 	rotatedAt := t0.Add(time.Minute)
-	if err := r.Rotate(token.ES256, rotatedAt, 15*time.Minute); err != nil {
+	if _, err := r.Rotate(token.ES256, rotatedAt, 0, 15*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	retire := rotatedAt.Add(15 * time.Minute)
-	keys := r.Keys()
+	keys := r.Keys(rotatedAt)
 	if len(keys) != 2 || !keys[0].Active || keys[0].Alg != token.ES256 || keys[0].ID == oldKID ||
-		keys[1].Active || keys[1].ID != oldKID || !keys[1].RetireAt.Equal(retire) || !keys[0].RetireAt.IsZero() {
+		keys[1].Active || keys[1].ID != oldKID || !keys[1].RetireAt.Equal(retire) || !keys[0].RetireAt.IsZero() ||
+		!keys[0].ActivatesAt.Equal(rotatedAt) || keys[0].Pending {
 		t.Fatalf("keys after rotate: %+v", keys)
 	}
 	c := testClaims()
@@ -136,7 +137,7 @@ func TestRotateAndPrune(t *testing.T) {
 	c2.ExpiresAt = t0.Add(time.Hour)
 	r2, _ := token.NewKeyRing(token.EdDSA, t0)
 	long := mustSign(t, r2, c2)
-	r2.Rotate(token.EdDSA, t0, 10*time.Minute)
+	r2.Rotate(token.EdDSA, t0, 0, 10*time.Minute)
 	if _, err := verifierFor(r2, t0.Add(10*time.Minute)).Verify(long); !errors.Is(err, token.ErrUnknownKey) {
 		t.Errorf("token of a retired key: %v, want ErrUnknownKey", err)
 	}
@@ -145,11 +146,11 @@ func TestRotateAndPrune(t *testing.T) {
 	}
 
 	r.Prune(retire.Add(-time.Second))
-	if n := len(r.Keys()); n != 2 {
+	if n := len(r.Keys(retire)); n != 2 {
 		t.Fatalf("Prune before retirement dropped keys: %d left", n)
 	}
 	r.Prune(retire)
-	keys = r.Keys()
+	keys = r.Keys(retire)
 	if len(keys) != 1 || !keys[0].Active {
 		t.Fatalf("after Prune: %+v", keys)
 	}
@@ -160,13 +161,13 @@ func TestRotateAndPrune(t *testing.T) {
 		t.Errorf("new token after Prune: %v", err)
 	}
 	// Rotating twice keeps the first retirement date.
-	r.Rotate(token.EdDSA, retire, time.Hour)
-	r.Rotate(token.EdDSA, retire.Add(time.Minute), 2*time.Hour)
-	keys = r.Keys()
+	r.Rotate(token.EdDSA, retire, 0, time.Hour)
+	r.Rotate(token.EdDSA, retire.Add(time.Minute), 0, 2*time.Hour)
+	keys = r.Keys(retire.Add(time.Minute))
 	if len(keys) != 3 || !keys[2].RetireAt.Equal(retire.Add(time.Hour)) || !keys[1].RetireAt.Equal(retire.Add(time.Minute+2*time.Hour)) {
 		t.Errorf("double rotation: %+v", keys)
 	}
-	if err := r.Rotate(token.HS256, retire, time.Hour); !errors.Is(err, token.ErrAlgorithm) {
+	if _, err := r.Rotate(token.HS256, retire, 0, time.Hour); !errors.Is(err, token.ErrAlgorithm) {
 		t.Errorf("Rotate(HS256) = %v, want ErrAlgorithm", err)
 	}
 }
@@ -182,7 +183,7 @@ func TestSealOpen(t *testing.T) {
 			} else {
 				r, err = token.NewKeyRing(alg, t0)
 				if err == nil {
-					err = r.Rotate(alg, t0.Add(time.Minute), time.Hour)
+					_, err = r.Rotate(alg, t0.Add(time.Minute), 0, time.Hour)
 				}
 			}
 			if err != nil {
@@ -200,15 +201,8 @@ func TestSealOpen(t *testing.T) {
 			if err != nil {
 				t.Fatalf("OpenKeyRing: %v", err)
 			}
-			if got, want := opened.Keys(), r.Keys(); len(got) != len(want) {
+			if got, want := opened.Keys(t0.Add(time.Minute)), r.Keys(t0.Add(time.Minute)); !sameKeys(got, want) {
 				t.Fatalf("keys %+v, want %+v", got, want)
-			} else {
-				for i := range got {
-					if got[i].ID != want[i].ID || got[i].Alg != want[i].Alg || got[i].Active != want[i].Active ||
-						!got[i].CreatedAt.Equal(want[i].CreatedAt) || !got[i].RetireAt.Equal(want[i].RetireAt) {
-						t.Errorf("key %d = %+v, want %+v", i, got[i], want[i])
-					}
-				}
 			}
 			if _, err := verifierFor(opened, t0.Add(time.Minute)).Verify(before); err != nil {
 				t.Errorf("opened ring does not verify the original's token: %v", err)
@@ -260,7 +254,7 @@ func TestReplace(t *testing.T) {
 		t.Error("active key not replaced")
 	}
 	// Later changes to b do not leak into a.
-	b.Rotate(token.EdDSA, t0, time.Minute)
+	b.Rotate(token.EdDSA, t0, 0, time.Minute)
 	if activeKID(t, a) == activeKID(t, b) {
 		t.Error("rotation of the source ring changed the replaced ring")
 	}
@@ -299,14 +293,15 @@ func TestConcurrentRotateVerify(t *testing.T) {
 	}
 	for i := range 50 {
 		now := t0.Add(time.Duration(i) * time.Second)
-		if err := r.Rotate(token.EdDSA, now, 3*time.Second); err != nil {
+		ahead := time.Duration(i%3) * time.Second // 0: immediate, else pending
+		if _, err := r.Rotate(token.EdDSA, now, ahead, 3*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		r.Prune(now)
 		if i%10 == 0 {
 			r.Replace(other)
 		}
-		_ = r.Keys()
+		_ = r.Keys(now)
 	}
 	close(stop)
 	wg.Wait()
@@ -324,7 +319,7 @@ func TestZeroKeyRing(t *testing.T) {
 	if raw, err := r.JWKS(); err != nil || string(raw) != `{"keys":[]}` {
 		t.Errorf("JWKS on zero ring: %s %v", raw, err)
 	}
-	if err := r.Rotate(token.EdDSA, t0, time.Minute); err != nil || len(r.Keys()) != 1 {
-		t.Errorf("Rotate on zero ring: %v, keys %+v", err, r.Keys())
+	if _, err := r.Rotate(token.EdDSA, t0, 0, time.Minute); err != nil || len(r.Keys(t0)) != 1 {
+		t.Errorf("Rotate on zero ring: %v, keys %+v", err, r.Keys(t0))
 	}
 }

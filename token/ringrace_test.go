@@ -43,15 +43,15 @@ func TestReloadNeverGoesBack(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- token.ReloadShared(ctx, slow, r, master) }()
 	<-slow.loaded // the reload has read version 1
-	if err := token.RotateShared(ctx, base, r, master, token.EdDSA, now.Add(time.Minute), time.Hour); err != nil {
+	if _, err := token.RotateShared(ctx, base, r, master, token.EdDSA, now.Add(time.Minute), 0, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	active := r.Keys()[0].ID
+	active := r.Keys(now)[0].ID
 	close(slow.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Keys()[0].ID; got != active {
+	if got := r.Keys(now)[0].ID; got != active {
 		t.Fatalf("after a late reload the active key is %s, want the rotated %s", got, active)
 	}
 	// A reload that is not late still moves the ring forward.
@@ -59,13 +59,13 @@ func TestReloadNeverGoesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := token.RotateShared(ctx, base, other, master, token.EdDSA, now.Add(2*time.Minute), time.Hour); err != nil {
+	if _, err := token.RotateShared(ctx, base, other, master, token.EdDSA, now.Add(2*time.Minute), 0, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if err := token.ReloadShared(ctx, base, r, master); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := r.Keys()[0].ID, other.Keys()[0].ID; got != want {
+	if got, want := r.Keys(now)[0].ID, other.Keys(now)[0].ID; got != want {
 		t.Fatalf("reload did not pick up another node's rotation: active %s, want %s", got, want)
 	}
 }
@@ -81,7 +81,7 @@ func TestReloadFollowsAResetStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if err := token.RotateShared(ctx, s, r, master, token.EdDSA, now.Add(time.Duration(i+1)*time.Minute), time.Hour); err != nil {
+		if _, err := token.RotateShared(ctx, s, r, master, token.EdDSA, now.Add(time.Duration(i+1)*time.Minute), 0, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,7 +93,50 @@ func TestReloadFollowsAResetStore(t *testing.T) {
 	if err := token.ReloadShared(ctx, wiped, r, master); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := r.Keys()[0].ID, fresh.Keys()[0].ID; got != want {
+	if got, want := r.Keys(now)[0].ID, fresh.Keys(now)[0].ID; got != want {
 		t.Fatalf("after the store was reset the active key is %s, want the new ring's %s", got, want)
+	}
+}
+
+// An immediate rotation (after a compromise) while a key is pending drops
+// the pending key. A reload that read the ring with the pending key but
+// finishes after that rotation must not bring it back: the node would
+// drop the emergency key and sign with the compromised one, then with the
+// dropped one.
+func TestLateReloadAfterImmediateRotation(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	base := &mapStore{}
+	r, err := token.LoadOrCreateKeyRing(ctx, base, master, token.EdDSA, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pend, err := token.RotateShared(ctx, base, r, master, token.EdDSA, now.Add(time.Hour), 5*time.Minute, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowLoad{mapStore: base, hold: true, loaded: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error)
+	go func() { done <- token.ReloadShared(ctx, slow, r, master) }()
+	<-slow.loaded // the reload has read the ring with the pending key
+	emergency := now.Add(time.Hour + time.Minute)
+	k, err := token.RotateShared(ctx, base, r, master, token.EdDSA, emergency, 0, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{emergency, pend.ActivatesAt, pend.ActivatesAt.Add(time.Hour)} {
+		keys := r.Keys(at)
+		if keys[0].ID != k.ID || !keys[0].Active {
+			t.Fatalf("at %v after a late reload the keys are %+v, want %s active", at, keys, k.ID)
+		}
+		for _, key := range keys {
+			if key.ID == pend.ID {
+				t.Fatalf("the dropped pending key %s came back", pend.ID)
+			}
+		}
 	}
 }

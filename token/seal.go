@@ -17,22 +17,33 @@ import (
 //
 //	"SDKR" || 0x01 || nonce(12) || AES-256-GCM(master, nonce, plaintext, ad = "SDKR" || 0x01)
 //
-// The plaintext is the JSON form of sealedRing. Private keys are PKCS#8 DER;
-// HMAC secrets are raw. The nonce is random per seal (a ring is sealed on
-// creation and rotation only, far below the 2^32 messages a random 96-bit
-// nonce allows under one key).
+// The plaintext is the JSON form of sealedRing, newest key first. Private
+// keys are PKCS#8 DER; HMAC secrets are raw. The nonce is random per seal
+// (a ring is sealed on creation and rotation only, far below the 2^32
+// messages a random 96-bit nonce allows under one key).
+//
+// The member "activates" (when a key may start signing) was added to
+// version 1 without a new version byte, on purpose. A ring sealed before
+// it opens with each key active from its creation, so its first key signs
+// as it did. During a rolling upgrade a node still running the earlier
+// code ignores the member and reads the ring as it always did: a pending
+// key then signs on that node at once (the behaviour before publish-ahead)
+// instead of the node failing to open the ring and no longer following
+// rotations.
 var sealMagic = []byte("SDKR\x01")
 
 type sealedKey struct {
 	ID      string    `json:"kid"`
 	Alg     Algorithm `json:"alg"`
 	Created time.Time `json:"created"`
-	Retire  time.Time `json:"retire,omitzero"`
-	Private []byte    `json:"private"` // PKCS#8 DER, or the HMAC secret
+	// Activates is absent in rings sealed before activation times.
+	Activates time.Time `json:"activates,omitzero"`
+	Retire    time.Time `json:"retire,omitzero"`
+	Private   []byte    `json:"private"` // PKCS#8 DER, or the HMAC secret
 }
 
 type sealedRing struct {
-	Keys []sealedKey `json:"keys"` // the active key first
+	Keys []sealedKey `json:"keys"` // the newest key (pending or active) first
 }
 
 func masterAEAD(master []byte) (cipher.AEAD, error) {
@@ -60,7 +71,7 @@ func (r *KeyRing) Seal(master []byte) ([]byte, error) {
 	}
 	var sr sealedRing
 	for _, k := range r.load().keys {
-		sk := sealedKey{ID: k.id, Alg: k.alg, Created: k.created, Retire: k.retire}
+		sk := sealedKey{ID: k.id, Alg: k.alg, Created: k.created, Activates: k.activates, Retire: k.retire}
 		switch k.alg {
 		case EdDSA:
 			sk.Private, err = x509.MarshalPKCS8PrivateKey(k.ed)
@@ -112,7 +123,7 @@ func OpenKeyRing(blob, master []byte) (*KeyRing, error) {
 			return nil, err
 		}
 		if (i == 0) != k.retire.IsZero() {
-			return nil, fmt.Errorf("%w: sealed ring: only the first key may be active", ErrMalformed)
+			return nil, fmt.Errorf("%w: sealed ring: only the first key may be without a retirement time", ErrMalformed)
 		}
 		keys = append(keys, k)
 	}
@@ -163,6 +174,11 @@ func openKey(sk sealedKey) (*key, error) {
 			return nil, fmt.Errorf("%w: sealed key %s does not match %s", ErrMalformed, sk.ID, sk.Alg)
 		}
 	}
-	k.id, k.created, k.retire = sk.ID, sk.Created, sk.Retire
+	k.id, k.created, k.activates, k.retire = sk.ID, sk.Created, sk.Activates, sk.Retire
+	if k.activates.IsZero() {
+		// Sealed before activation times: active since its creation (to
+		// the second, like every activation time).
+		k.activates = k.created.Truncate(time.Second)
+	}
 	return k, nil
 }

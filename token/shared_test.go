@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ var master = bytes.Repeat([]byte{0x5a}, 32)
 
 func kids(r *token.KeyRing) []string {
 	var out []string
-	for _, k := range r.Keys() {
+	for _, k := range r.Keys(t0) {
 		out = append(out, k.ID)
 	}
 	return out
@@ -114,13 +115,13 @@ func TestRotateSharedAndReload(t *testing.T) {
 	oldTok := mustSign(t, a, testClaims())
 
 	now := t0.Add(time.Minute)
-	if err := token.RotateShared(ctx, s, a, master, token.EdDSA, now, 20*time.Minute); err != nil {
+	if _, err := token.RotateShared(ctx, s, a, master, token.EdDSA, now, 0, 20*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Keys()) != 2 {
-		t.Fatalf("a after rotation: %+v", a.Keys())
+	if len(a.Keys(now)) != 2 {
+		t.Fatalf("a after rotation: %+v", a.Keys(now))
 	}
-	newTok := mustSign(t, a, testClaims())
+	newTok := mustSign(t, a, claimsAt(now))
 	if _, err := verifierFor(b, now).Verify(newTok); !errors.Is(err, token.ErrUnknownKey) {
 		t.Fatalf("b before reload: %v, want ErrUnknownKey", err)
 	}
@@ -135,11 +136,11 @@ func TestRotateSharedAndReload(t *testing.T) {
 
 	// b rotates from a stale view: RotateShared loads the latest first, so
 	// nothing a did is lost.
-	if err := token.RotateShared(ctx, s, b, master, token.ES256, now.Add(time.Minute), 20*time.Minute); err != nil {
+	if _, err := token.RotateShared(ctx, s, b, master, token.ES256, now.Add(time.Minute), 0, 20*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Keys()) != 3 {
-		t.Fatalf("b after its rotation: %+v", b.Keys())
+	if len(b.Keys(now)) != 3 {
+		t.Fatalf("b after its rotation: %+v", b.Keys(now))
 	}
 	if err := token.ReloadShared(ctx, s, a, master); err != nil {
 		t.Fatal(err)
@@ -150,10 +151,10 @@ func TestRotateSharedAndReload(t *testing.T) {
 
 	// A rotation long after drops keys already retired.
 	late := now.Add(2 * time.Hour)
-	if err := token.RotateShared(ctx, s, a, master, token.EdDSA, late, time.Minute); err != nil {
+	if _, err := token.RotateShared(ctx, s, a, master, token.EdDSA, late, 0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(a.Keys()); n != 2 {
+	if n := len(a.Keys(late)); n != 2 {
 		t.Fatalf("after late rotation: %d keys, want 2 (new + just retired)", n)
 	}
 }
@@ -167,7 +168,7 @@ func TestRotateSharedRetriesConflicts(t *testing.T) {
 	}
 	before := kids(r)
 	s.failNext = 2
-	if err := token.RotateShared(ctx, s, r, master, token.EdDSA, t0, time.Minute); err != nil {
+	if _, err := token.RotateShared(ctx, s, r, master, token.EdDSA, t0, 0, time.Minute); err != nil {
 		t.Fatalf("RotateShared with two conflicts: %v", err)
 	}
 	if kids(r)[0] == before[0] {
@@ -175,7 +176,7 @@ func TestRotateSharedRetriesConflicts(t *testing.T) {
 	}
 	s.failNext = 100
 	before = kids(r)
-	err = token.RotateShared(ctx, s, r, master, token.EdDSA, t0, time.Minute)
+	_, err = token.RotateShared(ctx, s, r, master, token.EdDSA, t0, 0, time.Minute)
 	if !errors.Is(err, token.ErrRingConflict) {
 		t.Fatalf("endless conflicts: %v, want ErrRingConflict", err)
 	}
@@ -188,5 +189,113 @@ func TestReloadSharedEmpty(t *testing.T) {
 	r, _ := token.NewKeyRing(token.EdDSA, t0)
 	if err := token.ReloadShared(context.Background(), &mapStore{}, r, master); err == nil {
 		t.Fatal("ReloadShared from an empty store succeeded")
+	}
+}
+
+// Two nodes share a ring through the store. One rotates with a
+// publish-ahead; the other reloads on its schedule, more often than the
+// publish-ahead. At every instant both sign with the same key, old before
+// the activation and new from it, with no store write at activation, and
+// reloads on either side of that instant change nothing.
+func TestNodesSwitchSigningKeyTogether(t *testing.T) {
+	ctx := context.Background()
+	s := &mapStore{}
+	a, err := token.LoadOrCreateKeyRing(ctx, s, master, token.EdDSA, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := token.LoadOrCreateKeyRing(ctx, s, master, token.EdDSA, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKID := activeKID(t, a)
+	const ahead, reloadEvery = 30 * time.Second, 10 * time.Second
+	rotatedAt := t0.Add(time.Hour + 100*time.Millisecond)
+	p, err := token.RotateShared(ctx, s, a, master, token.EdDSA, rotatedAt, ahead, retain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Pending || !p.ActivatesAt.Equal(t0.Add(time.Hour+31*time.Second)) {
+		t.Fatalf("RotateShared = %+v", p)
+	}
+	saves := s.saves
+	instants := []time.Time{p.ActivatesAt.Add(-time.Nanosecond), p.ActivatesAt, p.ActivatesAt.Add(time.Nanosecond)}
+	for d := time.Duration(0); d <= ahead+2*reloadEvery; d += 250 * time.Millisecond {
+		instants = append(instants, rotatedAt.Add(d))
+	}
+	slices.SortFunc(instants, time.Time.Compare)
+	nextReload := rotatedAt.Add(reloadEvery)
+	for _, now := range instants {
+		if !now.Before(nextReload) {
+			for _, r := range []*token.KeyRing{a, b} {
+				if err := token.ReloadShared(ctx, s, r, master); err != nil {
+					t.Fatal(err)
+				}
+			}
+			nextReload = nextReload.Add(reloadEvery)
+		}
+		want := oldKID
+		if !now.Before(p.ActivatesAt) {
+			want = p.ID
+		}
+		tokA, tokB := mustSign(t, a, claimsAt(now)), mustSign(t, b, claimsAt(now))
+		if ka, kb := kidOf(t, tokA), kidOf(t, tokB); ka != want || kb != want {
+			t.Fatalf("at %v node a signs with %s, node b with %s; want %s (old %s, new %s)", now, ka, kb, want, oldKID, p.ID)
+		}
+		if _, err := verifierFor(b, now).Verify(tokA); err != nil {
+			t.Fatalf("at %v node b refuses node a's token: %v", now, err)
+		}
+		if _, err := verifierFor(a, now).Verify(tokB); err != nil {
+			t.Fatalf("at %v node a refuses node b's token: %v", now, err)
+		}
+		if b.NeedsRotation(now, 24*time.Hour, ahead) {
+			t.Fatalf("at %v node b wants to rotate again", now)
+		}
+	}
+	if s.saves != saves {
+		t.Errorf("the store was written %d times after the rotation; activation must need no write", s.saves-saves)
+	}
+}
+
+// Nodes whose schedules fire at the same tick publish one pending key: the
+// later one finds it in the store and adopts it.
+func TestSchedulesFiringTogetherPublishOneKey(t *testing.T) {
+	ctx := context.Background()
+	s := &mapStore{}
+	const nodes = 4
+	rings := make([]*token.KeyRing, nodes)
+	for i := range rings {
+		r, err := token.LoadOrCreateKeyRing(ctx, s, master, token.EdDSA, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rings[i] = r
+	}
+	now := t0.Add(30 * 24 * time.Hour)
+	got := make([]token.KeyInfo, nodes)
+	var wg sync.WaitGroup
+	for i, r := range rings {
+		wg.Go(func() {
+			k, err := token.RotateShared(ctx, s, r, master, token.ES256, now, time.Minute, retain)
+			if err != nil {
+				t.Errorf("node %d: %v", i, err)
+			}
+			got[i] = k
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, r := range rings {
+		if got[i].ID != got[0].ID || !got[i].Pending {
+			t.Errorf("node %d rotated to %+v, node 0 to %+v", i, got[i], got[0])
+		}
+		if k, w := kidsAt(r, now), kidsAt(rings[0], now); !slices.Equal(k, w) || len(k) != 2 {
+			t.Errorf("node %d holds %v, node 0 %v", i, k, w)
+		}
+	}
+	if s.saves != 2 {
+		t.Errorf("store saved %d times, want 2 (creation, one rotation)", s.saves)
 	}
 }

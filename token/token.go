@@ -16,6 +16,29 @@
 // unknowns, and decodes into stack buffers; it measures within a few per cent
 // of the bare signature check (see bench_test.go). Signing uses encoding/json.
 //
+// # Key rotation
+//
+// A [KeyRing] signs with one key at a time. [KeyRing.Rotate] and
+// [RotateShared] add a key that is published at once, in [KeyRing.JWKS]
+// and for verification, but signs only from its activation time, a
+// publish-ahead later; until then it is pending. The publish-ahead must be
+// at least the lifetime for which clients may cache the JWKS (the
+// max-age the server sends with it) plus a margin for clock skew and for
+// clients that fetch late: a client that fetched the set just before the
+// rotation then holds the new key before any token it signs. When the
+// pending key activates, the previous signer retires: it keeps verifying
+// for retain more (the longest access-token lifetime plus leeway), so
+// every token it signed expires before it goes. A publish-ahead of 0
+// switches at once, for a key compromise, accepting that caching clients
+// refuse new tokens until they refetch.
+//
+// Which key signs is a function of the issue time only (see
+// [KeyRing.Sign]): activation writes nothing, so every node that holds the
+// ring switches at the same second without coordination. Nodes must
+// reload the shared ring ([ReloadShared]) more often than the
+// publish-ahead, so they hold a pending key before it activates; a
+// scheduler asks [KeyRing.NeedsRotation] when to rotate.
+//
 // Refresh tokens are opaque: "sdrt_" + base64url(session id || secret ||
 // tag || CRC32-C), the tag an HMAC under the server's refresh key. See
 // [NewRefreshToken] and [VerifyRefreshToken].
