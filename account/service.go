@@ -175,6 +175,15 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// Get returns the account with id (ErrNotFound if there is none).
+func (s *Service) Get(ctx context.Context, id string) (*Account, error) {
+	a, err := s.Store.AccountByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("account: get: %w", err)
+	}
+	return a, nil
+}
+
 // List returns every account, ordered by email.
 func (s *Service) List(ctx context.Context) ([]*Account, error) {
 	as, err := s.Store.ListAccounts(ctx)
