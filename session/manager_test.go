@@ -227,37 +227,6 @@ func TestRefreshRotation(t *testing.T) {
 	}
 }
 
-func TestConcurrentRefreshNeverForks(t *testing.T) {
-	f := newFixture(t)
-	m := f.manager(t, nil)
-	a := login(t, m, "alice")
-	const n = 32
-	var wg sync.WaitGroup
-	children := make([]string, n)
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			tk, err := m.Refresh(ctx, a.RefreshToken, session.Meta{})
-			errs[i] = err
-			if err == nil {
-				children[i] = tk.RefreshToken
-			}
-		})
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("refresh %d: %v", i, errs[i])
-		}
-		if children[i] != children[0] {
-			t.Fatal("concurrent refreshes of one token got different children")
-		}
-	}
-	if _, err := m.Refresh(ctx, children[0], session.Meta{}); err != nil {
-		t.Fatalf("the one child does not work: %v", err)
-	}
-}
-
 func TestRefreshRejectsGarbageBeforeStore(t *testing.T) {
 	f := newFixture(t)
 	counting := &countingStore{Store: f.store}
@@ -366,74 +335,6 @@ func TestTimeouts(t *testing.T) {
 			tc.run(t, f, m)
 		})
 	}
-}
-
-func TestRevocationBitesAtOnce(t *testing.T) {
-	f := newFixture(t)
-	node1 := f.manager(t, nil)
-	node2 := f.manager(t, nil) // a second Manager on the same store: another node
-	a := login(t, node1, "alice")
-	b := login(t, node1, "alice")
-	c := login(t, node1, "alice")
-	bob := login(t, node1, "bob")
-	for _, tk := range []*session.Tokens{a, b, c, bob} {
-		if _, err := node2.Verify(ctx, tk.AccessToken); err != nil { // warm node2's verify cache
-			t.Fatal(err)
-		}
-	}
-
-	t.Run("revoke one", func(t *testing.T) {
-		if err := node1.Revoke(ctx, a.Session.ID); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := node1.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrRevoked) {
-			t.Fatalf("same node: %v", err)
-		}
-		waitRevoked(t, node2, a.Session.ID)
-		if _, err := node2.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrRevoked) {
-			t.Fatalf("other node: %v", err)
-		}
-		if _, err := node2.Refresh(ctx, a.RefreshToken, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
-			t.Fatalf("refresh of a revoked session: %v", err)
-		}
-	})
-	t.Run("all but the current one", func(t *testing.T) {
-		ids, err := node1.RevokeUser(ctx, "alice", c.Session.ID)
-		if err != nil || len(ids) != 1 || ids[0] != b.Session.ID {
-			t.Fatalf("RevokeUser = %v, %v", ids, err)
-		}
-		waitRevoked(t, node2, b.Session.ID)
-		if _, err := node2.Verify(ctx, b.AccessToken); !errors.Is(err, session.ErrRevoked) {
-			t.Fatalf("revoked: %v", err)
-		}
-		if _, err := node2.Verify(ctx, c.AccessToken); err != nil {
-			t.Fatalf("the kept session: %v", err)
-		}
-		if _, err := node2.Verify(ctx, bob.AccessToken); err != nil {
-			t.Fatalf("another user: %v", err)
-		}
-	})
-	t.Run("everywhere", func(t *testing.T) {
-		if _, err := node2.RevokeUser(ctx, "alice", ""); err != nil {
-			t.Fatal(err)
-		}
-		waitRevoked(t, node1, c.Session.ID)
-		list, err := node1.List(ctx, "alice")
-		if err != nil || len(list) != 0 {
-			t.Fatalf("List after logout everywhere: %v %v", list, err)
-		}
-	})
-	t.Run("a restarted node remembers", func(t *testing.T) {
-		node3 := f.manager(t, nil)
-		for _, tk := range []*session.Tokens{a, b, c} {
-			if _, err := node3.Verify(ctx, tk.AccessToken); !errors.Is(err, session.ErrRevoked) {
-				t.Fatalf("restarted node accepts a revoked token: %v", err)
-			}
-		}
-		if _, err := node3.Verify(ctx, bob.AccessToken); err != nil {
-			t.Fatal(err)
-		}
-	})
 }
 
 // waitRevoked waits for the store's change feed to reach m. It waits for an

@@ -16,8 +16,14 @@
 //		})
 //	}
 //
+// The manager-* cases (manager.go) run session.Manager on the store: two
+// Managers on one store are two nodes, so they state what a Manager
+// promises only as far as its store keeps the contract (concurrent
+// refreshes never fork a session; a revocation reaches the other nodes).
+//
 // Every time in the suite is explicit: a fixed base time plus offsets. The
-// suite never sleeps and never reads the wall clock to judge expiry.
+// suite reads the wall clock only to bound its wait for an event that must
+// arrive (a revocation through the feed), never to judge expiry or speed.
 // The base time lies in the future so that backends which also expire
 // records by wall-clock TTL (Redis) keep the suite's sessions alive, and
 // every time has microsecond granularity because PostgreSQL keeps no more.
@@ -43,8 +49,8 @@ import (
 // Base is the fixed time the suite's clocks start from.
 var Base = time.Date(2099, time.March, 14, 15, 9, 26, 535897000, time.UTC)
 
-// eventWait bounds how long the feed subtest waits for an event that must
-// arrive. It is generous: it only matters when the store is broken.
+// eventWait bounds how long the feed and manager cases wait for an event
+// that must arrive. It is generous: it only matters when the store is broken.
 const eventWait = 10 * time.Second
 
 // Run runs the conformance suite. newStore must return a fresh, empty
@@ -69,6 +75,10 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"large-data", testLargeData},
 		{"keyring", testKeyRing},
 		{"count", testCount},
+		{"manager-refresh-concurrent", testManagerRefreshConcurrent},
+		{"manager-revocation", testManagerRevocation},
+		{"manager-metadata", testManagerMetadata},
+		{"manager-app-data", testManagerAppData},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,6 @@ import (
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/session/sessiontest"
 	"github.com/sessiond/sessiond/store/pgstore"
-	"github.com/sessiond/sessiond/token"
 )
 
 // freshSchema returns the name of a schema no one uses yet and drops it
@@ -347,64 +346,6 @@ func TestSchemasAreIsolated(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("no event")
 		}
-	}
-}
-
-// TestConcurrentRefresh: 32 concurrent refreshes of one token through a
-// session.Manager on this store all get the same child, and the session
-// lives on.
-func TestConcurrentRefresh(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, freshSchema(t))
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { return now }
-	keys, err := token.NewKeyRing(token.EdDSA, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refKey := make([]byte, 32)
-	rand.Read(refKey)
-	m, err := session.New(ctx, session.Config{
-		Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
-		RefreshKey: refKey, Now: clock, RevocationPoll: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	login, err := m.Login(ctx, "alice", session.Meta{IP: "192.0.2.1", UserAgent: "test/1", AuthMethod: "password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 32
-	children := make([]string, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			tk, err := m.Refresh(ctx, login.RefreshToken, session.Meta{})
-			if errs[i] = err; err == nil {
-				children[i] = tk.RefreshToken
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("refresh %d: %v", i, errs[i])
-		}
-		if children[i] != children[0] {
-			t.Fatalf("refresh %d got another child", i)
-		}
-	}
-	if _, err := m.Get(ctx, login.Session.ID); err != nil {
-		t.Fatalf("session after concurrent refreshes: %v", err)
-	}
-	if _, err := m.Refresh(ctx, children[0], session.Meta{}); err != nil {
-		t.Fatalf("the one child does not work: %v", err)
 	}
 }
 

@@ -2,10 +2,8 @@ package redisstore_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,68 +13,7 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/session/sessiontest"
-	"github.com/sessiond/sessiond/token"
 )
-
-// TestManagerConcurrentRefresh: 32 requests refreshing the same token at
-// once through a Manager on each real backend all get the same child.
-func TestManagerConcurrentRefresh(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			s, _ := open(t, b.url(t))
-			keys, err := token.NewKeyRing(token.EdDSA, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			refKey := make([]byte, 32)
-			rand.Read(refKey)
-			m, err := session.New(t.Context(), session.Config{
-				Store: s, Keys: keys, Issuer: "https://issuer.test", Audience: "api.test",
-				RefreshKey: refKey, RevocationPoll: -1,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			login, err := m.Login(t.Context(), "alice", session.Meta{IP: "192.0.2.1", AuthMethod: "password"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			const n = 32
-			children := make([]string, n)
-			errs := make([]error, n)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					tok, err := m.Refresh(t.Context(), login.RefreshToken, session.Meta{IP: "192.0.2.1"})
-					if err == nil {
-						children[i] = tok.RefreshToken
-					}
-					errs[i] = err
-				})
-			}
-			close(start)
-			wg.Wait()
-			for i := range n {
-				if errs[i] != nil {
-					t.Fatalf("refresh %d: %v", i, errs[i])
-				}
-				if children[i] != children[0] {
-					t.Fatalf("refresh %d got another child than refresh 0", i)
-				}
-			}
-			if children[0] == login.RefreshToken {
-				t.Fatal("refresh did not rotate the token")
-			}
-			// The child works; the session is intact.
-			if _, err := m.Refresh(t.Context(), children[0], session.Meta{}); err != nil {
-				t.Fatalf("refreshing the child: %v", err)
-			}
-		})
-	}
-}
 
 // keySlot asks the cluster which hash slot a key lives in.
 func keySlot(t *testing.T, c redis.UniversalClient, key string) int64 {
