@@ -74,8 +74,12 @@ type Config struct {
 	// replaces it. Default 30 days; at least an hour.
 	KeyRotation time.Duration
 	// KeyReload is how often the shared key ring is re-read for other
-	// nodes' rotations. Default 10 s. A token naming an unknown key also
-	// reloads it, at most once a second.
+	// nodes' rotations. Default 10 s, or less to keep within the JWKS
+	// pre-publication margin (a tenth of JWKSMaxAge, at least a second),
+	// which it may not exceed: every node must serve a published key
+	// before a copy of its JWKS cached without it could still be in use
+	// when the key signs. A token naming an unknown key also reloads it,
+	// at most once a second.
 	KeyReload time.Duration
 	// JWKSMaxAge is how long clients may cache the JWKS (its Cache-Control
 	// max-age). A new key is published in the JWKS for this long plus a
@@ -113,6 +117,28 @@ type Node struct {
 	running  chan struct{}
 }
 
+// Validate reports whether Open would accept c as configuration, opening
+// nothing: the error wraps ErrConfig. The store URL is judged by its
+// driver's syntax check; whether the store answers is Open's to find.
+func (c Config) Validate() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if c.Backend != nil {
+		return nil
+	}
+	d, err := LookupStore(c.Store)
+	if err != nil {
+		return err
+	}
+	if c.MasterKey == nil && d.Shared {
+		return errNeedMasterKey
+	}
+	return nil
+}
+
+var errNeedMasterKey = fmt.Errorf("%w: a master key is required with a shared store (set SESSIOND_MASTER_KEY, the same on every node)", ErrConfig)
+
 // check fills c's defaults and refuses what is out of bounds, before
 // anything is opened.
 func (c *Config) check() error {
@@ -131,11 +157,11 @@ func (c *Config) check() error {
 	if c.KeyRotation == 0 {
 		c.KeyRotation = DefaultKeyRotation
 	}
-	if c.KeyReload == 0 {
-		c.KeyReload = DefaultKeyReload
-	}
 	if c.JWKSMaxAge == 0 {
 		c.JWKSMaxAge = DefaultJWKSMaxAge
+	}
+	if c.KeyReload == 0 {
+		c.KeyReload = min(DefaultKeyReload, c.PublishAhead()-c.JWKSMaxAge)
 	}
 	if c.SweepEvery == 0 {
 		c.SweepEvery = DefaultSweepEvery
@@ -163,6 +189,11 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: JWKS max-age %v must be between 0 and 24h", ErrConfig, c.JWKSMaxAge)
 	case c.KeyRotation < time.Hour:
 		return fmt.Errorf("%w: key rotation %v is under an hour", ErrConfig, c.KeyRotation)
+	case c.KeyReload > c.PublishAhead()-c.JWKSMaxAge:
+		// A node must learn of a published key before a client that read
+		// its JWKS just before then could still be caching that copy when
+		// the key starts to sign.
+		return fmt.Errorf("%w: key reload %v must be at most the JWKS pre-publication margin %v (a tenth of the JWKS max-age %v, at least 1s)", ErrConfig, c.KeyReload, c.PublishAhead()-c.JWKSMaxAge, c.JWKSMaxAge)
 	case c.KeyRotation <= c.PublishAhead():
 		return fmt.Errorf("%w: key rotation %v must be longer than the JWKS pre-publication (%v)", ErrConfig, c.KeyRotation, c.PublishAhead())
 	}
@@ -203,7 +234,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.driver = d
 	}
 	if cfg.MasterKey == nil && n.driver.Shared {
-		return nil, fmt.Errorf("%w: a master key is required with a shared store (set SESSIOND_MASTER_KEY, the same on every node)", ErrConfig)
+		return nil, errNeedMasterKey
 	}
 	if b == nil {
 		var err error

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -137,7 +138,7 @@ func (s *Server) handleAdminRotateKeys(w http.ResponseWriter, r *http.Request) {
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "now must be 1 or 0")
 		return
 	}
-	if err := s.node.RotateKeys(r.Context(), now); err != nil {
+	if _, err := s.node.RotateKeys(r.Context(), node.Rotation{Immediately: now}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

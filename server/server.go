@@ -82,6 +82,23 @@ type Server struct {
 	now       func() time.Time
 }
 
+// Validate reports whether New would accept cfg (a short admin token, an
+// invalid trusted origin are refused), with an error wrapping
+// node.ErrConfig; it needs no node, so a command line can judge its flags
+// before it opens anything.
+func (cfg Config) Validate() error {
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
+		return fmt.Errorf("%w: the admin token must be at least %d characters", node.ErrConfig, MinAdminTokenLen)
+	}
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return fmt.Errorf("%w: trusted origin: %w", node.ErrConfig, err)
+		}
+	}
+	return nil
+}
+
 // New builds the HTTP API of n. It fails (with an error wrapping
 // node.ErrConfig) on a configuration it cannot serve, such as a short
 // admin token or an invalid trusted origin.
@@ -95,8 +112,8 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	if cfg.SessionLimit.Rate == 0 {
 		cfg.SessionLimit = ratelimit.Limit{Rate: 600, Period: time.Minute, Burst: 100}
 	}
-	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
-		return nil, fmt.Errorf("%w: the admin token must be at least %d characters", node.ErrConfig, MinAdminTokenLen)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg: cfg, node: n, log: cfg.Logger, audit: n.Audit(), mgr: n.Manager(), accounts: n.Accounts(),

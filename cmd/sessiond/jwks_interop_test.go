@@ -165,7 +165,7 @@ func startInteropServer(t *testing.T) *interopServer {
 	t.Helper()
 	env := map[string]string{"SESSIOND_ADMIN_TOKEN": interopAdminToken}
 	getenv := func(k string) string { return env[k] }
-	args := []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--jwks-max-age", "2s",
+	args := []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--jwks-max-age", "2s", "--key-reload", "1s",
 		"--issuer", interopIssuer, "--audience", interopAudience, "--log-format", "text"}
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -34,14 +33,17 @@ type loadResult struct {
 // throughput and latency percentiles per operation. It only targets
 // loopback addresses: it is a benchmark, not a weapon.
 func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("sessiond load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newCommand("load", "sessiond load --target URL [flags]", stderr)
+	fs := c.fs
 	target := fs.String("target", "http://127.0.0.1:8080", "base URL of a running sessiond (loopback only)")
 	clients := fs.Int("clients", 8, "concurrent clients, each with its own account")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run (at most 10m)")
 	mix := fs.String("mix", "login=1,refresh=4,verify=20", "relative weights of the operations")
 	password := fs.String("password", "load-test password 1", "password of the load accounts (they are signed up if missing)")
-	if err := parse(fs, args, getenv); err != nil {
+	if err := c.parse(args, stdout, getenv); err != nil {
+		return err
+	}
+	if err := c.noArgs("load"); err != nil {
 		return err
 	}
 	if *clients < 1 || *clients > 1000 {

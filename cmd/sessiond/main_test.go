@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "sessiond")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		os.Exit(1)
 	}
@@ -189,15 +190,19 @@ func TestCommandLine(t *testing.T) {
 		out   string // regexp the stdout must match
 		err   string // regexp the stderr must match
 	}{
-		{"version", []string{"version"}, "", 0, `^sessiond `, ``},
+		{"version from the build info", []string{"version"}, "", 0, `^sessiond (v\d|devel-[0-9a-f]{12})`, ``},
+		{"serve help", []string{"serve", "-h"}, "", 0, `(?s)--allow-signup\n.*--jwks-max-age duration.*--key-reload duration`, ``},
 		{"no command", nil, "", 2, ``, `no command`},
 		{"unknown command", []string{"frobnicate"}, "", 2, ``, `unknown command "frobnicate"`},
 		{"bad flag", []string{"serve", "--nope"}, "", 2, ``, `flag provided but not defined`},
 		{"bad duration", []string{"serve", "--access-ttl", "soon"}, "", 2, ``, `invalid value`},
 		{"access ttl over the cap", []string{"serve", "--store", store, "--access-ttl", "2h"}, "", 2, ``, `access TTL`},
 		{"grace over the cap", []string{"serve", "--store", "memory://", "--refresh-grace", "5m"}, "", 2, ``, `refresh grace`},
-		{"HS256 refused in server mode", []string{"serve", "--store", "memory://", "--signing-alg", "HS256"}, "", 1, ``, `library mode`},
-		{"bad store", []string{"gc", "--store", "ftp://x"}, "", 1, ``, `unknown scheme`},
+		{"HS256 refused in server mode", []string{"serve", "--store", "memory://", "--signing-alg", "HS256"}, "", 2, ``, `library mode`},
+		{"bad store", []string{"gc", "--store", "ftp://x"}, "", 2, ``, `unknown scheme`},
+		{"bolt store without a directory", []string{"users", "list", "--store", "bolt://"}, "", 2, ``, `needs a directory`},
+		{"shared store without a master key", []string{"gc", "--store", "redis://127.0.0.1:1/0"}, "", 2, ``, `SESSIOND_MASTER_KEY`},
+		{"unreachable store is a failure", []string{"gc", "--store", "redis://127.0.0.1:1/0"}, "", 1, ``, `cannot reach`},
 		{"users add", []string{"users", "add", "--store", store, "lee@example.com"}, "correct horse battery\n", 0, `^\S{22}\n$`, ``},
 		{"users add weak password", []string{"users", "add", "--store", store, "lou@example.com"}, "short\n", 1, ``, `password`},
 		{"users list", []string{"users", "list", "--store", store}, "", 0, `lee@example.com`, ``},
@@ -206,8 +211,8 @@ func TestCommandLine(t *testing.T) {
 		{"keys list", []string{"keys", "list", "--store", store}, "", 0, `(?s)KID.*EdDSA\s+\S+\s+true`, ``},
 		{"keys rotate", []string{"keys", "rotate", "--store", store}, "", 0, `(?s)EdDSA.*false.*EdDSA.*true|(?s)EdDSA.*true.*EdDSA.*false`, ``},
 		{"gc", []string{"gc", "--store", store}, "", 0, `deleted 0 expired sessions`, ``},
-		{"migrate on bolt", []string{"migrate", "--store", store}, "", 1, ``, `postgres`},
-		{"env twin", []string{"gc"}, "", 1, ``, `unknown scheme "nope"`},
+		{"migrate on bolt", []string{"migrate", "--store", store}, "", 2, ``, `postgres`},
+		{"env twin", []string{"gc"}, "", 2, ``, `unknown scheme "nope"`},
 		// Bad usage changes nothing: these use the default store in the
 		// working directory, which must stay empty.
 		{"users: unknown subcommand", []string{"users", "frobnicate"}, "", 2, ``, `want add, list or delete`},
@@ -218,6 +223,15 @@ func TestCommandLine(t *testing.T) {
 		{"sessions revoke without a selector", []string{"sessions", "revoke"}, "", 2, ``, `exactly one`},
 		{"keys: unknown subcommand", []string{"keys", "frob"}, "", 2, ``, `want list or rotate`},
 		{"gc with an argument", []string{"gc", "now"}, "", 2, ``, `no arguments`},
+		// Admin subcommands have their own flags, never serve's.
+		{"users add takes no serve flag", []string{"users", "add", "--key-rotation=1ns", "x@y.z"}, "", 2, ``, `flag provided but not defined: -key-rotation`},
+		{"gc takes no serve flag", []string{"gc", "--dev-tls", "--tls-cert=x"}, "", 2, ``, `flag provided but not defined: -dev-tls`},
+		{"keys list takes no rotate flag", []string{"keys", "list", "--now"}, "", 2, ``, `flag provided but not defined: -now`},
+		{"allow-signup is a boolean", []string{"serve", "--allow-signup=maybe"}, "", 2, ``, `allow-signup`},
+		{"bad log level", []string{"serve", "--log-level", "loud"}, "", 2, ``, `log-level`},
+		{"bad master key", []string{"gc"}, "", 2, ``, `master key: not base64`},
+		{"short admin token", []string{"serve"}, "", 2, ``, `admin token`},
+		{"keys rotate to an unknown algorithm", []string{"keys", "rotate", "--signing-alg", "HS256"}, "", 2, ``, `signing-alg`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,8 +240,15 @@ func TestCommandLine(t *testing.T) {
 			cmd := exec.CommandContext(ctx, binary, tc.args...)
 			cmd.Dir = t.TempDir()
 			cmd.Env = os.Environ()
-			if tc.name == "env twin" {
+			switch tc.name {
+			case "env twin":
 				cmd.Env = append(cmd.Env, "SESSIOND_STORE=nope://x")
+			case "unreachable store is a failure":
+				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+			case "bad master key":
+				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY=not base64!")
+			case "short admin token":
+				cmd.Env = append(cmd.Env, "SESSIOND_ADMIN_TOKEN=aaaa")
 			}
 			cmd.Stdin = strings.NewReader(tc.stdin)
 			var out, errb bytes.Buffer

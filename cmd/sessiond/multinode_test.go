@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +57,7 @@ func TestThreeNodesOnRedis(t *testing.T) {
 	env := []string{"SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))}
 	var nodes []*proc
 	for range 3 {
-		nodes = append(nodes, startStore(t, url, env, "--allow-signup=true", "--key-reload=200ms"))
+		nodes = append(nodes, startStore(t, url, env, "--allow-signup=true", "--key-reload=1s", "--jwks-max-age=5s"))
 	}
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	cred := map[string]string{"email": "nina@example.com", "password": "correct horse battery"}
@@ -92,29 +94,85 @@ func TestThreeNodesOnRedis(t *testing.T) {
 		t.Fatalf("refresh of a revoked session on node 2: %d", code)
 	}
 
-	// Rotate the shared ring from the command line while the nodes run.
-	rot := exec.Command(binary, "keys", "rotate", "--store", url)
+	// Rotate the shared ring from the command line while the nodes run:
+	// with --key-reload 1s every node serves the new key in its JWKS about
+	// a second later (measured; 10 s, the default, would mean the flag was
+	// dropped), and it signs once the JWKS caches have had it.
+	oldKid := kidOf(t, s(a1, "access_token"))
+	rot := exec.Command(binary, "keys", "rotate", "--store", url, "--jwks-max-age", "5s")
 	rot.Env = append(os.Environ(), env...)
 	out, err := rot.CombinedOutput()
 	if err != nil {
 		t.Fatalf("keys rotate: %v %s", err, out)
 	}
-	for _, n := range nodes {
+	rotated := time.Now()
+	var newKid string
+	for i, n := range nodes {
 		eventually(t, "node sees the rotated ring", func() bool {
-			res, err := http.Get(n.base + "/.well-known/jwks.json")
-			if err != nil {
-				return false
+			kids := jwksKids(n.base)
+			for _, k := range kids {
+				if k != oldKid && len(kids) == 2 {
+					newKid = k
+					return true
+				}
 			}
-			defer res.Body.Close()
-			var v struct{ Keys []any }
-			_ = jsonDecode(res, &v)
-			return len(v.Keys) == 2
+			return false
 		})
+		took := time.Since(rotated)
+		t.Logf("node %d publishes the new key %v after the rotation", i+1, took.Round(time.Millisecond))
+		// Generous: a node reloading every 1 s; the default 10 s is far over.
+		if took > 3*time.Second {
+			t.Fatalf("node %d took %v to see a rotation with --key-reload 1s", i+1, took)
+		}
 	}
-	_, b := n2.call("POST", "/v1/login", "", cred)
+	// keys rotate printed when the new key starts signing; wait for then.
+	m := regexp.MustCompile(newKid + `\s+\S+\s+\S+\s+false\s+(\S+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("keys rotate did not list the new key as pending:\n%s", out)
+	}
+	activates, err := time.Parse(time.RFC3339, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(activates) + 100*time.Millisecond)
+	code, b := n2.call("POST", "/v1/login", "", cred)
+	if code != 200 || kidOf(t, s(b, "access_token")) != newKid {
+		t.Fatalf("login after the new key's activation: %d, kid %q, want %q", code, kidOf(t, s(b, "access_token")), newKid)
+	}
 	for i, n := range nodes {
 		if code, _ := n.call("GET", "/v1/session", s(b, "access_token"), nil); code != 200 {
 			t.Fatalf("a token signed with the new key is refused on node %d: %d", i+1, code)
 		}
 	}
+}
+
+// kidOf is the kid in an access token's header (read, not verified).
+func kidOf(t *testing.T, tok string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(tok, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatalf("token header: %v", err)
+	}
+	var v struct{ Kid string }
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.Kid
+}
+
+// jwksKids are the key ids a node's JWKS lists.
+func jwksKids(base string) []string {
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var v struct{ Keys []struct{ Kid string } }
+	_ = jsonDecode(res, &v)
+	var out []string
+	for _, k := range v.Keys {
+		out = append(out, k.Kid)
+	}
+	return out
 }

@@ -68,7 +68,7 @@ func TestPostgresMigrateAndServe(t *testing.T) {
 	if code, out := run(nil, "migrate", "--store", url); code != 0 || !strings.Contains(out, "up to date") {
 		t.Fatalf("migrate again: %d %s", code, out)
 	}
-	if code, out := run(nil, "serve", "--store", url, "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "SESSIOND_MASTER_KEY is required") {
+	if code, out := run(nil, "serve", "--store", url, "--addr", "127.0.0.1:0"); code != 2 || !strings.Contains(out, "a master key is required with a shared store") {
 		t.Fatalf("serve on a shared store without a master key: %d %s", code, out)
 	}
 	p := startStore(t, url, []string{key}, "--allow-signup=true")

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/node"
 )
 
 // TestStorePasswordNeverPrinted: a password in the store URL (user info or
@@ -83,7 +83,7 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := server.RedactStoreURL(tc.in); got != tc.want {
+			if got := node.RedactStoreURL(tc.in); got != tc.want {
 				t.Fatalf("RedactStoreURL = %q, want %q", got, tc.want)
 			}
 		})

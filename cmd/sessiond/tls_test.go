@@ -65,7 +65,7 @@ func TestServeTLSFlagsUsage(t *testing.T) {
 		{"key without cert", []string{"serve", "--store", "memory://", "--tls-key", "k.pem"}, 2},
 		{"dev and files", []string{"serve", "--store", "memory://", "--dev-tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, 2},
 		{"missing files", []string{"serve", "--store", "memory://", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, 1},
-		{"bad trusted origin", []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--trusted-origins", "not an origin"}, 1},
+		{"bad trusted origin", []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--trusted-origins", "not an origin"}, 2},
 		// The development certificate is for localhost: serving it to the
 		// network teaches users to click through certificate warnings.
 		{"dev-tls on every interface", []string{"serve", "--store", "memory://", "--addr", "0.0.0.0:0", "--dev-tls"}, 2},

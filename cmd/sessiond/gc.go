@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var a adminFlags
+	c := newCommand("gc", "sessiond gc [flags]   delete expired sessions and forgotten revocations now", stderr)
+	a.register(c.fs)
+	if err := c.parse(args, stdout, getenv); err != nil {
+		return err
+	}
+	if err := c.noArgs("gc"); err != nil {
+		return err
+	}
+	cfg, err := a.config(getenv)
+	if err != nil {
+		return err
+	}
+	n, err := a.open(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	count, err := n.Manager().Sweep(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %d expired sessions\n", count)
+	return nil
+}

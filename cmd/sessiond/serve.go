@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/node"
+	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/redisstore"
+	"github.com/sessiond/sessiond/token"
+)
+
+// serveOptions is everything `sessiond serve` is told, by flags and the
+// environment: the node's configuration, the server's, and how to listen.
+// Flags write into it directly, so a parsed flag cannot miss what it
+// configures (TestEveryServeFlagReachesItsSetting holds every flag to it).
+type serveOptions struct {
+	node   node.Config
+	server server.Config
+	addr   string
+
+	signingAlg     string
+	allowSignup    boolFlag
+	trustedProxies string
+	trustedOrigins string
+	loginPerIP     int
+	loginPerAcct   int
+	sessionRate    int
+
+	tlsCert, tlsKey string
+	devTLS          bool
+
+	logFormat, logLevel string
+}
+
+const serveUsage = "sessiond serve [flags]"
+
+func serveFlags(fs *flag.FlagSet, o *serveOptions) {
+	storeFlag(fs, &o.node.Store)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one and prints it)")
+	fs.BoolVar(&o.node.AutoMigrate, "migrate", false, "apply pending PostgreSQL migrations at start instead of refusing to start")
+	fs.StringVar(&o.node.Issuer, "issuer", node.DefaultIssuer, "iss of access tokens")
+	fs.StringVar(&o.node.Audience, "audience", node.DefaultAudience, "aud of access tokens")
+	fs.DurationVar(&o.node.Policy.AccessTTL, "access-ttl", session.DefaultAccessTTL, "access token lifetime (at most 1h)")
+	fs.DurationVar(&o.node.Policy.IdleTimeout, "idle-timeout", session.DefaultIdleTimeout, "session idle timeout")
+	fs.DurationVar(&o.node.Policy.AbsoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "session absolute lifetime")
+	fs.DurationVar(&o.node.Policy.RefreshGrace, "refresh-grace", session.DefaultRefreshGrace, "window in which a rotated refresh token may be replayed (at most 1m)")
+	fs.IntVar(&o.node.Policy.MaxSessionsPerUser, "max-sessions-per-user", 0, "cap of live sessions per user; the oldest go first (0: no cap)")
+	fs.StringVar(&o.signingAlg, "signing-alg", string(node.DefaultSigningAlg), "signing algorithm of new keys: EdDSA, ES256, RS256")
+	fs.DurationVar(&o.node.KeyRotation, "key-rotation", node.DefaultKeyRotation, "replace the signing key when it is this old (its successor is published --jwks-max-age earlier)")
+	fs.DurationVar(&o.node.KeyReload, "key-reload", 0, "how often to re-read the shared key ring for other nodes' rotations (default 10s, or a tenth of --jwks-max-age if that is less; never more)")
+	fs.DurationVar(&o.node.JWKSMaxAge, "jwks-max-age", node.DefaultJWKSMaxAge, "how long clients may cache /.well-known/jwks.json; a new key is published this long (plus a tenth) before it signs")
+	fs.Var(&o.allowSignup, "allow-signup", "accept POST /v1/signup (default: on for bolt and memory stores, off for shared ones)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
+	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins (https://app.example.com) allowed to send cross-origin unsafe requests")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS (with --tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	fs.BoolVar(&o.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost made at start (development only)")
+	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
+	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
+	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
+	logFlags(fs, &o.logFormat, &o.logLevel, "info")
+}
+
+// parseServe turns serve's arguments and environment into options, and
+// judges them all before anything is opened: bad usage creates no file.
+func parseServe(args []string, stdout, stderr io.Writer, getenv func(string) string) (*serveOptions, error) {
+	o := &serveOptions{}
+	c := newCommand("serve", serveUsage, stderr)
+	serveFlags(c.fs, o)
+	if err := c.parse(args, stdout, getenv); err != nil {
+		return nil, err
+	}
+	if err := c.noArgs("serve"); err != nil {
+		return nil, err
+	}
+	if err := o.finish(getenv); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// finish converts what flags hold as text or counts, reads the
+// environment-only secrets, and validates the result.
+func (o *serveOptions) finish(getenv func(string) string) error {
+	o.node.SigningAlg = token.Algorithm(o.signingAlg)
+	o.server.AllowSignup = o.allowSignup.ptr()
+	if o.loginPerIP < 1 || o.loginPerAcct < 1 || o.sessionRate < 1 {
+		return fmt.Errorf("%w: --login-rate-ip, --login-rate-account and --session-rate must be at least 1", errUsage)
+	}
+	o.server.LoginPerIP = perMinute(o.loginPerIP, 2)
+	o.server.LoginPerAccount = perMinute(o.loginPerAcct, 2)
+	o.server.SessionLimit = perMinute(o.sessionRate, 6)
+	if o.trustedProxies != "" {
+		p, err := httpauth.ParseTrusted(o.trustedProxies)
+		if err != nil {
+			return fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+		}
+		o.server.TrustedProxies = p
+	}
+	for _, origin := range strings.Split(o.trustedOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			o.server.TrustedOrigins = append(o.server.TrustedOrigins, origin)
+		}
+	}
+	if v := getenv("SESSIOND_MASTER_KEY"); v != "" {
+		k, err := node.ParseMasterKey(v)
+		if err != nil {
+			return fmt.Errorf("SESSIOND_MASTER_KEY: %w", err)
+		}
+		o.node.MasterKey = k
+	}
+	if v := getenv("SESSIOND_INTROSPECT_CLIENTS"); v != "" {
+		cl, err := server.ParseClients(v)
+		if err != nil {
+			return fmt.Errorf("%w: SESSIOND_INTROSPECT_CLIENTS: %v", errUsage, err)
+		}
+		o.server.Clients = cl
+	}
+	o.server.AdminToken = getenv("SESSIOND_ADMIN_TOKEN")
+	if _, err := newLogger(o.logFormat, o.logLevel, io.Discard); err != nil {
+		return err
+	}
+	if err := o.checkTLS(); err != nil {
+		return err
+	}
+	if err := o.node.Validate(); err != nil {
+		return err
+	}
+	return o.server.Validate()
+}
+
+func (o *serveOptions) checkTLS() error {
+	switch {
+	case o.devTLS && (o.tlsCert != "" || o.tlsKey != ""):
+		return fmt.Errorf("%w: --dev-tls and --tls-cert/--tls-key exclude each other", errUsage)
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case o.devTLS && !loopbackAddr(o.addr):
+		return fmt.Errorf("%w: --dev-tls serves a self-signed certificate for localhost only; --addr %q is not a loopback address (use --tls-cert/--tls-key)", errUsage, o.addr)
+	}
+	return nil
+}
+
+// tls is the TLS configuration the flags ask for: nil (plain HTTP), the
+// files of --tls-cert/--tls-key, or a self-signed certificate (--dev-tls)
+// with its fingerprint to print.
+func (o *serveOptions) tls(log *slog.Logger) (*tls.Config, string, error) {
+	switch {
+	case o.devTLS:
+		cfg, fp, err := server.DevTLS(time.Now())
+		if err != nil {
+			return nil, "", err
+		}
+		log.Warn("serving a self-signed development certificate; use --tls-cert/--tls-key in production", "sha256", fp)
+		return cfg, fp, nil
+	case o.tlsCert != "":
+		cfg, err := server.LoadTLS(o.tlsCert, o.tlsKey)
+		return cfg, "", err
+	}
+	return nil, "", nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	o, err := parseServe(args, stdout, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o.logFormat, o.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	tlsCfg, fingerprint, err := o.tls(log)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	redisstore.UseLogger(log)
+	o.node.Logger = log
+	n, err := node.Open(ctx, o.node)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	srv, err := server.New(n, o.server)
+	if err != nil {
+		return err
+	}
+	nctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(nctx) }()
+	select {
+	case <-n.Running():
+	case err := <-ran:
+		return err
+	}
+	err = server.Run(ctx, srv, server.RunConfig{
+		Addr:      o.addr,
+		TLSConfig: tlsCfg,
+		Ready: func(a net.Addr) {
+			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, node.RedactStoreURL(o.node.Store))
+			if fingerprint != "" {
+				fmt.Fprintf(stdout, "sessiond development certificate (self-signed, for localhost, 127.0.0.1, ::1) SHA-256 %s\n", fingerprint)
+			}
+			log.Info("listening", "addr", a.String(), "store", node.RedactStoreURL(o.node.Store))
+		},
+	})
+	stop()
+	<-ran
+	return err
+}
+
+// loopbackAddr reports whether the listen address addr is reachable from
+// this machine only: localhost or a loopback IP (an empty host means every
+// interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopback(host)
+}
