@@ -6,9 +6,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
+	"reflect"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sessiond/sessiond/httpauth"
 )
@@ -55,11 +56,71 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	return nil
 }
 
-// jsonErrorText shortens a decoding error to what the client needs.
+// jsonErrorText says what is wrong with a body in the client's terms: the
+// member (as a JSON Pointer) and what was expected, never a Go type.
 func jsonErrorText(err error) string {
-	s := strings.TrimPrefix(err.Error(), "json: ")
+	var sem *jsonv2.SemanticError
+	var syn *jsontext.SyntacticError
+	var s string
+	switch {
+	case errors.As(err, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName):
+		s = fmt.Sprintf("unknown member %q", string(sem.JSONPointer))
+	case errors.As(err, &sem) && sem.Err == nil && sem.GoType != nil:
+		where := string(sem.JSONPointer)
+		if where == "" {
+			where = "the body"
+		}
+		s = fmt.Sprintf("%s: want %s, got %s", where, jsonKindOf(sem.GoType), kindName(sem.JSONKind))
+	case errors.As(err, &sem):
+		s = fmt.Sprintf("%s: invalid value", string(sem.JSONPointer))
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		s = fmt.Sprintf("duplicate member %q", string(syn.JSONPointer))
+	case errors.As(err, &syn):
+		s = fmt.Sprintf("invalid JSON at byte %d: %v", syn.ByteOffset, syn.Err)
+	default:
+		s = "invalid JSON"
+	}
 	if len(s) > 200 {
 		s = s[:200]
 	}
 	return s
+}
+
+// jsonKindOf names the JSON a Go type is decoded from.
+func jsonKindOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKindOf(t.Elem())
+	}
+	return "another value"
+}
+
+// kindName names a JSON kind as a client would.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "something else"
 }

@@ -1,6 +1,9 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Sentinel errors. Every error returned by this package and by a conforming
 // Store wraps at most one of these, so callers branch with errors.Is at any
@@ -35,3 +38,16 @@ var (
 	// must fail closed: HTTP servers answer 503.
 	ErrStore = errors.New("session: store unavailable")
 )
+
+// tokenError is ErrInvalidToken for a cause (revoked, reused, expired,
+// a bad signature), saying "session:" once whatever the cause's prefix.
+type tokenError struct{ cause error }
+
+func (e tokenError) Error() string {
+	return ErrInvalidToken.Error() + ": " + strings.TrimPrefix(e.cause.Error(), "session: ")
+}
+
+func (e tokenError) Unwrap() []error { return []error{ErrInvalidToken, e.cause} }
+
+// invalidToken wraps cause under ErrInvalidToken: errors.Is finds both.
+func invalidToken(cause error) error { return tokenError{cause} }

@@ -18,7 +18,7 @@ import (
 func (m *Manager) RefreshTokenSession(ctx context.Context, refreshToken string) (*Session, error) {
 	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, invalidToken(err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	rec, err := m.get(ctx, id)
@@ -26,7 +26,7 @@ func (m *Manager) RefreshTokenSession(ctx context.Context, refreshToken string) 
 		if isStoreFailure(err) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, invalidToken(err)
 	}
 	if subtle.ConstantTimeCompare(token.HashRefreshToken(refreshToken), rec.RefreshHash) != 1 {
 		return nil, fmt.Errorf("%w: not the session's current refresh token", ErrInvalidToken)

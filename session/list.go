@@ -9,7 +9,7 @@ import (
 func (m *Manager) List(ctx context.Context, userID string) ([]*Session, error) {
 	recs, err := m.store.ListUser(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("session: list: %w", err)
+		return nil, fmt.Errorf("list: %w", err)
 	}
 	now := m.now()
 	out := make([]*Session, 0, len(recs))

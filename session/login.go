@@ -121,7 +121,7 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 	id, raw := newID()
 	rt, err := token.NewRefreshToken(m.refKey, raw)
 	if err != nil {
-		return nil, fmt.Errorf("session: refresh token: %w", err)
+		return nil, fmt.Errorf("refresh token: %w", err)
 	}
 	abs := now.Add(m.policy.AbsoluteTimeout)
 	rec := &Record{
@@ -137,7 +137,7 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 		RefreshHash:   token.HashRefreshToken(rt),
 	}
 	if err := m.store.Create(ctx, rec); err != nil {
-		return nil, fmt.Errorf("session: create: %w", err)
+		return nil, fmt.Errorf("create: %w", err)
 	}
 	if m.policy.MaxSessionsPerUser > 0 {
 		if err := m.enforceCap(ctx, userID, id); err != nil {
@@ -158,7 +158,7 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 func (m *Manager) enforceCap(ctx context.Context, userID, keep string) error {
 	recs, err := m.store.ListUser(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("session: list for cap: %w", err)
+		return fmt.Errorf("list for cap: %w", err)
 	}
 	now := m.now()
 	live := recs[:0]

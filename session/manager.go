@@ -176,7 +176,7 @@ func (m *Manager) Listen(ctx context.Context) error {
 			}
 		}
 		if err := feed.SubscribeRevocations(m.bg, deliver); err != nil {
-			return fmt.Errorf("session: subscribe to revocations: %w", err)
+			return fmt.Errorf("subscribe to revocations: %w", err)
 		}
 	}
 	if err := m.LoadRevocations(ctx); err != nil {

@@ -22,16 +22,16 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	// would take it for a stolen token and revoke the session.
 	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, invalidToken(err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	child, err := token.DeriveRefreshToken(m.refKey, refreshToken)
 	if err != nil {
-		return nil, fmt.Errorf("session: derive refresh token: %w", err)
+		return nil, fmt.Errorf("derive refresh token: %w", err)
 	}
 	now := m.now()
 	if m.revoked.has(id, now) {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+		return nil, invalidToken(ErrRevoked)
 	}
 	outcome, rec, err := m.store.Rotate(ctx, id, RotateRequest{
 		Presented:     token.HashRefreshToken(refreshToken),
@@ -47,24 +47,24 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 		m.revoked.add(Revocation{SessionID: id, Until: now.Add(revokeHold)})
 		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent,
 			Reason: "revocation not recorded in the store: other nodes accept its access tokens until they expire"})
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrReused)
+		return nil, invalidToken(ErrReused)
 	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+			return nil, invalidToken(err)
 		}
-		return nil, fmt.Errorf("session: refresh: %w", err)
+		return nil, fmt.Errorf("refresh: %w", err)
 	}
 	switch outcome {
 	case Reused:
 		m.revoked.add(Revocation{SessionID: id, Until: now.Add(revokeHold)})
 		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent})
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrReused)
+		return nil, invalidToken(ErrReused)
 	case GraceReplay:
 		// Nothing was written; answer from the record as stored now.
 		if rec == nil {
 			if rec, err = m.store.Get(ctx, id); err != nil {
-				return nil, fmt.Errorf("session: refresh: %w", err)
+				return nil, fmt.Errorf("refresh: %w", err)
 			}
 		}
 	case Rotated:
@@ -93,7 +93,7 @@ func (m *Manager) sign(rec *Record, now time.Time) (string, time.Time, error) {
 		SessionID: rec.ID,
 	})
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("session: sign access token: %w", err)
+		return "", time.Time{}, fmt.Errorf("sign access token: %w", err)
 	}
 	return at, exp, nil
 }

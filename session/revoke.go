@@ -34,7 +34,7 @@ func (m *Manager) revoke(ctx context.Context, id string, ev audit.Event) error {
 	// must fail closed here rather than leave the session usable.
 	m.revoked.add(Revocation{SessionID: id, Until: until})
 	if _, err := m.store.Delete(ctx, id, until); err != nil {
-		return fmt.Errorf("session: revoke: %w", err)
+		return fmt.Errorf("revoke: %w", err)
 	}
 	m.audit.Log(ctx, ev)
 	return nil
@@ -47,7 +47,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, except string) ([]stri
 	until := now.Add(revokeHold)
 	ids, err := m.store.DeleteUser(ctx, userID, except, until)
 	if err != nil {
-		return nil, fmt.Errorf("session: revoke user: %w", err)
+		return nil, fmt.Errorf("revoke user: %w", err)
 	}
 	for _, id := range ids {
 		m.revoked.add(Revocation{SessionID: id, Until: until})
@@ -67,7 +67,7 @@ func (m *Manager) RevokedCount() int { return m.revoked.len() }
 func (m *Manager) LoadRevocations(ctx context.Context) error {
 	revs, err := m.store.Revocations(ctx, m.now())
 	if err != nil {
-		return fmt.Errorf("session: load revocations: %w", err)
+		return fmt.Errorf("load revocations: %w", err)
 	}
 	for _, r := range revs {
 		m.revoked.add(r)

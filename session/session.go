@@ -53,7 +53,7 @@ func Get[T any](s *Session, key string) (T, bool, error) {
 		return v, false, nil
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, true, fmt.Errorf("session: app data %q: %w", key, err)
+		return v, true, fmt.Errorf("app data %q: %w", key, err)
 	}
 	return v, true, nil
 }
@@ -64,13 +64,13 @@ func Get[T any](s *Session, key string) (T, bool, error) {
 func (s *Session) Set(key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("session: app data %q: %w", key, err)
+		return fmt.Errorf("app data %q: %w", key, err)
 	}
 	// PostgreSQL's jsonb cannot hold U+0000 or an unpaired surrogate;
 	// refuse them here so every backend behaves the same rather than one
 	// failing at write time (as a store failure).
 	if !jsonbSafe(raw) || strings.ContainsRune(key, 0) {
-		return fmt.Errorf("session: app data %q: %w", key, ErrInvalidData)
+		return fmt.Errorf("app data %q: %w", key, ErrInvalidData)
 	}
 	if s.data == nil {
 		s.data = make(map[string]json.RawMessage)
@@ -98,7 +98,7 @@ func dataSize(d map[string]json.RawMessage) (int, error) {
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
-		return 0, fmt.Errorf("session: app data: %w", err)
+		return 0, fmt.Errorf("app data: %w", err)
 	}
 	return len(b), nil
 }

@@ -16,7 +16,7 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	}
 	n, err := m.store.DeleteExpired(ctx, now)
 	if err != nil {
-		return n, fmt.Errorf("session: sweep: %w", err)
+		return n, fmt.Errorf("sweep: %w", err)
 	}
 	return n, nil
 }

@@ -21,14 +21,14 @@ func (m *Manager) get(ctx context.Context, id string) (*Record, error) {
 	}
 	now := m.now()
 	if m.revoked.has(id, now) {
-		return nil, fmt.Errorf("session: %w", ErrRevoked)
+		return nil, ErrRevoked
 	}
 	rec, err := m.store.Get(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("session: get: %w", err)
+		return nil, fmt.Errorf("get: %w", err)
 	}
 	if rec.Expired(now) {
-		return nil, fmt.Errorf("session: %w", ErrExpired)
+		return nil, ErrExpired
 	}
 	return rec, nil
 }
@@ -65,8 +65,8 @@ func (m *Manager) Update(ctx context.Context, id string, fn func(*Session) error
 		case errors.Is(err, ErrConflict):
 			continue
 		default:
-			return nil, fmt.Errorf("session: update: %w", err)
+			return nil, fmt.Errorf("update: %w", err)
 		}
 	}
-	return nil, fmt.Errorf("session: update after %d attempts: %w", attempts, ErrConflict)
+	return nil, fmt.Errorf("update after %d attempts: %w", attempts, ErrConflict)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/sessiond/sessiond/token"
@@ -31,7 +30,7 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 		key = sha256.Sum256([]byte(accessToken))
 		if id, ok := m.cache.get(key, now); ok {
 			if m.revoked.has(id.SessionID, now) {
-				return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+				return nil, invalidToken(ErrRevoked)
 			}
 			cp := *id // callers may not change the cached entry
 			return &cp, nil
@@ -42,10 +41,10 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 		c, err = m.verifier.Verify(accessToken)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, invalidToken(err)
 	}
 	if m.revoked.has(c.SessionID, now) {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrRevoked)
+		return nil, invalidToken(ErrRevoked)
 	}
 	id := &Identity{SessionID: c.SessionID, UserID: c.Subject, TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
 	if m.cache != nil {
