@@ -481,7 +481,7 @@ func TestJWKSVerifiesWithIndependentLibrary(t *testing.T) {
 			t.Fatal("JWKS serves a private key")
 		}
 	}
-	sig, err := jose.ParseSigned(str(l, "access_token"), []jose.SignatureAlgorithm{jose.EdDSA})
+	sig, err := jose.ParseSignedCompact(str(l, "access_token"), []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func randomOp(ctx context.Context, s session.Store, rng *rand.Rand, seq int, use
 	case 0, 1:
 		r := NewRecord(user, time.Duration(seq)*time.Microsecond)
 		if err := s.Create(ctx, r); err != nil {
-			return fmt.Errorf("Create: %w", err)
+			return fmt.Errorf("store.Create: %w", err)
 		}
 		onCreate(r)
 	case 2:
@@ -129,10 +129,10 @@ func randomOp(ctx context.Context, s session.Store, rng *rand.Rand, seq int, use
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("Get: %w", err)
+			return fmt.Errorf("store.Get: %w", err)
 		}
 		if r.Version < 1 {
-			return fmt.Errorf("Get: Version %d", r.Version)
+			return fmt.Errorf("store.Get: Version %d", r.Version)
 		}
 	case 3:
 		r, err := s.Get(ctx, pick(rng))
@@ -140,12 +140,12 @@ func randomOp(ctx context.Context, s session.Store, rng *rand.Rand, seq int, use
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("Get: %w", err)
+			return fmt.Errorf("store.Get: %w", err)
 		}
 		r.IP = fmt.Sprintf("192.0.2.%d", seq%256)
 		r.LastSeenAt = now
 		if err := s.Update(ctx, r); err != nil && !errors.Is(err, session.ErrConflict) && !errors.Is(err, session.ErrNotFound) {
-			return fmt.Errorf("Update: %w", err)
+			return fmt.Errorf("store.Update: %w", err)
 		}
 	case 4:
 		id := pick(rng)
@@ -154,7 +154,7 @@ func randomOp(ctx context.Context, s session.Store, rng *rand.Rand, seq int, use
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("Get: %w", err)
+			return fmt.Errorf("store.Get: %w", err)
 		}
 		out, got, err := s.Rotate(ctx, id, session.RotateRequest{
 			Presented: r.RefreshHash, Next: NewHash(), Now: now, Grace: grace,
@@ -163,11 +163,11 @@ func randomOp(ctx context.Context, s session.Store, rng *rand.Rand, seq int, use
 		switch {
 		case errors.Is(err, session.ErrNotFound):
 		case err != nil:
-			return fmt.Errorf("Rotate: %w", err)
+			return fmt.Errorf("store.Rotate: %w", err)
 		case out == session.Rotated && (got == nil || got.ID != id):
-			return fmt.Errorf("Rotated returned %v", got)
+			return fmt.Errorf("store.Rotate returned %v", got)
 		case out != session.Rotated && out != session.GraceReplay && out != session.Reused:
-			return fmt.Errorf("Rotate outcome %v", out)
+			return fmt.Errorf("store.Rotate outcome %v", out)
 		}
 	case 5:
 		if rng.IntN(4) == 0 {
@@ -175,7 +175,7 @@ func randomOp(ctx context.Context, s session.Store, rng *rand.Rand, seq int, use
 				return fmt.Errorf("DeleteUser: %w", err)
 			}
 		} else if _, err := s.Delete(ctx, pick(rng), now.Add(hold)); err != nil {
-			return fmt.Errorf("Delete: %w", err)
+			return fmt.Errorf("store.Delete: %w", err)
 		}
 	case 6:
 		rs, err := s.ListUser(ctx, user)

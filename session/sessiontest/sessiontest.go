@@ -189,22 +189,22 @@ func sameRecord(got, want *session.Record) error {
 
 func sameData(got, want map[string]json.RawMessage) error {
 	if len(got) != len(want) {
-		return fmt.Errorf("Data has %d keys, want %d", len(got), len(want))
+		return fmt.Errorf("record.Data has %d keys, want %d", len(got), len(want))
 	}
 	for k, w := range want {
 		g, ok := got[k]
 		if !ok {
-			return fmt.Errorf("Data[%q] missing", k)
+			return fmt.Errorf("record.Data[%q] missing", k)
 		}
 		var gv, wv any
 		if err := json.Unmarshal(g, &gv); err != nil {
-			return fmt.Errorf("Data[%q] = %q is not JSON: %v", k, g, err)
+			return fmt.Errorf("record.Data[%q] = %q is not JSON: %v", k, g, err)
 		}
 		if err := json.Unmarshal(w, &wv); err != nil {
 			return fmt.Errorf("want Data[%q] = %q is not JSON: %v", k, w, err)
 		}
 		if !reflect.DeepEqual(gv, wv) {
-			return fmt.Errorf("Data[%q] = %s, want %s", k, g, w)
+			return fmt.Errorf("record.Data[%q] = %s, want %s", k, g, w)
 		}
 	}
 	return nil
