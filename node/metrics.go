@@ -16,11 +16,11 @@ import (
 // metrics are a node's Prometheus metrics, on a registry of the node's own
 // (several nodes in one process, as in tests, do not collide).
 type metrics struct {
-	reg        *prometheus.Registry
-	events     *prometheus.CounterVec
-	storeDur   *prometheus.HistogramVec
-	storeErrs  *prometheus.CounterVec
-	feedLag    prometheus.Histogram
+	reg       *prometheus.Registry
+	events    *prometheus.CounterVec
+	storeDur  *prometheus.HistogramVec
+	storeErrs *prometheus.CounterVec
+	feedLag   prometheus.Histogram
 }
 
 // SessionCounter is implemented by stores that can count live sessions
