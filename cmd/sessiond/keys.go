@@ -45,7 +45,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err := c.parse(rest, stdout, getenv); err != nil {
 		return err
 	}
-	if err := c.noArgs("keys "+sub); err != nil {
+	if err := c.noArgs("keys " + sub); err != nil {
 		return err
 	}
 	newAlg, err := checkAlg(alg)
