@@ -204,6 +204,7 @@ func TestCommandLine(t *testing.T) {
 		{"shared store without a master key", []string{"gc", "--store", "redis://127.0.0.1:1/0"}, "", 2, ``, `SESSIOND_MASTER_KEY`},
 		{"unreachable store is a failure", []string{"gc", "--store", "redis://127.0.0.1:1/0"}, "", 1, ``, `cannot reach`},
 		{"users add", []string{"users", "add", "--store", store, "lee@example.com"}, "correct horse battery\n", 0, `^\S{22}\n$`, ``},
+		{"users add a taken email", []string{"users", "add", "--store", store, "lee@example.com"}, "another good password\n", 1, ``, `already registered`},
 		{"users add weak password", []string{"users", "add", "--store", store, "lou@example.com"}, "short\n", 1, ``, `password`},
 		{"users list", []string{"users", "list", "--store", store}, "", 0, `lee@example.com`, ``},
 		{"sessions list needs a user", []string{"sessions", "list", "--store", store}, "", 2, ``, `--user`},
