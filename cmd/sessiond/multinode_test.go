@@ -176,3 +176,20 @@ func jwksKids(base string) []string {
 	}
 	return out
 }
+
+// TestAllowSignupBareTurnsSignupOn: on Redis signup is off by default; a
+// bare --allow-signup followed by another flag turns it on and leaves that
+// flag its own (--addr is not swallowed as the boolean's value).
+func TestAllowSignupBareTurnsSignupOn(t *testing.T) {
+	url := cleanRedisDB(t, "13")
+	env := []string{"SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))}
+	cred := map[string]string{"email": "sam@example.com", "password": "correct horse battery"}
+	off := startStore(t, url, env)
+	if code, v := off.call("POST", "/v1/signup", "", cred); code != http.StatusForbidden {
+		t.Fatalf("signup on Redis by default: %d %v", code, v)
+	}
+	on := startStore(t, url, env, "--allow-signup", "--addr", "127.0.0.1:0")
+	if code, v := on.call("POST", "/v1/signup", "", cred); code != http.StatusCreated {
+		t.Fatalf("signup with a bare --allow-signup: %d %v", code, v)
+	}
+}
