@@ -152,6 +152,12 @@ func parsePHC(phc string) (Params, []byte, []byte, error) {
 	if err := p.Validate(); err != nil {
 		return Params{}, nil, nil, fmt.Errorf("%w: %w", ErrInvalidHash, err)
 	}
+	// encoding/base64 skips '\r' and '\n' even when strict, so a field can
+	// decode from several spellings. One hash has one accepted spelling:
+	// the one formatPHC writes.
+	if formatPHC(p, salt, key) != phc {
+		return Params{}, nil, nil, fmt.Errorf("%w: not in canonical form", ErrInvalidHash)
+	}
 	return p, salt, key, nil
 }
 

@@ -95,6 +95,9 @@ func TestCheckPasswordRefusesBadHashes(t *testing.T) {
 		{"memory under 8 per lane", mk("$argon2id$v=19$", "m=8,t=2,p=2")},
 		{"padded base64", "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ=$" + key},
 		{"base64url alphabet", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$nf65EOgLrQMR_uIPnA4rEsF5h7TKyQwu9U1bMCHGi_4"},
+		{"newline inside the salt", "$argon2id$v=19$m=256,t=2,p=1$c29tZX\nNhbHQ$" + key},
+		{"carriage return inside the hash", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$nf65EOgLrQMR/uIPn\rA4rEsF5h7TKyQwu9U1bMCHGi/4"},
+		{"trailing newline", mk("$argon2id$v=19$", "m=256,t=2,p=1") + "\n"},
 		{"non-canonical base64 tail", "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHR$" + key},
 		{"salt too short", "$argon2id$v=19$m=256,t=2,p=1$c29tZQ$" + key},
 		{"hash too short", "$argon2id$v=19$m=256,t=2,p=1$" + salt + "$nf65EOgLrQMR"},
@@ -158,6 +161,8 @@ func FuzzParsePHC(f *testing.F) {
 	f.Add("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc")
 	f.Add("$argon2id$v=19$m=0256,t=2,p=1$c29tZXNhbHQ$")
 	f.Add("$argon2i$v=19$m=256,t=2,p=1$$")
+	f.Add("$argon2id$v=19$m=256,t=2,p=1$c29tZXN\nhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4")
+	f.Add("$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4\r")
 	f.Fuzz(func(t *testing.T, phc string) {
 		p, salt, key, err := account.ParsePHC(phc)
 		if err != nil {
