@@ -53,6 +53,9 @@ type Driver struct {
 	// Limiter returns a rate limiter whose state lives in b and so holds
 	// across nodes, or nil (limits then live in each node's memory).
 	Limiter func(b Backend) ratelimit.Limiter
+	// Warnings, if set, says what in the store's own settings can lose
+	// acknowledged writes; Open logs each at warn level.
+	Warnings func(ctx context.Context, b Backend) []string
 }
 
 // OpenOptions tune Driver.Open.
@@ -104,6 +107,23 @@ var drivers = []Driver{
 				return redislimit.New(rs.Client(), rs.Prefix())
 			}
 			return nil
+		},
+		Warnings: func(ctx context.Context, b Backend) []string {
+			rs, ok := b.(*redisstore.Store)
+			if !ok {
+				return nil
+			}
+			ds, err := rs.Durability(ctx)
+			if err != nil {
+				return []string{"could not read Redis's persistence settings: " + err.Error()}
+			}
+			var out []string
+			for _, d := range ds {
+				if r := d.Risk(); r != "" {
+					out = append(out, r)
+				}
+			}
+			return out
 		},
 	},
 	{

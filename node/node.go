@@ -242,6 +242,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, redactErr(err, cfg.Store)
 		}
 		n.owned = b
+		if n.driver.Warnings != nil {
+			for _, w := range n.driver.Warnings(ctx, b) {
+				cfg.Logger.Warn("store durability", "risk", w)
+			}
+		}
 	}
 	if err := n.build(ctx, cfg, b); err != nil {
 		if n.owned != nil {
