@@ -3,6 +3,7 @@ package session_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -55,5 +56,31 @@ func TestPassiveManagerListensOnlyWhenAsked(t *testing.T) {
 	}
 	if _, err := passive.Verify(ctx, own.AccessToken); !errors.Is(err, session.ErrRevoked) {
 		t.Fatalf("own revocation on a passive Manager: %v", err)
+	}
+}
+
+// By default a user keeps at most DefaultMaxSessionsPerUser live sessions:
+// the 101st login ends the oldest; NoSessionCap lifts the cap.
+func TestDefaultSessionCap(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	first := login(t, m, "alice")
+	for range session.DefaultMaxSessionsPerUser {
+		f.clock.Advance(time.Millisecond) // "oldest" is by creation time
+		login(t, m, "alice")
+	}
+	list, err := m.List(ctx, "alice")
+	if err != nil || len(list) != session.DefaultMaxSessionsPerUser {
+		t.Fatalf("%d live sessions, %v", len(list), err)
+	}
+	if _, err := m.Verify(ctx, first.AccessToken); !errors.Is(err, session.ErrRevoked) {
+		t.Fatalf("the oldest session outlived the cap: %v", err)
+	}
+	free := f.manager(t, func(c *session.Config) { c.Policy.MaxSessionsPerUser = session.NoSessionCap })
+	for range session.DefaultMaxSessionsPerUser + 1 {
+		login(t, free, "bob")
+	}
+	if list, _ := free.List(ctx, "bob"); len(list) != session.DefaultMaxSessionsPerUser+1 {
+		t.Fatalf("NoSessionCap still capped: %d", len(list))
 	}
 }

@@ -43,7 +43,8 @@ type Policy struct {
 	// treated as theft.
 	RefreshGrace time.Duration
 	// MaxSessionsPerUser caps a user's live sessions; a login beyond the cap
-	// revokes the user's oldest sessions. Default 0: no cap.
+	// revokes the user's oldest sessions, so one account's cost is bounded.
+	// Default DefaultMaxSessionsPerUser (100); NoSessionCap for none.
 	MaxSessionsPerUser int
 	// MaxDataBytes caps the application data of a session, as JSON.
 	// Default 4096 bytes.
@@ -57,7 +58,14 @@ const (
 	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultMaxDataBytes    = 4096
+	// DefaultMaxSessionsPerUser is the cap of a user's live sessions when
+	// Policy leaves it zero.
+	DefaultMaxSessionsPerUser = 100
 )
+
+// NoSessionCap as Policy.MaxSessionsPerUser lets a user keep any number of
+// live sessions.
+const NoSessionCap = -1
 
 // ErrPolicy is wrapped by configuration errors.
 var ErrPolicy = errors.New("session: invalid policy")
@@ -87,6 +95,9 @@ func (p Policy) withDefaults() (Policy, error) {
 	if p.MaxDataBytes == 0 {
 		p.MaxDataBytes = DefaultMaxDataBytes
 	}
+	if p.MaxSessionsPerUser == 0 {
+		p.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	}
 	switch {
 	case p.AccessTTL < time.Second || p.AccessTTL > MaxAccessTTL:
 		return p, fmt.Errorf("%w: access TTL %v must be between 1s and %v", ErrPolicy, p.AccessTTL, MaxAccessTTL)
@@ -96,8 +107,8 @@ func (p Policy) withDefaults() (Policy, error) {
 		return p, fmt.Errorf("%w: absolute timeout %v is under a minute", ErrPolicy, p.AbsoluteTimeout)
 	case p.RefreshGrace < 0 || p.RefreshGrace > MaxRefreshGrace:
 		return p, fmt.Errorf("%w: refresh grace %v must be between 0 and %v", ErrPolicy, p.RefreshGrace, MaxRefreshGrace)
-	case p.MaxSessionsPerUser < 0:
-		return p, fmt.Errorf("%w: negative session cap", ErrPolicy)
+	case p.MaxSessionsPerUser < NoSessionCap:
+		return p, fmt.Errorf("%w: session cap %d: want a positive cap, 0 for the default or NoSessionCap", ErrPolicy, p.MaxSessionsPerUser)
 	case p.MaxDataBytes < 0 || p.MaxDataBytes > 64<<10:
 		return p, fmt.Errorf("%w: app data cap %d must be between 0 and 64 KiB", ErrPolicy, p.MaxDataBytes)
 	}

@@ -29,6 +29,7 @@ type serveOptions struct {
 	addr   string
 
 	signingAlg     string
+	maxSessions    int
 	allowSignup    boolFlag
 	trustedProxies string
 	trustedOrigins string
@@ -54,7 +55,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.DurationVar(&o.node.Policy.IdleTimeout, "idle-timeout", session.DefaultIdleTimeout, "session idle timeout")
 	fs.DurationVar(&o.node.Policy.AbsoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "session absolute lifetime")
 	fs.DurationVar(&o.node.Policy.RefreshGrace, "refresh-grace", session.DefaultRefreshGrace, "window in which a rotated refresh token may be replayed (at most 1m)")
-	fs.IntVar(&o.node.Policy.MaxSessionsPerUser, "max-sessions-per-user", 0, "cap of live sessions per user; the oldest go first (0: no cap)")
+	fs.IntVar(&o.maxSessions, "max-sessions-per-user", session.DefaultMaxSessionsPerUser, "cap of live sessions per user; the oldest go first (0: no cap)")
 	fs.StringVar(&o.signingAlg, "signing-alg", string(node.DefaultSigningAlg), "signing algorithm of new keys: EdDSA, ES256, RS256")
 	fs.DurationVar(&o.node.KeyRotation, "key-rotation", node.DefaultKeyRotation, "replace the signing key when it is this old (its successor is published --jwks-max-age earlier)")
 	fs.DurationVar(&o.node.KeyReload, "key-reload", 0, "how often to re-read the shared key ring for other nodes' rotations (default 10s, or a tenth of --jwks-max-age if that is less; never more)")
@@ -93,6 +94,14 @@ func parseServe(args []string, stdout, stderr io.Writer, getenv func(string) str
 // environment-only secrets, and validates the result.
 func (o *serveOptions) finish(getenv func(string) string) error {
 	o.node.SigningAlg = token.Algorithm(o.signingAlg)
+	switch {
+	case o.maxSessions == 0:
+		o.node.Policy.MaxSessionsPerUser = session.NoSessionCap
+	case o.maxSessions < 0:
+		return fmt.Errorf("%w: --max-sessions-per-user %d: want a cap, or 0 for none", errUsage, o.maxSessions)
+	default:
+		o.node.Policy.MaxSessionsPerUser = o.maxSessions
+	}
 	o.server.AllowSignup = o.allowSignup.ptr()
 	if o.loginPerIP < 1 || o.loginPerAcct < 1 || o.sessionRate < 1 {
 		return fmt.Errorf("%w: --login-rate-ip, --login-rate-account and --session-rate must be at least 1", errUsage)
