@@ -61,6 +61,17 @@ type sessiond struct {
 
 func startSessiond(t *testing.T, policy session.Policy) *sessiond {
 	t.Helper()
+	return startSessiondWith(t, policy, server.Config{})
+}
+
+// startSessiondSignup is startSessiond with signup turned on or off.
+func startSessiondSignup(t *testing.T, policy session.Policy, signup bool) *sessiond {
+	t.Helper()
+	return startSessiondWith(t, policy, server.Config{AllowSignup: &signup})
+}
+
+func startSessiondWith(t *testing.T, policy session.Policy, cfg server.Config) *sessiond {
+	t.Helper()
 	logs := &syncBuffer{}
 	n, err := node.Open(context.Background(), node.Config{
 		Backend:        memstore.New(),
@@ -76,7 +87,7 @@ func startSessiond(t *testing.T, policy session.Policy) *sessiond {
 	ran := make(chan error, 1)
 	go func() { ran <- n.Run(ctx) }()
 	<-n.Running()
-	srv, err := server.New(n, server.Config{})
+	srv, err := server.New(n, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +128,47 @@ func (s *sessiond) apiLogin(t *testing.T, email, ua string) string {
 		t.Fatalf("api login: %d %v", res.StatusCode, err)
 	}
 	return body.SessionID
+}
+
+// apiSignup creates an account over the API.
+func (s *sessiond) apiSignup(t *testing.T, email string) {
+	t.Helper()
+	res, err := http.Post(s.base+"/v1/signup", "application/json", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("api signup: %d", res.StatusCode)
+	}
+}
+
+// apiAccess logs a user in over the bearer API and returns the access token.
+func (s *sessiond) apiAccess(t *testing.T, email string) string {
+	t.Helper()
+	res, err := http.Post(s.base+"/v1/login", "application/json", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 || body.AccessToken == "" {
+		t.Fatalf("api login: %d %v", res.StatusCode, err)
+	}
+	return body.AccessToken
+}
+
+// mint starts a session for a user that is no built-in account, as a
+// service would, and returns its access token.
+func (s *sessiond) mint(t *testing.T, userID string) string {
+	t.Helper()
+	tok, err := s.srv.Node().Manager().Login(context.Background(), userID, session.Meta{AuthMethod: "sso"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
 }
 
 // alive reports whether the session is live in the store.
@@ -242,6 +294,9 @@ func shoot(t *testing.T, ctx context.Context, dir, name string) {
 		if over := eval[bool](t, ctx, "document.documentElement.scrollWidth > window.innerWidth"); over {
 			t.Errorf("%s at %dpx scrolls sideways", name, w)
 		}
+		// From the top, so what is fixed to the viewport (a dialog's
+		// backdrop) lines up with the page.
+		do(t, ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"))
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
@@ -431,8 +486,11 @@ func TestBrowserRefreshAndTabs(t *testing.T) {
 	sess := eval[map[string]any](t, tab1, "sessiond.fetch('/v1/session').then(r => r.json())")
 	userID, _ := sess["user_id"].(string)
 
-	// Log out everywhere in tab 1: tab 2 goes to the login page at once.
+	// Log out everywhere in tab 1 (and confirm): tab 2 goes to the login
+	// page at once.
 	do(t, tab1, chromedp.Click(chromedp.CSS("#logout-global")))
+	waitFor(t, tab1, "the confirmation", "document.querySelector('#confirm-global').open")
+	do(t, tab1, chromedp.Click(chromedp.CSS("#confirm-global-ok")))
 	waitFor(t, tab2, "tab 2 on the login page", "location.pathname === '/ui/login'")
 	waitFor(t, tab1, "tab 1 on the login page", "location.pathname === '/ui/login'")
 	list, err := sd.srv.Node().Manager().List(context.Background(), userID)
@@ -573,6 +631,15 @@ func TestBrowserFormWithoutScript(t *testing.T) {
 				t.Fatal(err)
 			}
 			do(t, tab, chromedp.Navigate(sd.base+"/ui/"+page))
+			if page == "signup" {
+				// The signup form waits for pages.js to learn that signup
+				// is on, so without script there is none to send. Shown
+				// anyway, it must still keep the password out of the URL.
+				if eval[bool](t, tab, "document.querySelector('#signup-form').getClientRects().length > 0") {
+					t.Fatal("the signup form shows before pages.js said signup is on")
+				}
+				do(t, tab, chromedp.Evaluate[chromedp.Void]("document.querySelector('#signup-form').hidden = false"))
+			}
 			fillAndSubmit(t, tab, "nojs@example.com", "secret-"+page+"-pw")
 			waitFor(t, tab, "the form's submission", "location.search !== '' || !document.querySelector('#password')")
 			if href := eval[string](t, tab, "location.href"); strings.Contains(href, "secret-") || strings.Contains(href, "nojs") {

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"io/fs"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -81,5 +82,39 @@ func TestCSPIsStrict(t *testing.T) {
 	}
 	if strings.Contains(ui.CSP, "unsafe") {
 		t.Error("CSP allows unsafe-*")
+	}
+}
+
+// TestPagesWaitForTheServer: what depends on the server's settings or on a
+// session is hidden in the HTML and shown by pages.js once it knows: the
+// signup link and the signup form (only when /ui/config.json says signup
+// is on), the devices page's controls (only with a session). "Log out
+// everywhere" asks in a <dialog>, never with window.confirm.
+func TestPagesWaitForTheServer(t *testing.T) {
+	read := func(name string) string {
+		b, err := fs.ReadFile(ui.FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for file, wants := range map[string][]string{
+		"login.html":   {`id="signup-link" class="aside" hidden`},
+		"signup.html":  {`<form id="signup-form" method="post" novalidate hidden>`, `id="signup-off" class="notice" hidden`},
+		"devices.html": {`<div id="devices" hidden>`, `id="logout" class="link" hidden`, `<dialog id="confirm-global"`},
+		"pages.js":     {"/ui/config.json", "showModal()"},
+	} {
+		s := read(file)
+		for _, want := range wants {
+			if !strings.Contains(s, want) {
+				t.Errorf("%s lacks %s", file, want)
+			}
+		}
+	}
+	prompt := regexp.MustCompile(`\b(confirm|alert|prompt)\(`)
+	for _, file := range []string{"pages.js", "sessiond.js"} {
+		if m := prompt.FindString(read(file)); m != "" {
+			t.Errorf("%s uses a blocking browser prompt: %s", file, m)
+		}
 	}
 }

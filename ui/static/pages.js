@@ -18,8 +18,26 @@ function showStatus(msg) {
   el.hidden = !msg;
 }
 
-function goLogin(reason) {
-  location.assign('/ui/login' + (reason ? '?reason=' + encodeURIComponent(reason) : ''));
+// goLogin opens the login page, saying why when there is a reason. replace:
+// the page is left because there is no session, so Back must not return
+// to it (it would only send the user on again).
+function goLogin(reason, replace = false) {
+  const url = '/ui/login' + (reason ? '?reason=' + encodeURIComponent(reason) : '');
+  if (replace) location.replace(url);
+  else location.assign(url);
+}
+
+// config is what the server tells its pages (GET /ui/config.json):
+// {signup: bool}; null when it could not be read. Once read, the body says
+// whether signup is on (data-signup="true", "false" or "unknown").
+async function config() {
+  let c = null;
+  try {
+    const res = await fetch('/ui/config.json', { credentials: 'same-origin', cache: 'no-store' });
+    if (res.ok) c = await res.json();
+  } catch { /* offline, or the server is away */ }
+  document.body.dataset.signup = c ? String(c.signup === true) : 'unknown';
+  return c;
 }
 
 // A form field left empty or too short gets a readable message before any
@@ -58,6 +76,8 @@ function initLogin() {
   };
   const reason = new URLSearchParams(location.search).get('reason');
   if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
+  // Offer signing up only when the server says it accepts signups.
+  config().then((c) => { if (c && c.signup === true) $('#signup-link').hidden = false; });
   const form = $('#login-form');
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -78,8 +98,18 @@ function initLogin() {
   });
 }
 
-function initSignup() {
+async function initSignup() {
   const form = $('#signup-form');
+  const c = await config();
+  if (c && c.signup === false) {
+    // No form to fill in for nothing: say so instead.
+    form.remove();
+    $('#signup-off').hidden = false;
+    return;
+  }
+  // Signup is on (or the server could not say: then it answers the form).
+  form.hidden = false;
+  if (!document.activeElement || document.activeElement === document.body) form.email.focus();
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     showError('');
@@ -181,15 +211,52 @@ function renderSession(s) {
   return el('li', { class: s.current ? 'session current' : 'session', 'data-id': s.id, 'data-current': String(s.current) }, title, dl, button);
 }
 
+// loaded: the page has shown this session's devices. A 401 after that
+// means the session ended while the page was open (the login page says
+// so); a 401 before it means the visitor has no session (a first visit):
+// the login page, quietly.
+let loaded = false;
+let accountShown = false;
+
+function leave() {
+  goLogin(loaded ? 'expired' : '', !loaded);
+}
+
+// reveal shows the page's controls once it is known whether to stay.
+function reveal() {
+  $('#devices').hidden = false;
+  $('#logout').hidden = false;
+}
+
+// showAccount says who is signed in: the email of a built-in account, else
+// the user id a service gave the session.
+function showAccount(s) {
+  const who = s.email || s.user_id;
+  if (!who) return;
+  $('#account-name').textContent = who;
+  $('#account').hidden = false;
+  accountShown = true;
+}
+
 async function loadSessions() {
   const list = $('#sessions');
   list.setAttribute('aria-busy', 'true');
+  // The session first: it settles the cookies (one refresh at most, or the
+  // news that there is no session) before the list is asked for.
+  if (!accountShown) {
+    const me = await sessiond.fetch('/v1/session');
+    if (me.status === 401) return leave();
+    // Any other failure leaves the account line out; the list says why.
+    if (me.ok) showAccount(await me.json());
+  }
   const res = await sessiond.fetch('/v1/sessions');
-  if (res.status === 401) return goLogin('expired');
+  if (res.status === 401) return leave();
+  reveal();
   if (!res.ok) {
     showError((await sessiond.errorFrom(res)).message);
     return;
   }
+  loaded = true;
   const { sessions } = await res.json();
   sessions.sort((a, b) => (b.current - a.current) || (new Date(b.last_seen_at) - new Date(a.last_seen_at)));
   list.replaceChildren(...sessions.map(renderSession));
@@ -208,7 +275,7 @@ function initDevices() {
     try {
       const res = fn ? await fn() : null;
       if (res === GONE) return;
-      if (res && res.status === 401) return goLogin('expired');
+      if (res && res.status === 401) return leave();
       if (res && !res.ok) throw await sessiond.errorFrom(res);
       if (done) showStatus(done);
       await loadSessions();
@@ -231,9 +298,27 @@ function initDevices() {
     const r = await sessiond.logout('others');
     showStatus(r.revoked === 1 ? 'One other session was logged out.' : r.revoked + ' other sessions were logged out.');
   }));
-  $('#logout-global').addEventListener('click', () => act(async () => { await sessiond.logout('global'); goLogin('logged-out'); return GONE; }));
-  document.addEventListener('visibilitychange', () => { if (!document.hidden) loadSessions(); });
-  loadSessions().catch((err) => showError(err.message));
+  // "Log out everywhere" ends this session too: it asks first, in a modal
+  // dialog (keyboard: Escape or Cancel keeps everything; focus starts on
+  // Cancel, the harmless choice).
+  const dialog = $('#confirm-global');
+  const opener = $('#logout-global');
+  opener.addEventListener('click', () => {
+    showError('');
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+  $('#confirm-global-cancel').addEventListener('click', () => dialog.close('cancel'));
+  $('#confirm-global-ok').addEventListener('click', () => dialog.close('confirm'));
+  dialog.addEventListener('close', () => {
+    if (dialog.returnValue !== 'confirm') {
+      opener.focus();
+      return;
+    }
+    act(async () => { await sessiond.logout('global'); goLogin('logged-out'); return GONE; });
+  });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) loadSessions().catch((err) => showError(err.message)); });
+  loadSessions().catch((err) => { reveal(); showError(err.message); });
 }
 
 const init = { login: initLogin, signup: initSignup, devices: initDevices }[document.body.dataset.page];

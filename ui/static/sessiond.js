@@ -129,7 +129,8 @@ export async function refresh(since = Date.now()) {
 }
 
 // refreshed resolves to null when the cookies are fresh, else to the failed
-// answer of /v1/refresh (401: the session is over; 429 or 503: try later).
+// answer of /v1/refresh (401: the session is over; 400: no refresh cookie,
+// see noSession; 429 or 503: try later).
 async function refreshed(since) {
   const run = async () => {
     if (refreshedAt() > since) return null;
@@ -154,11 +155,27 @@ async function refreshed(since) {
   return inflight;
 }
 
+// noSession reports whether a failed refresh means there is no session to
+// go on with: 401 (it ended: expired, revoked, logged out elsewhere) or 400
+// invalid_request because the browser sent no refresh cookie at all (a
+// first visit, or after a logout cleared it). Two refresh cookies (one
+// planted by a sibling site, also a 400) is not: the user must act on that,
+// so its words reach the page.
+async function noSession(res) {
+  if (res.status === 401) return true;
+  if (res.status !== 400) return false;
+  const body = await res.clone().json().catch(() => ({}));
+  return body.error === 'invalid_request' && !/more than one/i.test(body.error_description || '');
+}
+
 /**
  * fetch in cookie mode: same-origin credentials, X-Session-Mode: cookie,
  * X-CSRF-Token on unsafe methods, and one refresh-and-retry on a 401.
- * Resolves to the Response (the second one if it retried). A URL of
- * another origin is refused (TypeError): use plain fetch for those.
+ * Resolves to the Response (the second one if it retried). When there is
+ * no session to refresh (it ended, or the browser never had one) it
+ * resolves to the first 401, so a caller checks for 401 alone to know the
+ * user is logged out. A URL of another origin is refused (TypeError): use
+ * plain fetch for those.
  */
 async function sessiondFetch(url, init = {}) {
   // The CSRF token and the refresh are this origin's business: another
@@ -174,7 +191,7 @@ async function sessiondFetch(url, init = {}) {
   if (res.status === 401) {
     const failed = await refreshed(started);
     // A refresh refused for now (429, 503) is not a logout: say what happened.
-    if (failed) return failed.status === 401 ? res : failed;
+    if (failed) return (await noSession(failed)) ? res : failed;
     res = await send(url, init, unsafe);
   } else if (res.status === 403 && unsafe && csrfToken) {
     // The cached token may belong to a session that another tab replaced.
