@@ -22,30 +22,28 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 	logFlags(fs, &a.logFormat, &a.logLevel, "warn")
 }
 
-// config is the node configuration of an admin command: the store, the
-// master key from SESSIOND_MASTER_KEY, and a key ring algorithm only for
-// a store that has none yet. It is judged before anything is opened.
-func (a *adminFlags) config(getenv func(string) string) (node.Config, error) {
+// open opens a node for a one-shot command on the store of the flags,
+// with the master key of SESSIOND_MASTER_KEY and what mod sets. The
+// configuration is judged before anything is opened (bad usage creates
+// nothing), and the node starts no background work: no key rotation,
+// sweep or feed (Run is never called).
+func (a *adminFlags) open(ctx context.Context, getenv func(string) string, stderr io.Writer, mod func(*node.Config)) (*node.Node, error) {
 	cfg := node.Config{Store: a.store}
 	if v := getenv("SESSIOND_MASTER_KEY"); v != "" {
 		k, err := node.ParseMasterKey(v)
 		if err != nil {
-			return cfg, fmt.Errorf("SESSIOND_MASTER_KEY: %w", err)
+			return nil, fmt.Errorf("SESSIOND_MASTER_KEY: %w", err)
 		}
 		cfg.MasterKey = k
 	}
-	if _, err := newLogger(a.logFormat, a.logLevel, io.Discard); err != nil {
-		return cfg, err
+	if mod != nil {
+		mod(&cfg)
 	}
-	return cfg, cfg.Validate()
-}
-
-// open opens a node for a one-shot command: it reads and edits the store
-// and starts no background work (no key rotation, sweep or feed): Run is
-// never called.
-func (a *adminFlags) open(ctx context.Context, cfg node.Config, stderr io.Writer) (*node.Node, error) {
 	log, err := newLogger(a.logFormat, a.logLevel, stderr)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.Logger = log
@@ -91,7 +89,7 @@ func joinOr(s []string) string {
 	return out + " or " + s[len(s)-1]
 }
 
-// algFlag holds a --signing-alg value ("": keep what the ring uses).
+// checkAlg judges a --signing-alg value ("": keep what the ring uses).
 func checkAlg(s string) (token.Algorithm, error) {
 	switch a := token.Algorithm(s); a {
 	case "", token.EdDSA, token.ES256, token.RS256:

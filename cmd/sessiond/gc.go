@@ -16,11 +16,7 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := c.noArgs("gc"); err != nil {
 		return err
 	}
-	cfg, err := a.config(getenv)
-	if err != nil {
-		return err
-	}
-	n, err := a.open(ctx, cfg, stderr)
+	n, err := a.open(ctx, getenv, stderr, nil)
 	if err != nil {
 		return err
 	}

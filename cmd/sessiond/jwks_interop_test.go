@@ -163,46 +163,9 @@ func (b *syncBuffer) String() string {
 
 func startInteropServer(t *testing.T) *interopServer {
 	t.Helper()
-	env := map[string]string{"SESSIOND_ADMIN_TOKEN": interopAdminToken}
-	getenv := func(k string) string { return env[k] }
-	args := []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--jwks-max-age", "2s", "--key-reload", "1s",
-		"--issuer", interopIssuer, "--audience", interopAudience, "--log-format", "text"}
-	ctx, cancel := context.WithCancel(context.Background())
-	outR, outW := io.Pipe()
-	errs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, args, strings.NewReader(""), outW, errs, getenv)
-		outW.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Errorf("serve did not stop; stderr: %s", errs)
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(outR)
-		s, _ := r.ReadString('\n')
-		line <- s
-		_, _ = io.Copy(io.Discard, r)
-	}()
-	select {
-	case s := <-line:
-		m := listenLine.FindStringSubmatch(s)
-		if m == nil {
-			t.Fatalf("serve printed %q; stderr: %s", s, errs)
-		}
-		return &interopServer{t: t, base: m[1]}
-	case code := <-done:
-		t.Fatalf("serve exited with %d; stderr: %s", code, errs)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start; stderr: %s", errs)
-	}
-	return nil
+	p := startStore(t, "memory://", []string{"SESSIOND_ADMIN_TOKEN=" + interopAdminToken},
+		"--jwks-max-age", "2s", "--key-reload", "1s", "--issuer", interopIssuer, "--audience", interopAudience, "--log-format", "text")
+	return &interopServer{t: t, base: p.base}
 }
 
 func (s *interopServer) jwksURL() string { return s.base + "/.well-known/jwks.json" }

@@ -52,15 +52,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	cfg, err := a.config(getenv)
-	if err != nil {
-		return err
-	}
-	cfg.JWKSMaxAge = maxAge
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	n, err := a.open(ctx, cfg, stderr)
+	n, err := a.open(ctx, getenv, stderr, func(c *node.Config) { c.JWKSMaxAge = maxAge })
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ func cmdSessions(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	case sub == "revoke" && (user == "") == (id == ""):
 		return fmt.Errorf("%w: sessions revoke needs exactly one of --user or --id", errUsage)
 	}
-	cfg, err := a.config(getenv)
-	if err != nil {
-		return err
-	}
-	n, err := a.open(ctx, cfg, stderr)
+	n, err := a.open(ctx, getenv, stderr, nil)
 	if err != nil {
 		return err
 	}

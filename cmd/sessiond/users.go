@@ -42,11 +42,7 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case c.nargs() != want:
 		return fmt.Errorf("%w: usage: %s", errUsage, synopsis)
 	}
-	cfg, err := a.config(getenv)
-	if err != nil {
-		return err
-	}
-	n, err := a.open(ctx, cfg, stderr)
+	n, err := a.open(ctx, getenv, stderr, nil)
 	if err != nil {
 		return err
 	}
