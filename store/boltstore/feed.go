@@ -2,9 +2,12 @@ package boltstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
+
+var _ session.FeedHealth = (*Store)(nil)
 
 // SubscribeRevocations calls fn, from a goroutine of its own, for every
 // revocation this Store records after SubscribeRevocations returns, in
@@ -19,6 +22,10 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(session.Revoca
 	s.feed.Subscribe(ctx, fn)
 	return nil
 }
+
+// FeedStatus reports the feed healthy: an in-process feed cannot go deaf
+// (see session.FeedHealth).
+func (s *Store) FeedStatus() session.FeedStatus { return session.FeedStatus{LastHeard: time.Now()} }
 
 func (s *Store) publish(revs []session.Revocation) {
 	for _, r := range revs {

@@ -47,6 +47,7 @@ var (
 type Store struct {
 	pool  *pgxpool.Pool
 	batch int
+	feed  *feed
 
 	// closed is cancelled by Close; feed listeners stop with it. mu
 	// orders a new subscription against Close.
@@ -64,6 +65,7 @@ type config struct {
 	schema      string
 	autoMigrate bool
 	batch       int
+	feed        feedConfig
 }
 
 // WithSchema keeps every table, function and trigger in the named schema
@@ -149,7 +151,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		}
 	}
 	closed, stop := context.WithCancel(context.Background())
-	return &Store{pool: pool, batch: c.batch, closed: closed, stopFeeds: stop}, nil
+	return &Store{pool: pool, batch: c.batch, feed: newFeed(c.feed), closed: closed, stopFeeds: stop}, nil
 }
 
 // Close stops the revocation feed listeners and closes the pool. It is

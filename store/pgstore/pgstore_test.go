@@ -250,7 +250,7 @@ func TestFeedAcrossNodes(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	listenerPID := func() []int32 {
-		rows, _ := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND query LIKE '%' || $1 || '%'`, "sessiond_rev_"+schema)
+		rows, _ := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, "sessiond_rev_"+schema)
 		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
 		if err != nil {
 			t.Fatal(err)

@@ -240,20 +240,7 @@ func (s *Store) Revocations(ctx context.Context, now time.Time) ([]session.Revoc
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: revocations: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT session_id, until FROM revocations WHERE until > $1`, now)
-	if err != nil {
-		return nil, wrapErr(ctx, "revocations", err)
-	}
-	revs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (session.Revocation, error) {
-		var r session.Revocation
-		err := row.Scan(&r.SessionID, &r.Until)
-		r.Until = r.Until.UTC()
-		return r, err
-	})
-	if err != nil {
-		return nil, wrapErr(ctx, "revocations", err)
-	}
-	return revs, nil
+	return loadRevocations(ctx, s.pool, now)
 }
 
 // DeleteExpired removes sessions dead at now and revocations whose Until

@@ -19,3 +19,7 @@ func (l slogRedis) Printf(ctx context.Context, format string, v ...any) {
 // UseLogger sends go-redis's messages to log. go-redis has one process-wide
 // logger, so this is a process-wide setting: call it once, from main.
 func UseLogger(log *slog.Logger) { redis.SetLogger(slogRedis{log}) }
+
+// WithLogger sets the log the Store writes its own operational messages
+// to (a revocation feed lost and reconnected). Default slog.Default().
+func WithLogger(log *slog.Logger) Option { return func(c *config) { c.feed.log = log } }

@@ -92,6 +92,7 @@ const DefaultPrefix = "sd"
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
+	feed   *feed
 }
 
 // Option configures Open.
@@ -99,6 +100,7 @@ type Option func(*config)
 
 type config struct {
 	prefix string
+	feed   feedConfig
 }
 
 // WithPrefix sets the prefix of every key and of the pub/sub channel
@@ -131,7 +133,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("redisstore: cannot reach %s: %w", redactURL(rawURL), wrap(err))
 	}
-	st := &Store{c: c, prefix: cfg.prefix}
+	st := &Store{c: c, prefix: cfg.prefix, feed: newFeed(cfg.feed)}
 	if err := st.checkNoEviction(ctx); err != nil {
 		c.Close()
 		return nil, err
