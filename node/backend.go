@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/sessiond/sessiond/account"
@@ -63,6 +64,9 @@ type OpenOptions struct {
 	// AutoMigrate applies pending PostgreSQL migrations instead of refusing
 	// to start on an unmigrated database.
 	AutoMigrate bool
+	// Logger receives the store's own operational messages (a revocation
+	// feed lost and reconnected). Nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // drivers is the registry of backends.
@@ -99,8 +103,8 @@ var drivers = []Driver{
 			}
 			return nil
 		},
-		Open: func(ctx context.Context, url string, _ OpenOptions) (Backend, error) {
-			return redisstore.Open(ctx, url)
+		Open: func(ctx context.Context, url string, o OpenOptions) (Backend, error) {
+			return redisstore.Open(ctx, url, redisstore.WithLogger(o.Logger))
 		},
 		Limiter: func(b Backend) ratelimit.Limiter {
 			if rs, ok := b.(*redisstore.Store); ok {
@@ -135,7 +139,7 @@ var drivers = []Driver{
 			return nil
 		},
 		Open: func(ctx context.Context, url string, o OpenOptions) (Backend, error) {
-			var opts []pgstore.Option
+			opts := []pgstore.Option{pgstore.WithLogger(o.Logger)}
 			if o.AutoMigrate {
 				opts = append(opts, pgstore.WithAutoMigrate())
 			}

@@ -73,6 +73,7 @@ func (m *metrics) registerGauges(n *Node) {
 		Name: "sessiond_revoked_sessions_tracked",
 		Help: "Revoked session ids this node holds in memory to refuse their access tokens.",
 	}, func() float64 { return float64(n.mgr.RevokedCount()) }))
+	m.registerFeed(n)
 	if c, ok := n.backend.(instrumented).Backend.(SessionCounter); ok {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sessiond_active_sessions",
@@ -90,7 +91,8 @@ func (m *metrics) registerGauges(n *Node) {
 }
 
 // Registry is the node's Prometheus registry: store latency and errors,
-// audit events by kind, revocation feed lag, revoked sessions tracked,
-// live sessions (where the store counts them) and the Go runtime. A server
-// adds its own HTTP metrics to it and serves it at /metrics.
+// audit events by kind, revocation feed lag, silence and reconnects,
+// revoked sessions tracked, live sessions (where the store counts them)
+// and the Go runtime. A server adds its own HTTP metrics to it and serves
+// it at /metrics.
 func (n *Node) Registry() *prometheus.Registry { return n.metrics.reg }

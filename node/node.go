@@ -238,7 +238,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if b == nil {
 		var err error
-		if b, err = n.driver.Open(ctx, cfg.Store, OpenOptions{AutoMigrate: cfg.AutoMigrate}); err != nil {
+		if b, err = n.driver.Open(ctx, cfg.Store, OpenOptions{AutoMigrate: cfg.AutoMigrate, Logger: cfg.Logger}); err != nil {
 			return nil, redactErr(err, cfg.Store)
 		}
 		n.owned = b
