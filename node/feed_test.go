@@ -2,7 +2,10 @@ package node_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/store/redisstore"
 )
 
 // feedStore is a store whose feed health the test sets.
@@ -131,5 +135,94 @@ func TestFeedLossIsLoggedByTheNode(t *testing.T) {
 	}
 	if err := n.FeedHealth(); err != nil {
 		t.Fatalf("FeedHealth after the feed reconnected = %v", err)
+	}
+}
+
+// Two nodes on one Redis, one of them through a proxy that stalls: while
+// its feed cannot hear, that node's FeedHealth says so and its silence
+// metric grows; within seconds (not the 30 s re-read) it has heard the
+// revocation the other node made meanwhile, and FeedHealth is nil again,
+// one reconnect counted.
+func TestSilentFeedMakesTheNodeUnhealthyUntilCaughtUp(t *testing.T) {
+	ctx := context.Background()
+	direct := testenv.RedisURL(t)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	u.RawQuery = "read_timeout=500ms" // the pool stalls too; see redisstore's TestSilentFeedIsReplaced
+	b := make([]byte, 6)
+	rand.Read(b)
+	prefix := "sdtest-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		o, err := redis.ParseURL(direct)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		c := redis.NewClient(o)
+		defer c.Close()
+		keys, _ := c.Keys(ctx, prefix+":*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+	})
+	open := func(url string, opts ...redisstore.Option) *node.Node {
+		s, err := redisstore.Open(ctx, url, append(opts, redisstore.WithPrefix(prefix))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		c := cfg(s, &clock{t: time.Now()})
+		c.Shared = true
+		n, err := node.Open(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- n.Run(runCtx) }()
+		t.Cleanup(func() { stop(); <-ran; n.Close() })
+		<-n.Running()
+		return n
+	}
+	speaker := open(direct)
+	listener := open(u.String(), redisstore.WithFeedLiveness(200*time.Millisecond, 500*time.Millisecond))
+
+	tk, err := speaker.Manager().Login(ctx, "ann", session.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listener.FeedHealth(); err != nil {
+		t.Fatalf("FeedHealth before the stall = %v", err)
+	}
+	proxy.Stall()
+	start := time.Now()
+	if err := speaker.Manager().Revoke(ctx, tk.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	var deaf error
+	var silence float64
+	for {
+		if err := listener.FeedHealth(); err != nil && deaf == nil {
+			deaf = err
+			silence = metric(t, listener, "sessiond_revocation_feed_silence_seconds")
+		}
+		if deaf != nil && listener.FeedHealth() == nil && listener.Manager().Revoked(tk.Session.ID) {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("10 s after the stall: FeedHealth %v, revoked %v (deaf: %v)", listener.FeedHealth(), listener.Manager().Revoked(tk.Session.ID), deaf)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("FeedHealth said %q; silence then %.2f s; healthy and revoked after %v", deaf, silence, time.Since(start))
+	if !errors.Is(deaf, session.ErrStore) || silence < 0.5 {
+		t.Fatalf("while deaf: FeedHealth %v, silence %v s", deaf, silence)
+	}
+	if r := metric(t, listener, "sessiond_revocation_feed_reconnects_total"); r != 1 {
+		t.Fatalf("reconnects = %v, want 1", r)
 	}
 }
