@@ -46,14 +46,22 @@ type ErrorBody struct {
 	Description string `json:"error_description,omitempty"`
 }
 
+// UnavailableRetryAfter is the Retry-After of every 503: a store that
+// stalled or failed is asked again after this long.
+const UnavailableRetryAfter = 2 * time.Second
+
 // WriteError writes an OAuth-style JSON error. On 401 it adds
 // WWW-Authenticate: Bearer with the error code (RFC 6750 §3), unless the
 // caller already set a challenge of its own (Basic for client
-// authentication, RFC 6749 §5.2).
+// authentication, RFC 6749 §5.2). A 503 carries Retry-After
+// (UnavailableRetryAfter) unless the caller set one.
 func WriteError(w http.ResponseWriter, status int, code, description string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", strconv.Itoa(int(UnavailableRetryAfter/time.Second)))
+	}
 	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		v := `Bearer realm="sessiond"`
 		if code == CodeInvalidToken {

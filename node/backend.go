@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/ratelimit"
@@ -64,6 +65,10 @@ type OpenOptions struct {
 	// AutoMigrate applies pending PostgreSQL migrations instead of refusing
 	// to start on an unmigrated database.
 	AutoMigrate bool
+	// StoreTimeout is Config.StoreTimeout: the driver makes it the
+	// store's own limit on a call (statement_timeout, socket deadlines),
+	// unless the URL sets one itself.
+	StoreTimeout time.Duration
 	// Logger receives the store's own operational messages (a revocation
 	// feed lost and reconnected). Nil: slog.Default().
 	Logger *slog.Logger
@@ -104,7 +109,7 @@ var drivers = []Driver{
 			return nil
 		},
 		Open: func(ctx context.Context, url string, o OpenOptions) (Backend, error) {
-			return redisstore.Open(ctx, url, redisstore.WithLogger(o.Logger))
+			return redisstore.Open(ctx, url, redisstore.WithTimeout(o.StoreTimeout), redisstore.WithLogger(o.Logger))
 		},
 		Limiter: func(b Backend) ratelimit.Limiter {
 			if rs, ok := b.(*redisstore.Store); ok {
@@ -139,7 +144,7 @@ var drivers = []Driver{
 			return nil
 		},
 		Open: func(ctx context.Context, url string, o OpenOptions) (Backend, error) {
-			opts := []pgstore.Option{pgstore.WithLogger(o.Logger)}
+			opts := []pgstore.Option{pgstore.WithStatementTimeout(o.StoreTimeout), pgstore.WithLogger(o.Logger)}
 			if o.AutoMigrate {
 				opts = append(opts, pgstore.WithAutoMigrate())
 			}

@@ -2,74 +2,215 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/session"
 )
 
-// instrumented wraps a Backend so every store call is timed and its
-// failures counted. It forwards the optional interfaces: the revocation
-// feed (if the backend has none, subscribing succeeds and delivers
-// nothing; the Manager's periodic reload still runs) and SessionCounter.
+// instrumented wraps a Backend so every store call has a deadline, is
+// timed and its failures counted. It forwards the optional interfaces:
+// the revocation feed (if the backend has none, subscribing succeeds and
+// delivers nothing; the Manager's periodic reload still runs),
+// SessionCounter and Prober.
+//
+// The deadline is Config.StoreTimeout (a caller's shorter deadline is
+// kept), applied to the context the backend sees, so a backend that
+// honours its context (go-redis, pgx) gives up by itself and may carry
+// the deadline into the store. The call also runs apart from its caller,
+// which gets ErrStore wrapping context.DeadlineExceeded at the deadline
+// even if the backend does not return: bbolt cannot be interrupted in a
+// stalled fsync, so its write transaction finishes or fails in the
+// background, and because bbolt commits atomically nothing half-written
+// remains either way. (A bbolt write still queued for the lock when its
+// deadline passes changes nothing: boltstore checks the context once the
+// lock is held.) A caller answered at the deadline cannot tell whether
+// such a write later committed; refresh rotation is built so a retry of
+// a committed rotation is recovered, not taken for theft.
 type instrumented struct {
 	Backend
-	m *metrics
+	m            *metrics
+	timeout      time.Duration // every call
+	sweepTimeout time.Duration // DeleteExpired, which runs batches
 }
 
-func (b instrumented) Create(ctx context.Context, r *session.Record) (err error) {
-	defer func(t time.Time) { b.m.observeStore("create", t, err) }(time.Now())
-	return b.Backend.Create(ctx, r)
+// call runs fn under the store deadline d, observes it as op, and returns
+// at the deadline (or when ctx ends) whether or not fn has.
+func call[T any](ctx context.Context, m *metrics, op string, d time.Duration, fn func(context.Context) (T, error)) (v T, err error) {
+	start := time.Now()
+	defer func() { m.observeStore(op, start, err) }()
+	if d <= 0 {
+		d = DefaultStoreTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	type result struct {
+		v     T
+		err   error
+		panic any
+	}
+	done := make(chan result, 1) // the backend never blocks on a caller that left
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.panic = p
+			}
+			done <- r
+		}()
+		r.v, r.err = fn(ctx)
+	}()
+	select {
+	case r := <-done:
+		if r.panic != nil {
+			panic(r.panic)
+		}
+		if errors.Is(r.err, context.DeadlineExceeded) && !errors.Is(r.err, session.ErrStore) && ctx.Err() == context.DeadlineExceeded {
+			// The backend gave up at the deadline itself.
+			return r.v, storeTimeout(op, d, r.err)
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		if err := ctx.Err(); err == context.DeadlineExceeded {
+			return zero, storeTimeout(op, d, err)
+		}
+		return zero, fmt.Errorf("store %s: %w", op, ctx.Err())
+	}
 }
 
-func (b instrumented) Get(ctx context.Context, id string) (r *session.Record, err error) {
-	defer func(t time.Time) { b.m.observeStore("get", t, err) }(time.Now())
-	return b.Backend.Get(ctx, id)
+// storeTimeout is the error of a call that did not answer in time: a store
+// failure (fail closed, 503) that is also context.DeadlineExceeded.
+func storeTimeout(op string, d time.Duration, err error) error {
+	return fmt.Errorf("%w: %s: no answer within the store timeout %v: %w", session.ErrStore, op, d, err)
 }
 
-func (b instrumented) Update(ctx context.Context, r *session.Record) (err error) {
-	defer func(t time.Time) { b.m.observeStore("update", t, err) }(time.Now())
-	return b.Backend.Update(ctx, r)
+type rotated struct {
+	o session.RotateOutcome
+	r *session.Record
 }
 
-func (b instrumented) Rotate(ctx context.Context, id string, req session.RotateRequest) (o session.RotateOutcome, r *session.Record, err error) {
-	defer func(t time.Time) { b.m.observeStore("rotate", t, err) }(time.Now())
-	return b.Backend.Rotate(ctx, id, req)
+func (b instrumented) Create(ctx context.Context, r *session.Record) error {
+	// The backend sets r.Version; it writes a copy so that a caller
+	// answered at the deadline never sees r change under it.
+	c := *r
+	_, err := call(ctx, b.m, "create", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.Create(ctx, &c)
+	})
+	if err == nil {
+		*r = c
+	}
+	return err
 }
 
-func (b instrumented) Delete(ctx context.Context, id string, until time.Time) (ok bool, err error) {
-	defer func(t time.Time) { b.m.observeStore("delete", t, err) }(time.Now())
-	return b.Backend.Delete(ctx, id, until)
+func (b instrumented) Get(ctx context.Context, id string) (*session.Record, error) {
+	return call(ctx, b.m, "get", b.timeout, func(ctx context.Context) (*session.Record, error) {
+		return b.Backend.Get(ctx, id)
+	})
 }
 
-func (b instrumented) DeleteUser(ctx context.Context, userID, except string, until time.Time) (ids []string, err error) {
-	defer func(t time.Time) { b.m.observeStore("delete_user", t, err) }(time.Now())
-	return b.Backend.DeleteUser(ctx, userID, except, until)
+func (b instrumented) Update(ctx context.Context, r *session.Record) error {
+	c := *r // as in Create
+	_, err := call(ctx, b.m, "update", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.Update(ctx, &c)
+	})
+	if err == nil {
+		*r = c
+	}
+	return err
 }
 
-func (b instrumented) ListUser(ctx context.Context, userID string) (rs []*session.Record, err error) {
-	defer func(t time.Time) { b.m.observeStore("list_user", t, err) }(time.Now())
-	return b.Backend.ListUser(ctx, userID)
+func (b instrumented) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
+	v, err := call(ctx, b.m, "rotate", b.timeout, func(ctx context.Context) (rotated, error) {
+		o, r, err := b.Backend.Rotate(ctx, id, req)
+		return rotated{o, r}, err
+	})
+	return v.o, v.r, err
 }
 
-func (b instrumented) Revocations(ctx context.Context, now time.Time) (rs []session.Revocation, err error) {
-	defer func(t time.Time) { b.m.observeStore("revocations", t, err) }(time.Now())
-	return b.Backend.Revocations(ctx, now)
+func (b instrumented) Delete(ctx context.Context, id string, until time.Time) (bool, error) {
+	return call(ctx, b.m, "delete", b.timeout, func(ctx context.Context) (bool, error) {
+		return b.Backend.Delete(ctx, id, until)
+	})
 }
 
-func (b instrumented) DeleteExpired(ctx context.Context, now time.Time) (n int, err error) {
-	defer func(t time.Time) { b.m.observeStore("delete_expired", t, err) }(time.Now())
-	return b.Backend.DeleteExpired(ctx, now)
+func (b instrumented) DeleteUser(ctx context.Context, userID, except string, until time.Time) ([]string, error) {
+	return call(ctx, b.m, "delete_user", b.timeout, func(ctx context.Context) ([]string, error) {
+		return b.Backend.DeleteUser(ctx, userID, except, until)
+	})
 }
 
-func (b instrumented) CreateAccount(ctx context.Context, a *account.Account) (err error) {
-	defer func(t time.Time) { b.m.observeStore("create_account", t, err) }(time.Now())
-	return b.Backend.CreateAccount(ctx, a)
+func (b instrumented) ListUser(ctx context.Context, userID string) ([]*session.Record, error) {
+	return call(ctx, b.m, "list_user", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
+		return b.Backend.ListUser(ctx, userID)
+	})
 }
 
-func (b instrumented) AccountByEmail(ctx context.Context, email string) (a *account.Account, err error) {
-	defer func(t time.Time) { b.m.observeStore("account_by_email", t, err) }(time.Now())
-	return b.Backend.AccountByEmail(ctx, email)
+func (b instrumented) Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error) {
+	return call(ctx, b.m, "revocations", b.timeout, func(ctx context.Context) ([]session.Revocation, error) {
+		return b.Backend.Revocations(ctx, now)
+	})
+}
+
+func (b instrumented) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	return call(ctx, b.m, "delete_expired", b.sweepTimeout, func(ctx context.Context) (int, error) {
+		return b.Backend.DeleteExpired(ctx, now)
+	})
+}
+
+func (b instrumented) CreateAccount(ctx context.Context, a *account.Account) error {
+	_, err := call(ctx, b.m, "create_account", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.CreateAccount(ctx, a)
+	})
+	return err
+}
+
+func (b instrumented) AccountByEmail(ctx context.Context, email string) (*account.Account, error) {
+	return call(ctx, b.m, "account_by_email", b.timeout, func(ctx context.Context) (*account.Account, error) {
+		return b.Backend.AccountByEmail(ctx, email)
+	})
+}
+
+func (b instrumented) AccountByID(ctx context.Context, id string) (*account.Account, error) {
+	return call(ctx, b.m, "account_by_id", b.timeout, func(ctx context.Context) (*account.Account, error) {
+		return b.Backend.AccountByID(ctx, id)
+	})
+}
+
+func (b instrumented) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+	return call(ctx, b.m, "list_accounts", b.timeout, func(ctx context.Context) ([]*account.Account, error) {
+		return b.Backend.ListAccounts(ctx)
+	})
+}
+
+func (b instrumented) DeleteAccount(ctx context.Context, id string) error {
+	_, err := call(ctx, b.m, "delete_account", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.DeleteAccount(ctx, id)
+	})
+	return err
+}
+
+type ring struct {
+	blob    []byte
+	version uint64
+}
+
+func (b instrumented) LoadKeyRing(ctx context.Context) ([]byte, uint64, error) {
+	v, err := call(ctx, b.m, "load_key_ring", b.timeout, func(ctx context.Context) (ring, error) {
+		blob, version, err := b.Backend.LoadKeyRing(ctx)
+		return ring{blob, version}, err
+	})
+	return v.blob, v.version, err
+}
+
+func (b instrumented) SaveKeyRing(ctx context.Context, blob []byte, prev uint64) error {
+	_, err := call(ctx, b.m, "save_key_ring", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.SaveKeyRing(ctx, blob, prev)
+	})
+	return err
 }
 
 func (b instrumented) SubscribeRevocations(ctx context.Context, fn func(session.Revocation)) error {
@@ -81,7 +222,38 @@ func (b instrumented) SubscribeRevocations(ctx context.Context, fn func(session.
 
 func (b instrumented) CountSessions(ctx context.Context, now time.Time) (int64, error) {
 	if c, ok := b.Backend.(SessionCounter); ok {
-		return c.CountSessions(ctx, now)
+		return call(ctx, b.m, "count_sessions", b.timeout, func(ctx context.Context) (int64, error) {
+			return c.CountSessions(ctx, now)
+		})
 	}
 	return -1, nil
+}
+
+// Probe runs the backend's write probe (see Prober) under the store
+// deadline; a backend without one has nothing more to check than a read,
+// and Probe returns nil.
+func (b instrumented) Probe(ctx context.Context) error {
+	p, ok := b.Backend.(Prober)
+	if !ok {
+		return nil
+	}
+	_, err := call(ctx, b.m, "probe", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, p.Probe(ctx)
+	})
+	return err
+}
+
+// deadlineLimiter gives every call of a limiter kept in the store (Redis)
+// the store deadline. It does not run the call apart: go-redis honours its
+// context, and a per-request goroutine on the hot path would cost more
+// than the call.
+type deadlineLimiter struct {
+	ratelimit.Limiter
+	timeout time.Duration
+}
+
+func (l deadlineLimiter) Allow(ctx context.Context, key string, lim ratelimit.Limit) (ratelimit.Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	return l.Limiter.Allow(ctx, key, lim)
 }

@@ -39,9 +39,13 @@ const (
 	DefaultKeyReload   = 10 * time.Second
 	DefaultJWKSMaxAge  = 5 * time.Minute
 	DefaultSweepEvery  = 5 * time.Minute
-	DefaultSigningAlg  = token.EdDSA
-	DefaultIssuer      = "sessiond"
-	DefaultAudience    = "sessiond"
+	// DefaultStoreTimeout bounds every store call: well under the HTTP
+	// server's 30 s read and write timeouts, long enough for a healthy
+	// store's slowest call (a listing, a sweep batch) many times over.
+	DefaultStoreTimeout = 2 * time.Second
+	DefaultSigningAlg   = token.EdDSA
+	DefaultIssuer       = "sessiond"
+	DefaultAudience     = "sessiond"
 )
 
 // Config configures a node. The zero value of each field means its
@@ -89,6 +93,15 @@ type Config struct {
 	JWKSMaxAge time.Duration
 	// SweepEvery is how often Run deletes expired sessions. Default 5 min.
 	SweepEvery time.Duration
+	// StoreTimeout is the deadline of every store call (a caller's shorter
+	// deadline is kept): a call that has not answered by then returns an
+	// error wrapping session.ErrStore and context.DeadlineExceeded, which
+	// the server answers with 503 and Retry-After. The drivers also set
+	// it as the store's own limit (PostgreSQL statement_timeout and
+	// lock_timeout, Redis read and write timeouts) so a stalled server
+	// cannot hold a connection past it. A sweep (DeleteExpired) may take
+	// up to SweepEvery. Default 2 s.
+	StoreTimeout time.Duration
 	// PasswordParams are the argon2id parameters of new password hashes.
 	// Default account.DefaultParams.
 	PasswordParams account.Params
@@ -166,6 +179,9 @@ func (c *Config) check() error {
 	if c.SweepEvery == 0 {
 		c.SweepEvery = DefaultSweepEvery
 	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = DefaultStoreTimeout
+	}
 	if c.PasswordParams == (account.Params{}) {
 		c.PasswordParams = account.DefaultParams
 	}
@@ -185,6 +201,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: the master key must be 32 bytes", ErrConfig)
 	case c.KeyReload < 0 || c.SweepEvery < 0:
 		return fmt.Errorf("%w: key reload and sweep intervals must be positive", ErrConfig)
+	case c.StoreTimeout < time.Millisecond || c.StoreTimeout > 25*time.Second:
+		return fmt.Errorf("%w: store timeout %v must be between 1ms and 25s (under the HTTP timeouts of 30s)", ErrConfig, c.StoreTimeout)
 	case c.JWKSMaxAge < 0 || c.JWKSMaxAge > 24*time.Hour:
 		return fmt.Errorf("%w: JWKS max-age %v must be between 0 and 24h", ErrConfig, c.JWKSMaxAge)
 	case c.KeyRotation < time.Hour:
@@ -238,7 +256,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if b == nil {
 		var err error
-		if b, err = n.driver.Open(ctx, cfg.Store, OpenOptions{AutoMigrate: cfg.AutoMigrate, Logger: cfg.Logger}); err != nil {
+		if b, err = n.driver.Open(ctx, cfg.Store, OpenOptions{AutoMigrate: cfg.AutoMigrate, StoreTimeout: cfg.StoreTimeout, Logger: cfg.Logger}); err != nil {
 			return nil, redactErr(err, cfg.Store)
 		}
 		n.owned = b
@@ -267,7 +285,7 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 	}
 	n.cfg, n.master = cfg, master
 	n.metrics = newMetrics()
-	n.backend = instrumented{Backend: b, m: n.metrics}
+	n.backend = instrumented{Backend: b, m: n.metrics, timeout: cfg.StoreTimeout, sweepTimeout: max(cfg.StoreTimeout, cfg.SweepEvery)}
 	n.audit = audit.New(cfg.Logger, DeriveKey(master, "audit-hash"), audit.WithObserver(n.metrics.observeEvent))
 	keys, err := token.LoadOrCreateKeyRing(ctx, n.backend, DeriveKey(master, "keyring"), cfg.SigningAlg, cfg.Now())
 	if err != nil {
@@ -294,7 +312,9 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 	n.accounts = &account.Service{Store: n.backend, Params: cfg.PasswordParams, Now: cfg.Now}
 	n.limiter = cfg.Limiter
 	if n.limiter == nil {
-		n.limiter = sharedLimiter(b)
+		if l := sharedLimiter(b); l != nil {
+			n.limiter = deadlineLimiter{l, cfg.StoreTimeout}
+		}
 	}
 	if n.limiter == nil {
 		n.limiter = ratelimit.NewMemory(cfg.Now)

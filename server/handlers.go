@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -373,16 +374,55 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz reports whether the store answers: a read of a session that
-// cannot exist must come back "not found" in time.
+// readyTimeout bounds /readyz, under the default store timeout, so that a
+// probe of a stalled store is answered in time.
+const readyTimeout = time.Second
+
+// readyReasons names why a node is not ready, for /readyz's body: a fixed
+// text per kind, never the store's own error (it may name hosts).
+var readyReasons = []error{node.ErrFeedDeaf, node.ErrDiskFull, node.ErrStoreStalled, node.ErrStoreWrite, node.ErrStoreDown}
+
+// handleReadyz reports whether the node can serve (node.Ready: the feed
+// hears revocations, the store answers a read and, where it can, a write
+// probe) within readyTimeout: 200 {"status":"ready"}; 507 when the
+// store's disk is full; 503 with Retry-After otherwise. The body's reason
+// says why. A change of state is logged once, not every probe.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
-	_, err := s.node.Backend().Get(ctx, "readyz-probe")
-	if err != nil && !errors.Is(err, session.ErrNotFound) {
-		s.log.WarnContext(r.Context(), "not ready", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "store unreachable"})
+	err := s.node.Ready(ctx)
+	if err == nil {
+		s.noteReadiness(r.Context(), "", nil)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	reason := "not ready"
+	for _, k := range readyReasons {
+		if errors.Is(err, k) {
+			reason = k.Error()
+			break
+		}
+	}
+	s.noteReadiness(r.Context(), reason, err)
+	if errors.Is(err, node.ErrDiskFull) {
+		writeJSON(w, http.StatusInsufficientStorage, map[string]string{"status": "unavailable", "error": "insufficient_storage", "reason": reason})
+		return
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(httpauth.UnavailableRetryAfter/time.Second)))
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
+}
+
+// noteReadiness logs a change of readiness ("" is ready), once.
+func (s *Server) noteReadiness(ctx context.Context, reason string, err error) {
+	s.readiness.Lock()
+	changed := s.readiness.reason != reason
+	s.readiness.reason = reason
+	s.readiness.Unlock()
+	switch {
+	case !changed:
+	case reason == "":
+		s.log.InfoContext(ctx, "ready again")
+	default:
+		s.log.WarnContext(ctx, "not ready", "reason", reason, "err", err)
+	}
 }

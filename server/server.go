@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
@@ -80,6 +81,12 @@ type Server struct {
 	cop       *http.CrossOriginProtection
 	metrics   *metrics
 	now       func() time.Time
+	// readiness is the last state /readyz found ("" ready, else why
+	// not), so each change is logged once.
+	readiness struct {
+		sync.Mutex
+		reason string
+	}
 }
 
 // Validate reports whether New would accept cfg (a short admin token, an

@@ -44,6 +44,7 @@ func TestEveryServeFlagReachesItsSetting(t *testing.T) {
 		"store":                 {nil, []string{"--store", "memory://"}},
 		"addr":                  {nil, []string{"--addr", "127.0.0.1:9"}},
 		"migrate":               {nil, []string{"--migrate"}},
+		"store-timeout":         {nil, []string{"--store-timeout", "500ms"}},
 		"issuer":                {nil, []string{"--issuer", "https://auth.example"}},
 		"audience":              {nil, []string{"--audience", "api"}},
 		"access-ttl":            {nil, []string{"--access-ttl", "5m"}},

@@ -48,6 +48,7 @@ const serveUsage = "sessiond serve [flags]"
 func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	storeFlag(fs, &o.node.Store)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (port 0 picks a free one and prints it)")
+	fs.DurationVar(&o.node.StoreTimeout, "store-timeout", node.DefaultStoreTimeout, "deadline of every store call; a request whose store call misses it gets 503 with Retry-After")
 	fs.BoolVar(&o.node.AutoMigrate, "migrate", false, "apply pending PostgreSQL migrations at start instead of refusing to start")
 	fs.StringVar(&o.node.Issuer, "issuer", node.DefaultIssuer, "iss of access tokens")
 	fs.StringVar(&o.node.Audience, "audience", node.DefaultAudience, "aud of access tokens")

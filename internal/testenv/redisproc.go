@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,9 +95,31 @@ func (p *RedisProc) Kill() {
 	if p.cmd == nil {
 		return
 	}
+	p.cmd.Process.Signal(syscall.SIGCONT) // a paused server is resumed first
 	p.cmd.Process.Kill()
 	p.cmd.Wait()
 	p.cmd = nil
+}
+
+// Pause stops the server with SIGSTOP: it keeps its connections and its
+// listening socket (the kernel still accepts connections) but answers
+// nothing, as a stalled server does, until Resume. Kill, and so the
+// test's cleanup, works on a paused server too.
+func (p *RedisProc) Pause() { p.signal(syscall.SIGSTOP) }
+
+// Resume continues a server stopped by Pause (SIGCONT).
+func (p *RedisProc) Resume() { p.signal(syscall.SIGCONT) }
+
+func (p *RedisProc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		p.t.Fatal("testenv: redis-server is not running")
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("testenv: signal redis-server: %v", err)
+	}
 }
 
 // Stop is Kill: a test that stops its server means an abrupt failure.

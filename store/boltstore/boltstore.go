@@ -10,6 +10,7 @@
 //	sessions_by_expiry  big-endian expiry unix-nanos || id -> nil (DeleteExpired)
 //	revocations         id -> big-endian Until unix-nanos
 //	keyring             "blob" -> sealed ring, "version" -> big-endian uint64
+//	probe               "probe" -> random text (Probe's write check; made by Probe)
 //
 // Every atomic step of the contract (Update's compare-and-set, Rotate, a
 // delete together with its revocation) is one bbolt write transaction, and

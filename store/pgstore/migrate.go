@@ -117,6 +117,12 @@ func migrateOne(ctx context.Context, pool *pgxpool.Pool, schema string) (version
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
+	// A migration may wait for another node's (the lock below) and may
+	// take long: the per-statement limits of WithStatementTimeout are off.
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0`); err != nil {
+		return 0, wrapErr(ctx, "migrate: lift timeouts", err)
+	}
+
 	// One lock per schema: hashtext is stable across servers of a version.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('sessiond migrate ' || $1))`, schema); err != nil {
 		return 0, wrapErr(ctx, "migrate: lock", err)

@@ -21,6 +21,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +68,18 @@ type config struct {
 	autoMigrate bool
 	batch       int
 	feed        feedConfig
+	timeout     time.Duration
+}
+
+// WithStatementTimeout makes d the statement_timeout and lock_timeout of
+// every connection (runtime parameters sent at connect), unless the URL
+// sets them itself (statement_timeout=..., lock_timeout=... or -c in
+// options=...), so PostgreSQL abandons a statement, and its locks, once
+// nobody waits for it any more. Migrations run without either limit.
+// Besides, every call honours its context: pgx closes the connection of a
+// query whose context ends, at once. d <= 0 sets nothing.
+func WithStatementTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
 }
 
 // WithSchema keeps every table, function and trigger in the named schema
@@ -110,6 +124,14 @@ func poolConfig(url string, c config) (*pgxpool.Config, error) {
 	}
 	if c.schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{c.schema}.Sanitize()
+	}
+	if ms := c.timeout.Milliseconds(); ms > 0 {
+		rp := pc.ConnConfig.RuntimeParams
+		for _, p := range []string{"statement_timeout", "lock_timeout"} {
+			if _, set := rp[p]; !set && !strings.Contains(rp["options"], p) {
+				rp[p] = strconv.FormatInt(ms, 10)
+			}
+		}
 	}
 	return pc, nil
 }

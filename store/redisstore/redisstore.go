@@ -68,6 +68,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -99,9 +100,25 @@ type Store struct {
 type Option func(*config)
 
 type config struct {
-	prefix string
-	feed   feedConfig
+	prefix  string
+	feed    feedConfig
+	timeout time.Duration
 }
+
+// WithTimeout bounds every command: d becomes the client's read and write
+// timeouts (unless a redis:// URL sets read_timeout or write_timeout), and
+// the client honours its context's deadline as well, whichever is
+// shorter. A connection whose command timed out is closed, never handed
+// to the next caller with the late reply still to come (go-redis removes
+// a connection from its pool on a network timeout). Commands are sent
+// once (max_retries off unless the URL sets it): go-redis would otherwise
+// send a command whose reply timed out again on another connection, so a
+// stalled Redis would run a write twice, once for a caller that has
+// given up; sessiond's callers retry after a 503 themselves. The pub/sub
+// connection of the revocation feed waits for messages without a read
+// deadline. d <= 0 keeps go-redis's defaults (3 s timeouts that contexts'
+// deadlines do not shorten, 3 retries).
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 // WithPrefix sets the prefix of every key and of the pub/sub channel
 // (default "sd"). Stores with different prefixes share nothing, so one
@@ -125,7 +142,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	if cfg.prefix == "" || strings.ContainsAny(cfg.prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: prefix %q must be non-empty and free of '{' and '}'", cfg.prefix)
 	}
-	c, err := newClient(rawURL)
+	c, err := newClient(rawURL, cfg.timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +181,9 @@ func (s *Store) checkNoEviction(ctx context.Context) error {
 	})
 }
 
-// newClient builds a client for rawURL without connecting.
-func newClient(rawURL string) (redis.UniversalClient, error) {
+// newClient builds a client for rawURL without connecting; timeout, if
+// positive, bounds each command (see WithTimeout).
+func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("redisstore: %q is not a URL (want redis://, rediss:// or redis-cluster://)", redactURL(rawURL))
@@ -176,15 +194,42 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: bad URL %s: %w", redactURL(rawURL), err)
 		}
+		if timeout > 0 {
+			q := queryOf(rawURL)
+			if !q.Has("read_timeout") {
+				o.ReadTimeout = timeout
+			}
+			if !q.Has("write_timeout") {
+				o.WriteTimeout = timeout
+			}
+			if !q.Has("max_retries") {
+				o.MaxRetries = -1
+			}
+			o.ContextTimeoutEnabled = true
+		}
 		return redis.NewClient(o), nil
 	case "redis-cluster":
 		o, err := parseClusterURL(rest)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: bad URL %s: %w", redactURL(rawURL), err)
 		}
+		if timeout > 0 {
+			o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled = timeout, timeout, true
+			o.MaxRetries = -1
+		}
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redisstore: unknown URL scheme %q (want redis, rediss or redis-cluster)", scheme)
+}
+
+// queryOf returns the query parameters of a URL that redis.ParseURL
+// accepted.
+func queryOf(rawURL string) url.Values {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil
+	}
+	return u.Query()
 }
 
 // parseClusterURL parses what follows "redis-cluster://". It is

@@ -4,7 +4,7 @@ package redisstore
 // without connecting: the scheme, the address list of a cluster, go-redis's
 // own options. Its error never carries the URL's password.
 func CheckURL(rawURL string) error {
-	c, err := newClient(rawURL)
+	c, err := newClient(rawURL, 0)
 	if err != nil {
 		return err
 	}
