@@ -40,8 +40,13 @@ func TestIntrospectRevokedSession(t *testing.T) {
 		}},
 		{"refresh token reuse", func(e *env, victim, other resp) {
 			rt := str(victim, "refresh_token")
-			if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": rt}); r.status != 200 {
+			r := e.post("/v1/refresh", "", map[string]string{"refresh_token": rt})
+			if r.status != 200 {
 				e.t.Fatalf("refresh: %d %s", r.status, r.raw)
+			}
+			// The child is used, so its parent is no longer valid.
+			if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(r, "refresh_token")}); r.status != 200 {
+				e.t.Fatalf("refresh of the child: %d %s", r.status, r.raw)
 			}
 			e.clock.Advance(time.Minute) // past the grace window: theft
 			if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": rt}); r.status != 401 {

@@ -300,14 +300,18 @@ func TestRefreshReuseOverHTTP(t *testing.T) {
 		t.Fatal("two concurrent refreshes got different children")
 	}
 
-	// After the grace window the parent is theft.
+	// Once the child has been used, the parent is theft.
+	used := e.post("/v1/refresh", "", map[string]string{"refresh_token": child})
+	if used.status != 200 {
+		t.Fatalf("refresh of the child: %d %s", used.status, used.raw)
+	}
 	e.clock.Advance(session.DefaultRefreshGrace + time.Second)
 	r := e.post("/v1/refresh", "", map[string]string{"refresh_token": rt})
 	if r.status != http.StatusUnauthorized || str(r, "error") != "invalid_grant" || !strings.Contains(str(r, "error_description"), "reuse") {
 		t.Fatalf("reuse: %d %s", r.status, r.raw)
 	}
-	if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": child}); r.status != http.StatusUnauthorized {
-		t.Fatalf("child after theft: %d", r.status)
+	if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(used, "refresh_token")}); r.status != http.StatusUnauthorized {
+		t.Fatalf("grandchild after theft: %d", r.status)
 	}
 	for _, a := range append(answers, l) {
 		if g := e.do("GET", "/v1/session", str(a, "access_token"), "", ""); g.status != http.StatusUnauthorized {
@@ -605,6 +609,7 @@ func TestMetrics(t *testing.T) {
 	e := newEnv(t, func(c *config) { c.Node.Backend = fb })
 	l := e.signupLogin("ivy@example.com")
 	r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")})
+	e.post("/v1/refresh", "", map[string]string{"refresh_token": str(r, "refresh_token")}) // the child is used
 	e.clock.Advance(time.Minute)
 	e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")}) // reuse
 	e.post("/v1/login", "", map[string]string{"email": "ivy@example.com", "password": "not the password"})
@@ -624,7 +629,7 @@ func TestMetrics(t *testing.T) {
 	for series, want := range map[string]float64{
 		`sessiond_events_total{event="login.ok"}`:                           1,
 		`sessiond_events_total{event="login.failed"}`:                       1,
-		`sessiond_events_total{event="refresh"}`:                            1,
+		`sessiond_events_total{event="refresh"}`:                            2,
 		`sessiond_events_total{event="refresh.reuse_detected"}`:             1,
 		`sessiond_store_errors_total{op="account_by_email"}`:                1,
 		`sessiond_http_requests_total{code="200",route="POST /v1/login"}`:   1,

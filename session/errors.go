@@ -2,12 +2,13 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
 // Sentinel errors. Every error returned by this package and by a conforming
-// Store wraps at most one of these, so callers branch with errors.Is at any
-// depth.
+// Store wraps at most one of these (ErrDeadline being itself an ErrStore),
+// so callers branch with errors.Is at any depth.
 var (
 	// ErrNotFound: no such session (never existed, revoked, or swept).
 	ErrNotFound = errors.New("session: not found")
@@ -37,6 +38,10 @@ var (
 	// ErrStore: the store failed (unreachable, timed out, corrupt). Callers
 	// must fail closed: HTTP servers answer 503.
 	ErrStore = errors.New("session: store unavailable")
+	// ErrDeadline: the store reached a command after its caller's deadline
+	// (RotateRequest.Deadline) and changed nothing. It is a kind of
+	// ErrStore (errors.Is finds both), so callers answer 503.
+	ErrDeadline = fmt.Errorf("%w: deadline passed before the command was applied", ErrStore)
 )
 
 // tokenError is ErrInvalidToken for a cause (revoked, reused, expired,

@@ -615,7 +615,11 @@ func TestReuseWithUnrecordedRevocationStillRefusesTokens(t *testing.T) {
 	f := newFixture(t)
 	m := f.manager(t, func(c *session.Config) { c.Store = reuseButUnrecorded{f.store} })
 	a := login(t, m, "alice")
-	if _, err := m.Refresh(ctx, a.RefreshToken, session.Meta{}); err != nil {
+	child, err := m.Refresh(ctx, a.RefreshToken, session.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Refresh(ctx, child.RefreshToken, session.Meta{}); err != nil { // the child is used
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Minute)
@@ -624,5 +628,45 @@ func TestReuseWithUnrecordedRevocationStillRefusesTokens(t *testing.T) {
 	}
 	if _, err := m.Verify(ctx, a.AccessToken); !errors.Is(err, session.ErrRevoked) {
 		t.Fatalf("this node still accepts the access token: %v", err)
+	}
+}
+
+// deadlineSpy passes rotations on and keeps the last one's deadline.
+type deadlineSpy struct {
+	session.Store
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (s *deadlineSpy) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
+	s.mu.Lock()
+	s.deadline = req.Deadline
+	s.mu.Unlock()
+	return s.Store.Rotate(ctx, id, req)
+}
+
+// A refresh hands its context's deadline to the store, which refuses to act
+// after it (the conformance suite holds every backend to that); without a
+// deadline the request carries none.
+func TestRefreshCarriesTheDeadline(t *testing.T) {
+	f := newFixture(t)
+	spy := &deadlineSpy{Store: f.store}
+	m := f.manager(t, func(c *session.Config) { c.Store = spy })
+	a := login(t, m, "alice")
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	want, _ := dctx.Deadline()
+	r, err := m.Refresh(dctx, a.RefreshToken, session.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spy.deadline.Equal(want) {
+		t.Fatalf("RotateRequest.Deadline = %v, want the context's %v", spy.deadline, want)
+	}
+	if _, err := m.Refresh(ctx, r.RefreshToken, session.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if !spy.deadline.IsZero() {
+		t.Fatalf("RotateRequest.Deadline = %v without a context deadline, want zero", spy.deadline)
 	}
 }

@@ -13,8 +13,11 @@ import (
 
 // Refresh rotates a refresh token: it returns a new access token and the
 // child refresh token. The same parent presented again within the grace
-// window gets the same child; any other reuse revokes the whole session and
-// returns ErrReused. A malformed, unknown or expired token returns an error
+// window, or later while its child has never been used (a client that lost
+// the answer), gets the same child; any other reuse revokes the whole
+// session and returns ErrReused (see Decide). A store that reaches the
+// rotation after ctx's deadline changes nothing and the error wraps
+// ErrDeadline, an ErrStore. A malformed, unknown or expired token returns an error
 // wrapping ErrInvalidToken.
 func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (*Tokens, error) {
 	// Verify, not just parse: a token that names a session but was not
@@ -33,6 +36,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	if m.revoked.has(id, now) {
 		return nil, invalidToken(ErrRevoked)
 	}
+	// The deadline is ctx's, on the real clock (the store checks it on its
+	// own), while the decision is judged at now, the Manager's clock.
+	deadline, _ := ctx.Deadline()
 	outcome, rec, err := m.store.Rotate(ctx, id, RotateRequest{
 		Presented:     token.HashRefreshToken(refreshToken),
 		Next:          token.HashRefreshToken(child),
@@ -40,6 +46,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 		Grace:         m.policy.RefreshGrace,
 		IdleExpiresAt: now.Add(m.policy.IdleTimeout), // Record.ExpiresAt caps it at the absolute expiry
 		RevokeHold:    revokeHold,
+		Deadline:      deadline,
 	})
 	if outcome == Reused && err != nil {
 		// The store made the session unusable but could not record its
@@ -61,7 +68,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 		m.audit.Log(ctx, audit.Event{Kind: audit.ReuseDetected, SessionID: id, IP: meta.IP, UserAgent: meta.UserAgent})
 		return nil, invalidToken(ErrReused)
 	case GraceReplay:
-		// Nothing was written; answer from the record as stored now.
+		// The token did not rotate; answer from the record as stored now.
 		if rec == nil {
 			if rec, err = m.store.Get(ctx, id); err != nil {
 				return nil, fmt.Errorf("refresh: %w", err)

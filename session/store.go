@@ -28,10 +28,20 @@ type Record struct {
 
 	// RefreshHash is SHA-256 of the current refresh token. PrevRefreshHash
 	// is that of its parent, RotatedAt when the parent was rotated; together
-	// they let a Store recognise a replay within the grace window.
+	// they let a Store recognise a replay of the parent. The parent is
+	// always the token whose child (the current one) has never been
+	// presented: presenting the child rotates it and makes it the parent.
 	RefreshHash     []byte
 	PrevRefreshHash []byte
 	RotatedAt       time.Time
+	// RefreshReissued says that the current token was handed out more than
+	// once (a replay of its parent); PrevRefreshReissued says the same of
+	// the parent. A parent handed out once may be replayed long after the
+	// grace window, until its child is first used (its one holder lost the
+	// answer to a refresh); a parent handed out more than once may not, as
+	// two holders of it are then following one another (see Decide).
+	RefreshReissued     bool
+	PrevRefreshReissued bool
 
 	// Data is the application's own small JSON map.
 	Data map[string]json.RawMessage
@@ -84,6 +94,14 @@ type RotateRequest struct {
 	// RevokeHold is how long to remember a revocation, should this
 	// request turn out to be a reuse (see Revocation.Until).
 	RevokeHold time.Duration
+	// Deadline is when the caller gives up waiting for the answer; the
+	// zero value means never. A Store checks it on its own clock at the
+	// moment it would apply the rotation, and if it has passed it changes
+	// nothing and returns ErrDeadline: a command left queued on a stalled
+	// store must not rotate, replay or revoke after its caller has gone.
+	// It is not part of the decision (that is judged at Now), only of
+	// whether to make it at all.
+	Deadline time.Time
 }
 
 // RotateOutcome says what Store.Rotate did.
@@ -93,9 +111,11 @@ const (
 	// Rotated: Presented was the current token; it is now the parent,
 	// Next is current, LastSeenAt = Now, Version bumped.
 	Rotated RotateOutcome = iota + 1
-	// GraceReplay: Presented is the parent of the current token and was
-	// rotated less than Grace ago. Nothing was written; the caller answers
-	// with the same child it derived the first time.
+	// GraceReplay: Presented is the parent of the current token (whose
+	// child has never been used), rotated less than Grace ago or handed
+	// out only once (see Decide). The caller answers with the same child
+	// it derived the first time. The Store writes only RefreshReissued
+	// (and bumps Version) if it was not yet set.
 	GraceReplay
 	// Reused: Presented is neither. The Store has deleted the session and
 	// recorded its revocation, in the same atomic step.
@@ -182,12 +202,23 @@ type RevocationFeed interface {
 }
 
 // Decide says what Store.Rotate must do with a live stored record r for
-// req: Rotated if req.Presented is the current refresh hash, GraceReplay if
-// it is the parent and the parent was rotated less than req.Grace ago,
-// Reused otherwise. Hashes are compared in constant time. Backends written
-// in Go call it inside their atomic step; those that decide inside the
-// database (a Lua script, a SQL function) implement the same rule, and the
-// conformance suite holds them to it.
+// req:
+//
+//   - Rotated if req.Presented is the current refresh hash;
+//   - GraceReplay if it is the parent and either the parent was rotated
+//     less than req.Grace ago (two tabs, a quick retry) or the parent was
+//     handed out only once (!r.PrevRefreshReissued): its child has never
+//     been used (presenting the child would have made it the parent), so
+//     this is its holder retrying a refresh whose answer it lost, however
+//     late;
+//   - Reused otherwise: an older token, or a parent handed out more than
+//     once presented after the grace window, which is two holders of one
+//     token (a thief and the owner) following each other.
+//
+// Hashes are compared in constant time. Backends written in Go call Apply
+// inside their atomic step; those that decide inside the database (a Lua
+// script, a SQL function) implement the same rule, and the conformance
+// suite holds them to it.
 func Decide(r *Record, req RotateRequest) RotateOutcome {
 	if len(req.Presented) == 0 {
 		return Reused
@@ -197,8 +228,47 @@ func Decide(r *Record, req RotateRequest) RotateOutcome {
 	}
 	if len(r.PrevRefreshHash) > 0 &&
 		subtle.ConstantTimeCompare(req.Presented, r.PrevRefreshHash) == 1 &&
-		req.Now.Sub(r.RotatedAt) < req.Grace {
+		(req.Now.Sub(r.RotatedAt) < req.Grace || !r.PrevRefreshReissued) {
 		return GraceReplay
 	}
 	return Reused
+}
+
+// Apply is Decide together with the write it calls for. It returns the
+// outcome and, when the record changes, the record to store in place of r
+// (a copy, Version bumped); nil when nothing is to be written (a replay
+// already marked, or Reused, where the Store deletes the session and
+// records its revocation instead). On Rotated the current token becomes
+// the parent, carrying its RefreshReissued mark, and req.Next the fresh
+// current token; on GraceReplay the current token is marked reissued.
+func Apply(r *Record, req RotateRequest) (RotateOutcome, *Record) {
+	out := Decide(r, req)
+	switch out {
+	case Rotated:
+		c := r.Clone()
+		c.PrevRefreshHash = c.RefreshHash
+		c.PrevRefreshReissued = c.RefreshReissued
+		c.RefreshHash = append([]byte(nil), req.Next...)
+		c.RefreshReissued = false
+		c.RotatedAt = req.Now
+		c.LastSeenAt = req.Now
+		c.IdleExpiresAt = req.IdleExpiresAt
+		c.Version++
+		return out, c
+	case GraceReplay:
+		if r.RefreshReissued {
+			return out, nil
+		}
+		c := r.Clone()
+		c.RefreshReissued = true
+		c.Version++
+		return out, c
+	}
+	return out, nil
+}
+
+// DeadlinePassed reports whether a store whose clock reads now must refuse
+// req because its caller has given up (see RotateRequest.Deadline).
+func (req RotateRequest) DeadlinePassed(now time.Time) bool {
+	return !req.Deadline.IsZero() && !now.Before(req.Deadline)
 }

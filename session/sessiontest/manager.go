@@ -1,10 +1,12 @@
 package sessiontest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -68,6 +70,51 @@ func waitRevoked(t *testing.T, m *session.Manager, id string) {
 			t.Fatalf("the revocation of %s never reached the other node", id)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// testManagerRefreshLostAnswer: a client whose refresh was applied but
+// whose answer it never got (a dropped connection, an app killed before it
+// saved the token) retries with the token it has, an hour later, and gets
+// the same child; its session lives. Once that child has been used, the
+// old token is theft. The calls carry a deadline, as a server's do.
+func testManagerRefreshLostAnswer(t *testing.T, s session.Store) {
+	n := newNodes(t, s)
+	var offset atomic.Int64
+	n.cfg.Now = func() time.Time { return Base.Add(time.Duration(offset.Load())) }
+	node := n.start(t)
+	refresh := func(rt string) (*session.Tokens, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		return node.Refresh(ctx, rt, session.Meta{IP: "192.0.2.1"})
+	}
+	login := mustLogin(t, node, "alice")
+	lost, err := refresh(login.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	offset.Add(int64(time.Hour)) // far past the grace window
+	retry, err := refresh(login.RefreshToken)
+	if err != nil {
+		t.Fatalf("retry an hour after a lost answer: %v; want the same child", err)
+	}
+	if retry.RefreshToken != lost.RefreshToken || retry.Session.ID != login.Session.ID {
+		t.Fatal("retry after a lost answer got another child: the session forked")
+	}
+	if _, err := node.Verify(t.Context(), retry.AccessToken); err != nil {
+		t.Fatalf("access token of the retry: %v", err)
+	}
+	offset.Add(int64(time.Hour))
+	next, err := refresh(retry.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh of the recovered child: %v", err)
+	}
+	offset.Add(int64(time.Hour))
+	if _, err := refresh(login.RefreshToken); !errors.Is(err, session.ErrReused) {
+		t.Fatalf("parent after its child was used = %v, want ErrReused", err)
+	}
+	if _, err := refresh(next.RefreshToken); !errors.Is(err, session.ErrInvalidToken) {
+		t.Fatalf("session after theft still refreshes: %v", err)
 	}
 }
 

@@ -91,25 +91,149 @@ func testRotate(t *testing.T, s session.Store) {
 	}
 	for _, tc := range graceCases {
 		t.Run("grace-replay/"+tc.name, func(t *testing.T) {
-			before, h0, _ := chain(t)
-			// The replay's own Next differs: a GraceReplay writes nothing.
-			mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), t0.Add(tc.after)), session.GraceReplay)
+			before, h0, h1 := chain(t)
+			// The replay's own Next differs: a GraceReplay does not
+			// rotate. It marks the current token reissued (handed out
+			// twice) and bumps Version, once.
+			want := before.Clone()
+			want.RefreshReissued = true
+			got := mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), t0.Add(tc.after)), session.GraceReplay)
+			mustSame(t, got, want)
 			after := mustGet(t, s, before.ID)
-			mustSame(t, after, before)
-			if after.Version != before.Version {
-				t.Fatalf("GraceReplay changed Version %d -> %d", before.Version, after.Version)
+			mustSame(t, after, want)
+			if after.Version != before.Version+1 {
+				t.Fatalf("first GraceReplay: Version %d -> %d, want +1", before.Version, after.Version)
+			}
+			mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), t0.Add(tc.after)), session.GraceReplay)
+			again := mustGet(t, s, before.ID)
+			mustSame(t, again, want)
+			if again.Version != after.Version {
+				t.Fatalf("second GraceReplay changed Version %d -> %d", after.Version, again.Version)
+			}
+			if !bytes.Equal(again.RefreshHash, h1) {
+				t.Fatal("GraceReplay changed the current token")
 			}
 			wantNotRevoked(t, s, t0, before.ID)
 		})
 	}
+
+	// A parent handed out once whose child was never used stays valid
+	// however late: its holder lost the answer to the refresh.
+	for _, after := range []time.Duration{grace, grace + time.Hour, 5 * time.Hour} {
+		t.Run("lost-answer/after-"+after.String(), func(t *testing.T) {
+			before, h0, h1 := chain(t)
+			now := t0.Add(after)
+			want := before.Clone()
+			want.RefreshReissued = true
+			got := mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), now), session.GraceReplay)
+			mustSame(t, got, want)
+			// Retried again, still the same child; Version moved once.
+			mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), now.Add(time.Hour)), session.GraceReplay)
+			if v := mustGet(t, s, before.ID).Version; v != before.Version+1 {
+				t.Fatalf("Version %d after two late replays, want %d", v, before.Version+1)
+			}
+			wantNotRevoked(t, s, now, before.ID)
+			// The child then rotates as usual, and the parent is dead.
+			h2 := NewHash()
+			now = now.Add(2 * time.Hour)
+			got = mustRotate(t, s, before.ID, rotateReq(h1, h2, now), session.Rotated)
+			if !bytes.Equal(got.RefreshHash, h2) || !bytes.Equal(got.PrevRefreshHash, h1) ||
+				got.RefreshReissued || !got.PrevRefreshReissued {
+				t.Fatalf("rotation of a reissued child: cur %x prev %x reissued %v prev reissued %v",
+					got.RefreshHash, got.PrevRefreshHash, got.RefreshReissued, got.PrevRefreshReissued)
+			}
+			mustRotate(t, s, before.ID, rotateReq(h0, NewHash(), now.Add(time.Second)), session.Reused)
+			wantGone(t, s, before.ID)
+			wantRevoked(t, s, now.Add(time.Second), before.ID, now.Add(time.Second+hold))
+		})
+	}
+
+	// Once the child has been used, the parent is theft however soon
+	// after the grace window it comes.
+	t.Run("reused/parent-after-child-used", func(t *testing.T) {
+		r, h0, h1 := chain(t)
+		t1 := t0.Add(time.Hour)
+		mustRotate(t, s, r.ID, rotateReq(h1, NewHash(), t1), session.Rotated)
+		mustRotate(t, s, r.ID, rotateReq(h0, NewHash(), t1.Add(time.Hour)), session.Reused)
+		wantGone(t, s, r.ID)
+		wantRevoked(t, s, t1.Add(time.Hour), r.ID, t1.Add(time.Hour+hold))
+	})
+
+	// A parent that was handed out twice (a replay of its own parent: a
+	// thief and the owner each hold it) is valid only within the grace
+	// window: after it, the second of them to refresh is a reuse, though
+	// the child was never used.
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		want  session.RotateOutcome
+	}{
+		{"within-grace", grace - time.Microsecond, session.GraceReplay},
+		{"at-grace-end", grace, session.Reused},
+		{"after-grace", grace + time.Hour, session.Reused},
+	} {
+		t.Run("reissued-parent/"+tc.name, func(t *testing.T) {
+			r, h0, h1 := chain(t)
+			mustRotate(t, s, r.ID, rotateReq(h0, NewHash(), t0.Add(time.Hour)), session.GraceReplay) // h1 handed out again
+			t1 := t0.Add(2 * time.Hour)
+			mustRotate(t, s, r.ID, rotateReq(h1, NewHash(), t1), session.Rotated) // one holder of h1 refreshes
+			now := t1.Add(tc.after)
+			mustRotate(t, s, r.ID, rotateReq(h1, NewHash(), now), tc.want) // the other
+			if tc.want == session.Reused {
+				wantGone(t, s, r.ID)
+				wantRevoked(t, s, now, r.ID, now.Add(hold))
+			}
+		})
+	}
+
+	// A command that reaches the store after its caller's deadline
+	// changes nothing, whatever it presents: no rotation, no replay mark,
+	// no revocation.
+	t.Run("deadline-passed", func(t *testing.T) {
+		before, h0, h1 := chain(t)
+		for _, presented := range [][]byte{h1, h0, NewHash()} {
+			for _, now := range []time.Time{t0, t0.Add(time.Hour)} {
+				req := rotateReq(presented, NewHash(), now)
+				req.Deadline = time.Now().Add(-time.Second)
+				out, got, err := s.Rotate(t.Context(), before.ID, req)
+				if !errors.Is(err, session.ErrStore) || !errors.Is(err, session.ErrDeadline) {
+					t.Fatalf("Rotate after its deadline = %v, %v, %v; want ErrDeadline (an ErrStore)", out, got, err)
+				}
+			}
+		}
+		after := mustGet(t, s, before.ID)
+		mustSame(t, after, before)
+		if after.Version != before.Version {
+			t.Fatalf("Rotate after its deadline changed Version %d -> %d", before.Version, after.Version)
+		}
+		wantNotRevoked(t, s, t0, before.ID)
+		// A deadline still ahead does not stand in the way.
+		req := rotateReq(h1, NewHash(), t0.Add(time.Minute))
+		req.Deadline = time.Now().Add(time.Minute)
+		mustRotate(t, s, before.ID, req, session.Rotated)
+	})
+
+	// The reissued marks are data like any other: Create and Update keep
+	// them.
+	t.Run("reissued-marks-stored", func(t *testing.T) {
+		r := NewRecord("u", 0)
+		r.PrevRefreshHash, r.RotatedAt = NewHash(), Base
+		r.RefreshReissued, r.PrevRefreshReissued = true, true
+		mustCreate(t, s, r.Clone())
+		got := mustGet(t, s, r.ID)
+		mustSame(t, got, r)
+		got.RefreshReissued, got.PrevRefreshReissued = false, true
+		if err := s.Update(t.Context(), got); err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		mustSame(t, mustGet(t, s, r.ID), got)
+	})
 
 	reuseCases := []struct {
 		name    string
 		present func(h0, h1 []byte) []byte
 		after   time.Duration
 	}{
-		{"parent-at-grace-end", func(h0, _ []byte) []byte { return h0 }, grace},
-		{"parent-after-grace", func(h0, _ []byte) []byte { return h0 }, grace + time.Hour},
 		{"random-within-grace", func(_, _ []byte) []byte { return NewHash() }, time.Second},
 		{"random-later", func(_, _ []byte) []byte { return NewHash() }, time.Hour},
 		{"flipped-bit", func(_, h1 []byte) []byte { b := bytes.Clone(h1); b[31] ^= 1; return b }, time.Second},
@@ -272,8 +396,11 @@ func testRotateConcurrent(t *testing.T, s session.Store) {
 			if !bytes.Equal(got.PrevRefreshHash, r.RefreshHash) {
 				t.Fatalf("stored PrevRefreshHash %x, want the presented %x", got.PrevRefreshHash, r.RefreshHash)
 			}
-			if got.Version != 2 {
-				t.Fatalf("Version = %d after one rotation, want 2", got.Version)
+			// One rotation, and the replays' one mark of the child as
+			// handed out more than once.
+			if got.Version != 3 || !got.RefreshReissued {
+				t.Fatalf("Version = %d, RefreshReissued = %v after one rotation and its replays, want 3, true",
+					got.Version, got.RefreshReissued)
 			}
 		})
 	}

@@ -19,11 +19,23 @@
 // The manager-* cases (manager.go) run session.Manager on the store: two
 // Managers on one store are two nodes, so they state what a Manager
 // promises only as far as its store keeps the contract (concurrent
-// refreshes never fork a session; a revocation reaches the other nodes).
+// refreshes never fork a session; a client that lost a refresh's answer
+// keeps its session; a revocation reaches the other nodes).
+//
+// The rotate cases (rotate.go) state refresh rotation (session.Decide): the
+// current token rotates; its parent gets the same child again within the
+// grace window, and also later for as long as its child has never been
+// used, unless the parent was itself handed out twice; anything else is
+// theft (the session deleted, its revocation recorded). A rotation whose
+// RotateRequest.Deadline has passed by the store's own clock changes
+// nothing and fails with session.ErrDeadline, whatever it presents; those
+// cases set the deadline in the past, the one use of the wall clock in
+// judging an outcome.
 //
 // Every time in the suite is explicit: a fixed base time plus offsets. The
 // suite reads the wall clock only to bound its wait for an event that must
-// arrive (a revocation through the feed), never to judge expiry or speed.
+// arrive (a revocation through the feed) and to set deadlines, never to
+// judge expiry or speed.
 // The base time lies in the future so that backends which also expire
 // records by wall-clock TTL (Redis) keep the suite's sessions alive, and
 // every time has microsecond granularity because PostgreSQL keeps no more.
@@ -76,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"keyring", testKeyRing},
 		{"count", testCount},
 		{"manager-refresh-concurrent", testManagerRefreshConcurrent},
+		{"manager-refresh-lost-answer", testManagerRefreshLostAnswer},
 		{"manager-revocation", testManagerRevocation},
 		{"manager-metadata", testManagerMetadata},
 		{"manager-app-data", testManagerAppData},
@@ -178,6 +191,12 @@ func sameRecord(got, want *session.Record) error {
 	hash("RefreshHash", got.RefreshHash, want.RefreshHash)
 	hash("PrevRefreshHash", got.PrevRefreshHash, want.PrevRefreshHash)
 	tm("RotatedAt", got.RotatedAt, want.RotatedAt)
+	if got.RefreshReissued != want.RefreshReissued {
+		diffs = append(diffs, fmt.Sprintf("RefreshReissued = %v, want %v", got.RefreshReissued, want.RefreshReissued))
+	}
+	if got.PrevRefreshReissued != want.PrevRefreshReissued {
+		diffs = append(diffs, fmt.Sprintf("PrevRefreshReissued = %v, want %v", got.PrevRefreshReissued, want.PrevRefreshReissued))
+	}
 	if err := sameData(got.Data, want.Data); err != nil {
 		diffs = append(diffs, err.Error())
 	}

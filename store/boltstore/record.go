@@ -38,6 +38,8 @@ type diskRecord struct {
 	RefreshHash     []byte                     `json:"rh,omitempty"`
 	PrevRefreshHash []byte                     `json:"ph,omitempty"`
 	RotatedAt       time.Time                  `json:"ra,omitzero"`
+	Reissued        bool                       `json:"ri,omitempty"`
+	PrevReissued    bool                       `json:"pi,omitempty"`
 	Data            map[string]json.RawMessage `json:"d,omitempty"`
 	Version         uint64                     `json:"n"`
 }
@@ -59,6 +61,8 @@ func encodeRecord(r *session.Record) ([]byte, error) {
 		RefreshHash:     r.RefreshHash,
 		PrevRefreshHash: r.PrevRefreshHash,
 		RotatedAt:       r.RotatedAt,
+		Reissued:        r.RefreshReissued,
+		PrevReissued:    r.PrevRefreshReissued,
 		Data:            r.Data,
 		Version:         r.Version,
 	})
@@ -79,20 +83,22 @@ func decodeRecord(id string, v []byte) (*session.Record, error) {
 		return nil, fmt.Errorf("%w: session record has unknown encoding version %d", session.ErrStore, d.V)
 	}
 	return &session.Record{
-		ID:              id,
-		UserID:          d.UserID,
-		CreatedAt:       d.CreatedAt,
-		LastSeenAt:      d.LastSeenAt,
-		IdleExpiresAt:   d.IdleExpiresAt,
-		AbsExpiresAt:    d.AbsExpiresAt,
-		IP:              d.IP,
-		UserAgent:       d.UserAgent,
-		AuthMethod:      d.AuthMethod,
-		RefreshHash:     d.RefreshHash,
-		PrevRefreshHash: d.PrevRefreshHash,
-		RotatedAt:       d.RotatedAt,
-		Data:            d.Data,
-		Version:         d.Version,
+		ID:                  id,
+		UserID:              d.UserID,
+		CreatedAt:           d.CreatedAt,
+		LastSeenAt:          d.LastSeenAt,
+		IdleExpiresAt:       d.IdleExpiresAt,
+		AbsExpiresAt:        d.AbsExpiresAt,
+		IP:                  d.IP,
+		UserAgent:           d.UserAgent,
+		AuthMethod:          d.AuthMethod,
+		RefreshHash:         d.RefreshHash,
+		PrevRefreshHash:     d.PrevRefreshHash,
+		RotatedAt:           d.RotatedAt,
+		RefreshReissued:     d.Reissued,
+		PrevRefreshReissued: d.PrevReissued,
+		Data:                d.Data,
+		Version:             d.Version,
 	}, nil
 }
 

@@ -90,7 +90,9 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	return nil
 }
 
-// Rotate does refresh rotation in one write transaction.
+// Rotate does refresh rotation in one write transaction. req.Deadline is
+// checked on the real clock inside it (once bbolt's writer lock is held),
+// before anything is decided.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	var (
 		out session.RotateOutcome
@@ -98,6 +100,9 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		t   *txn
 	)
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
+		if req.DeadlinePassed(time.Now()) {
+			return session.ErrDeadline
+		}
 		var err error
 		if t, err = open(tx); err != nil {
 			return err
@@ -109,20 +114,15 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		if r == nil || r.Expired(req.Now) {
 			return session.ErrNotFound
 		}
-		switch out = session.Decide(r, req); out {
-		case session.Rotated:
-			c := r.Clone()
-			c.PrevRefreshHash = c.RefreshHash
-			c.RefreshHash = bytes.Clone(req.Next)
-			c.RotatedAt = req.Now
-			c.LastSeenAt = req.Now
-			c.IdleExpiresAt = req.IdleExpiresAt
-			c.Version++
+		var c *session.Record
+		switch out, c = session.Apply(r, req); out {
+		case session.Rotated, session.GraceReplay:
+			if c == nil { // a replay already marked: nothing to write
+				res = r
+				return nil
+			}
 			res = c
 			return t.put(c, r)
-		case session.GraceReplay:
-			res = r
-			return nil
 		default:
 			if err := t.remove(r); err != nil {
 				return err

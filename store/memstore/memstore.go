@@ -155,29 +155,29 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 }
 
 // Rotate does refresh-token rotation as one step under the write lock.
+// req.Deadline is checked on the real clock once the lock is held, before
+// anything is decided.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	if err := ctxErr(ctx); err != nil {
 		return 0, nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if req.DeadlinePassed(time.Now()) {
+		return 0, nil, fmt.Errorf("memstore: rotate: %w", session.ErrDeadline)
+	}
 	r, ok := s.sessions[id]
 	if !ok || r.Expired(req.Now) {
 		return 0, nil, fmt.Errorf("memstore: rotate %w", session.ErrNotFound)
 	}
-	switch session.Decide(r, req) {
-	case session.Rotated:
-		c := r.Clone()
-		c.PrevRefreshHash = c.RefreshHash
-		c.RefreshHash = bytes.Clone(req.Next)
-		c.RotatedAt = req.Now
-		c.LastSeenAt = req.Now
-		c.IdleExpiresAt = req.IdleExpiresAt
-		c.Version++
-		s.sessions[id] = c
-		return session.Rotated, c.Clone(), nil
-	case session.GraceReplay:
-		return session.GraceReplay, r.Clone(), nil
+	out, c := session.Apply(r, req)
+	switch out {
+	case session.Rotated, session.GraceReplay:
+		if c != nil {
+			s.sessions[id] = c
+			r = c
+		}
+		return out, r.Clone(), nil
 	default:
 		s.remove(id)
 		s.revoke(id, req.Now.Add(req.RevokeHold))

@@ -10,8 +10,9 @@
 //
 // Every atomic step of the contract is one statement or one server-side
 // function, so it costs one round trip: Rotate calls the PL/pgSQL function
-// sessiond_rotate (lock, decide at the caller's clock, write, or on reuse
-// delete and record the revocation), Update is a compare-and-set UPDATE,
+// sessiond_rotate (lock, check the caller's deadline on the database's
+// clock, decide at the caller's clock, write, or on reuse delete and
+// record the revocation), Update is a compare-and-set UPDATE,
 // Delete and DeleteUser delete and record their revocations in one
 // statement. Revocations reach every node through LISTEN/NOTIFY: a trigger
 // on the revocations table notifies a channel named after the schema.

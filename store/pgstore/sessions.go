@@ -15,7 +15,8 @@ import (
 // recordCols are the columns of a session row in the order scanRecord
 // reads them.
 const recordCols = `id, user_id, created_at, last_seen_at, idle_expires_at, abs_expires_at,
-	ip, user_agent, auth_method, refresh_hash, prev_refresh_hash, rotated_at, data, version`
+	ip, user_agent, auth_method, refresh_hash, prev_refresh_hash, rotated_at, data, version,
+	refresh_reissued, prev_refresh_reissued`
 
 // scanRecord reads one row of recordCols (or the same columns from
 // sessiond_rotate, after the lead columns). Times come back in UTC; a NULL
@@ -29,9 +30,10 @@ func scanRecord(row pgx.Row, lead ...any) (*session.Record, error) {
 		refresh, prev                 []byte
 		data                          map[string]json.RawMessage
 		version                       *int64
+		reissued, prevReissued        *bool
 	)
 	dest := append(lead, &id, &user, &created, &seen, &idle, &abs,
-		&ip, &ua, &method, &refresh, &prev, &rot, &data, &version)
+		&ip, &ua, &method, &refresh, &prev, &rot, &data, &version, &reissued, &prevReissued)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -57,6 +59,8 @@ func scanRecord(row pgx.Row, lead ...any) (*session.Record, error) {
 	if rot != nil {
 		r.RotatedAt = rot.UTC()
 	}
+	r.RefreshReissued = reissued != nil && *reissued
+	r.PrevRefreshReissued = prevReissued != nil && *prevReissued
 	return r, nil
 }
 
@@ -82,9 +86,10 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 		return fmt.Errorf("pgstore: create: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+recordCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`,
 		r.ID, r.UserID, r.CreatedAt, r.LastSeenAt, r.IdleExpiresAt, r.AbsExpiresAt,
-		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data))
+		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data),
+		r.RefreshReissued, r.PrevRefreshReissued)
 	if code, _ := pgCode(err); code == codeUniqueViolation {
 		return fmt.Errorf("pgstore: create: %w", session.ErrExists)
 	}
@@ -120,11 +125,13 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	err := s.pool.QueryRow(ctx, `UPDATE sessions SET
 			user_id = $3, created_at = $4, last_seen_at = $5, idle_expires_at = $6, abs_expires_at = $7,
 			ip = $8, user_agent = $9, auth_method = $10, refresh_hash = $11, prev_refresh_hash = $12,
-			rotated_at = $13, data = $14, version = version + 1
+			rotated_at = $13, data = $14, refresh_reissued = $15, prev_refresh_reissued = $16,
+			version = version + 1
 		WHERE id = $1 AND version = $2
 		RETURNING version`,
 		r.ID, int64(r.Version), r.UserID, r.CreatedAt, r.LastSeenAt, r.IdleExpiresAt, r.AbsExpiresAt,
 		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data),
+		r.RefreshReissued, r.PrevRefreshReissued,
 	).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var exists bool
@@ -144,14 +151,16 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 }
 
 // Rotate does refresh rotation in one round trip: the server-side
-// function sessiond_rotate (migrations/0001_init.sql) locks the row and
-// decides, writes, or deletes and revokes in one transaction.
+// function sessiond_rotate (migrations/0002_rotate_deadline_reissued.sql)
+// locks the row, checks req.Deadline on the database's clock, and decides,
+// writes, or deletes and revokes in one transaction.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("pgstore: rotate: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT * FROM sessiond_rotate($1, $2, $3, $4, $5, $6, $7)`,
-		id, req.Presented, req.Next, req.Now, req.Grace.Microseconds(), req.IdleExpiresAt, req.Now.Add(req.RevokeHold))
+	rows, err := s.pool.Query(ctx, `SELECT * FROM sessiond_rotate($1, $2, $3, $4, $5, $6, $7, $8)`,
+		id, req.Presented, req.Next, req.Now, req.Grace.Microseconds(), req.IdleExpiresAt, req.Now.Add(req.RevokeHold),
+		nullTime(req.Deadline))
 	if err != nil {
 		return 0, nil, wrapErr(ctx, "rotate", err)
 	}
@@ -179,6 +188,8 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		return out, r, nil
 	case session.Reused:
 		return out, nil, nil
+	case 4: // the deadline had passed on the database's clock
+		return 0, nil, fmt.Errorf("pgstore: rotate: %w", session.ErrDeadline)
 	default:
 		return 0, nil, fmt.Errorf("pgstore: rotate: %w: unknown outcome %d", session.ErrStore, outcome)
 	}

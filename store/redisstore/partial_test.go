@@ -115,7 +115,12 @@ func TestRevokeInterruptedLeavesSessionDead(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				live = child.RefreshToken
+				// The child is used, so its parent is no longer valid.
+				grandchild, err := m.Refresh(t.Context(), child.RefreshToken, session.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				live = grandchild.RefreshToken
 				offset.Add(int64(time.Minute)) // past the grace window
 			}
 			hook.armed.Store(true)

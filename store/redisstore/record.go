@@ -27,6 +27,8 @@ const (
 	fData       = "d" // optional: the app data as one JSON object
 	fVersion    = "v"
 	fCompromise = "x" // set by Rotate on reuse: the session is dead
+	fReissued   = "e" // optional, "1": RefreshReissued
+	fPrevReiss  = "o" // optional, "1": PrevRefreshReissued
 )
 
 // micros formats t as unix microseconds.
@@ -63,6 +65,12 @@ func encode(r *session.Record, version uint64) ([]any, error) {
 	}
 	if !r.RotatedAt.IsZero() {
 		f = append(f, fRotatedAt, micros(r.RotatedAt))
+	}
+	if r.RefreshReissued {
+		f = append(f, fReissued, "1")
+	}
+	if r.PrevRefreshReissued {
+		f = append(f, fPrevReiss, "1")
 	}
 	if len(r.Data) > 0 {
 		d, err := json.Marshal(r.Data)
@@ -143,6 +151,9 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 		AuthMethod:    m[fAuthMethod],
 		RefreshHash:   []byte(m[fHash]),
 		RotatedAt:     tm(fRotatedAt),
+
+		RefreshReissued:     m[fReissued] != "",
+		PrevRefreshReissued: m[fPrevReiss] != "",
 	}
 	if p := m[fPrevHash]; p != "" {
 		r.PrevRefreshHash = []byte(p)

@@ -27,7 +27,10 @@
 //
 // Logical expiry inside scripts is judged with the time the caller passes
 // (RotateRequest.Now, DeleteExpired's now), never with Redis's clock, so
-// the Manager's clock rules; TTLs only collect garbage.
+// the Manager's clock rules; TTLs only collect garbage. Redis's clock
+// (TIME) decides one thing: whether a rotation has reached Redis after
+// its caller's deadline (RotateRequest.Deadline), in which case the
+// script changes nothing.
 //
 // # Ordering across slots
 //

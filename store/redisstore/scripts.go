@@ -57,25 +57,43 @@ return {1, cur[3]}
 `)
 
 // scriptRotate is refresh rotation in one step. ARGV: presented hash,
-// next hash, now (µs), grace (µs), new idle expiry (µs); an empty
-// presented hash matches nothing (as in session.Decide). Returns {0} if
-// the session is gone, compromised or dead at now; {1, fields} when
-// rotated; {2, fields} for a replay of the parent within grace; {3, owner}
-// on reuse, after marking the session compromised so that nothing can
-// rotate, update or read it before the caller deletes it.
+// next hash, now (µs), grace (µs), new idle expiry (µs), deadline (µs,
+// "0" for none); an empty presented hash matches nothing (as in
+// session.Decide). Returns {4} and changes nothing if Redis's own clock
+// (TIME) has reached the deadline: the caller has given up, and a command
+// it left queued must not act. Otherwise {0} if the session is gone,
+// compromised or dead at now; {1, fields} when rotated (the parent takes
+// the current token's reissued mark 'e' as its own 'o'); {2, fields} for a
+// replay of the parent within grace or, if the parent was handed out only
+// once (no 'o'), at any time (its child has never been used), after
+// marking the current token reissued; {3, owner} on reuse, after marking
+// the session compromised so that nothing can rotate, update or read it
+// before the caller deletes it. TIME in a script is allowed since Redis 5
+// replicates a script's effects, not the script.
 var scriptRotate = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'i', 'a', 'h', 'q', 'r', 'x', 'u')
+if ARGV[6] ~= '0' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000000 + tonumber(t[2]) >= tonumber(ARGV[6]) then return {4} end
+end
+local f = redis.call('HMGET', KEYS[1], 'i', 'a', 'h', 'q', 'r', 'x', 'u', 'e', 'o')
 if not f[1] or not f[2] or f[6] then return {0} end
 local now = tonumber(ARGV[3])
 local abs = tonumber(f[2])
 if math.min(tonumber(f[1]), abs) <= now then return {0} end
 if ARGV[1] ~= '' and f[3] == ARGV[1] then
   redis.call('HSET', KEYS[1], 'q', f[3], 'h', ARGV[2], 'r', ARGV[3], 'l', ARGV[3], 'i', ARGV[5])
+  if f[8] then redis.call('HSET', KEYS[1], 'o', '1') else redis.call('HDEL', KEYS[1], 'o') end
+  redis.call('HDEL', KEYS[1], 'e')
   redis.call('HINCRBY', KEYS[1], 'v', 1)
   redis.call('PEXPIREAT', KEYS[1], math.ceil(math.min(tonumber(ARGV[5]), abs) / 1000))
   return {1, redis.call('HGETALL', KEYS[1])}
 end
-if ARGV[1] ~= '' and f[4] and f[4] == ARGV[1] and f[5] and tonumber(f[5]) + tonumber(ARGV[4]) > now then
+if ARGV[1] ~= '' and f[4] and f[4] == ARGV[1] and f[5] and
+    (tonumber(f[5]) + tonumber(ARGV[4]) > now or not f[9]) then
+  if not f[8] then
+    redis.call('HSET', KEYS[1], 'e', '1')
+    redis.call('HINCRBY', KEYS[1], 'v', 1)
+  end
   return {2, redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'x', '1')

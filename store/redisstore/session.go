@@ -164,14 +164,20 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fail(op, err)
 	}
+	deadline := "0"
+	if !req.Deadline.IsZero() {
+		deadline = micros(req.Deadline)
+	}
 	res, err := scriptRotate.Run(ctx, s.c, []string{s.sessKey(id)},
 		string(req.Presented), string(req.Next), micros(req.Now),
-		strconv.FormatInt(req.Grace.Microseconds(), 10), micros(req.IdleExpiresAt)).Slice()
+		strconv.FormatInt(req.Grace.Microseconds(), 10), micros(req.IdleExpiresAt), deadline).Slice()
 	if err != nil {
 		return 0, nil, fail(op, err)
 	}
 	code, _ := res[0].(int64)
 	switch code {
+	case 4:
+		return 0, nil, fmt.Errorf("redisstore: %s: %w", op, session.ErrDeadline)
 	case 0:
 		return 0, nil, fmt.Errorf("redisstore: %s: %w", op, session.ErrNotFound)
 	case 1, 2:
