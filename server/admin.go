@@ -81,17 +81,10 @@ func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 }
 
+// handleAdminUserSessions lists a user's sessions a page at a time
+// (?limit=N&cursor=C; see writeSessionPage).
 func (s *Server) handleAdminUserSessions(w http.ResponseWriter, r *http.Request) {
-	list, err := s.mgr.List(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out := make([]sessionView, 0, len(list))
-	for _, sess := range list {
-		out = append(out, view(sess, ""))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	s.writeSessionPage(w, r, r.PathValue("id"), "")
 }
 
 func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request) {

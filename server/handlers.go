@@ -317,18 +317,11 @@ type currentView struct {
 	Email string `json:"email,omitempty"`
 }
 
+// handleSessions lists the caller's sessions a page at a time
+// (?limit=N&cursor=C; see writeSessionPage), the current one flagged.
 func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 	id, _ := httpauth.FromContext(r.Context())
-	list, err := s.mgr.List(r.Context(), id.UserID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out := make([]sessionView, 0, len(list))
-	for _, sess := range list {
-		out = append(out, view(sess, id.SessionID))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	s.writeSessionPage(w, r, id.UserID, id.SessionID)
 }
 
 func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {

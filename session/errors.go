@@ -35,6 +35,9 @@ var (
 	// ErrInvalidToken: an access or refresh token that is malformed, forged,
 	// expired or otherwise unacceptable. The wrapped error says why.
 	ErrInvalidToken = errors.New("session: invalid token")
+	// ErrInvalidPage: a listing asked for a page size out of range or
+	// gave a cursor that no listing handed out. HTTP servers answer 400.
+	ErrInvalidPage = errors.New("session: invalid page request")
 	// ErrStore: the store failed (unreachable, timed out, corrupt). Callers
 	// must fail closed: HTTP servers answer 503.
 	ErrStore = errors.New("session: store unavailable")

@@ -5,19 +5,29 @@ import (
 	"fmt"
 )
 
-// List returns the user's live sessions, oldest first.
+// List returns all the user's live sessions, oldest first (by creation,
+// then id). It reads the store a page of MaxStorePage at a time, so it
+// holds no more than the answer and one page; a caller that shows
+// sessions to a person wants ListPage instead, whose cost is bounded by
+// its page size.
 func (m *Manager) List(ctx context.Context, userID string) ([]*Session, error) {
-	recs, err := m.store.ListUser(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
-	}
 	now := m.now()
-	out := make([]*Session, 0, len(recs))
-	for _, r := range recs {
-		if r.Expired(now) || m.revoked.has(r.ID, now) {
-			continue
+	out := []*Session{}
+	var pos PageCursor
+	for {
+		recs, err := m.store.ListUserPage(ctx, userID, pos, MaxStorePage)
+		if err != nil {
+			return nil, fmt.Errorf("list: %w", err)
 		}
-		out = append(out, newSession(r))
+		for _, r := range recs {
+			pos = CursorOf(r)
+			if r.Expired(now) || m.revoked.has(r.ID, now) {
+				continue
+			}
+			out = append(out, newSession(r))
+		}
+		if len(recs) < MaxStorePage {
+			return out, nil
+		}
 	}
-	return out, nil
 }

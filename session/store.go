@@ -178,6 +178,19 @@ type Store interface {
 	// ListUser returns the user's sessions (expired ones may be included;
 	// the Manager filters), oldest first.
 	ListUser(ctx context.Context, userID string) ([]*Record, error)
+	// ListUserPage returns one page of the user's sessions in the order
+	// (CreatedAt, ID), both ascending: at most limit records that come
+	// strictly after the position after (the zero PageCursor is before the
+	// first), expired ones possibly included (the Manager filters). A page
+	// shorter than limit means nothing follows. Repeated with the position
+	// of the last record returned, it lists every session that lives
+	// throughout exactly once, whatever is created or deleted between
+	// pages. Its memory and work are bounded by limit, not by how many
+	// sessions the user has. A limit outside 1..MaxStorePage is an error
+	// wrapping ErrInvalidPage; a store may hold CreatedAt at a coarser
+	// precision (PostgreSQL: microseconds) as long as the cursor of a
+	// listed record is what it listed.
+	ListUserPage(ctx context.Context, userID string, after PageCursor, limit int) ([]*Record, error)
 	// Revocations returns the revocations whose Until is after now.
 	Revocations(ctx context.Context, now time.Time) ([]Revocation, error)
 	// DeleteExpired removes sessions dead at now and revocations whose

@@ -6,6 +6,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sessiond/sessiond/session"
 )
 
 var sessionsGroup = group{name: "sessions", subs: []string{"list", "revoke"}, usage: `usage: sessiond sessions <subcommand> [flags]
@@ -52,16 +54,25 @@ func cmdSessions(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	m := n.Manager()
 	switch {
 	case sub == "list":
-		list, err := m.List(ctx, user)
-		if err != nil {
-			return err
-		}
+		// A page at a time, each written out before the next is read, so
+		// a user with many sessions costs one page of memory.
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tUSER AGENT")
-		for _, s := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.UTC().Format(time.RFC3339), s.LastSeenAt.UTC().Format(time.RFC3339), s.ExpiresAt.UTC().Format(time.RFC3339), s.IP, s.UserAgent)
+		for cursor := ""; ; {
+			list, next, err := m.ListPage(ctx, user, cursor, session.MaxPageSize)
+			if err != nil {
+				return err
+			}
+			for _, s := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.UTC().Format(time.RFC3339), s.LastSeenAt.UTC().Format(time.RFC3339), s.ExpiresAt.UTC().Format(time.RFC3339), s.IP, s.UserAgent)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if cursor = next; cursor == "" {
+				return nil
+			}
 		}
-		return tw.Flush()
 	case user != "":
 		ids, err := m.RevokeUser(ctx, user, "")
 		if err != nil {

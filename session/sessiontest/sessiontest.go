@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"expiry", testExpiry},
 		{"revoke", testRevoke},
 		{"list", testList},
+		{"list-page", testListPage},
 		{"feed", testFeed},
 		{"concurrency", testConcurrency},
 		{"context", testContext},

@@ -7,6 +7,8 @@
 //
 //	sessions            id -> record (versioned JSON, see record.go)
 //	sessions_by_user    userID \x00 id -> nil (prefix-scanned by ListUser)
+//	sessions_by_user_created  uvarint len(userID) || userID || big-endian
+//	                    created unix-nanos || id -> nil (ListUserPage; page.go)
 //	sessions_by_expiry  big-endian expiry unix-nanos || id -> nil (DeleteExpired)
 //	revocations         id -> big-endian Until unix-nanos
 //	keyring             "blob" -> sealed ring, "version" -> big-endian uint64
@@ -44,6 +46,7 @@ var ErrLocked = errors.New("boltstore: data directory is in use by another sessi
 var (
 	bucketSessions    = []byte("sessions")
 	bucketByUser      = []byte("sessions_by_user")
+	bucketByUserTime  = []byte("sessions_by_user_created")
 	bucketByExpiry    = []byte("sessions_by_expiry")
 	bucketRevocations = []byte("revocations")
 	bucketKeyRing     = []byte("keyring")
@@ -121,12 +124,12 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		}
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketSessions, bucketByUser, bucketByExpiry, bucketRevocations, bucketKeyRing} {
+		for _, b := range [][]byte{bucketSessions, bucketByUser, bucketByUserTime, bucketByExpiry, bucketRevocations, bucketKeyRing} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return backfillUserTime(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -11,8 +11,8 @@ import (
 
 // txn gives the session buckets of one transaction.
 type txn struct {
-	sessions, byUser, byExpiry, revocations *bbolt.Bucket
-	revoked                                 []session.Revocation // to publish after commit
+	sessions, byUser, byUserTime, byExpiry, revocations *bbolt.Bucket
+	revoked                                             []session.Revocation // to publish after commit
 }
 
 func open(tx *bbolt.Tx) (*txn, error) {
@@ -21,7 +21,7 @@ func open(tx *bbolt.Tx) (*txn, error) {
 	for _, p := range []struct {
 		b    **bbolt.Bucket
 		name []byte
-	}{{&t.sessions, bucketSessions}, {&t.byUser, bucketByUser}, {&t.byExpiry, bucketByExpiry}, {&t.revocations, bucketRevocations}} {
+	}{{&t.sessions, bucketSessions}, {&t.byUser, bucketByUser}, {&t.byUserTime, bucketByUserTime}, {&t.byExpiry, bucketByExpiry}, {&t.revocations, bucketRevocations}} {
 		if *p.b, err = bucket(tx, p.name); err != nil {
 			return nil, err
 		}
@@ -58,6 +58,16 @@ func (t *txn) put(r, old *session.Record) error {
 			return err
 		}
 	}
+	if newKey := userTimeKey(r.UserID, r.CreatedAt, r.ID); old == nil || !bytes.Equal(userTimeKey(old.UserID, old.CreatedAt, old.ID), newKey) {
+		if old != nil {
+			if err := t.byUserTime.Delete(userTimeKey(old.UserID, old.CreatedAt, old.ID)); err != nil {
+				return err
+			}
+		}
+		if err := t.byUserTime.Put(newKey, nil); err != nil {
+			return err
+		}
+	}
 	newKey := expiryKey(r)
 	if old != nil {
 		if oldKey := expiryKey(old); !bytes.Equal(oldKey, newKey) {
@@ -77,6 +87,9 @@ func (t *txn) remove(r *session.Record) error {
 		return err
 	}
 	if err := t.byUser.Delete(userKey(r.UserID, r.ID)); err != nil {
+		return err
+	}
+	if err := t.byUserTime.Delete(userTimeKey(r.UserID, r.CreatedAt, r.ID)); err != nil {
 		return err
 	}
 	return t.byExpiry.Delete(expiryKey(r))

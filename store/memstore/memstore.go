@@ -30,13 +30,13 @@ const deleteBatch = 1000
 // ready to use, as is New(). All methods are safe for concurrent use.
 type Store struct {
 	mu       sync.RWMutex
-	sessions map[string]*session.Record     // id -> record (owned by the store)
-	byUser   map[string]map[string]struct{} // userID -> set of session ids
-	revoked  map[string]time.Time           // session id -> Until
-	ring     []byte                         // sealed key ring
-	ringVer  uint64                         // version of ring, 0: none
-	feed     revfeed.Feed                   // in-process revocation feed
-	acc      accounts                       // account.Store half, see accounts.go
+	sessions map[string]*session.Record // id -> record (owned by the store)
+	byUser   map[string][]userEntry     // userID -> its sessions by (CreatedAt, ID)
+	revoked  map[string]time.Time       // session id -> Until
+	ring     []byte                     // sealed key ring
+	ringVer  uint64                     // version of ring, 0: none
+	feed     revfeed.Feed               // in-process revocation feed
+	acc      accounts                   // account.Store half, see accounts.go
 }
 
 var (
@@ -77,15 +77,13 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 func (s *Store) put(c *session.Record) {
 	if s.sessions == nil {
 		s.sessions = make(map[string]*session.Record)
-		s.byUser = make(map[string]map[string]struct{})
+		s.byUser = make(map[string][]userEntry)
 	}
 	s.sessions[c.ID] = c
+	e := userEntry{c.CreatedAt, c.ID}
 	ids := s.byUser[c.UserID]
-	if ids == nil {
-		ids = make(map[string]struct{})
-		s.byUser[c.UserID] = ids
-	}
-	ids[c.ID] = struct{}{}
+	i, _ := slices.BinarySearchFunc(ids, e, compareEntry)
+	s.byUser[c.UserID] = slices.Insert(ids, i, e)
 }
 
 // remove deletes the session id and its index entry. The caller holds s.mu
@@ -96,11 +94,14 @@ func (s *Store) remove(id string) {
 		return
 	}
 	delete(s.sessions, id)
-	if ids := s.byUser[r.UserID]; ids != nil {
-		delete(ids, id)
-		if len(ids) == 0 {
-			delete(s.byUser, r.UserID)
-		}
+	ids := s.byUser[r.UserID]
+	if i, ok := slices.BinarySearchFunc(ids, userEntry{r.CreatedAt, r.ID}, compareEntry); ok {
+		ids = slices.Delete(ids, i, i+1)
+	}
+	if len(ids) == 0 {
+		delete(s.byUser, r.UserID)
+	} else {
+		s.byUser[r.UserID] = ids
 	}
 }
 
@@ -209,9 +210,9 @@ func (s *Store) DeleteUser(ctx context.Context, userID, except string, until tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var gone []string
-	for id := range s.byUser[userID] {
-		if id != except {
-			gone = append(gone, id)
+	for _, e := range s.byUser[userID] {
+		if e.id != except {
+			gone = append(gone, e.id)
 		}
 	}
 	slices.Sort(gone)
@@ -229,23 +230,11 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*session.Record,
 	}
 	s.mu.RLock()
 	out := make([]*session.Record, 0, len(s.byUser[userID]))
-	for id := range s.byUser[userID] {
-		out = append(out, s.sessions[id].Clone())
+	for _, e := range s.byUser[userID] {
+		out = append(out, s.sessions[e.id].Clone())
 	}
 	s.mu.RUnlock()
-	sortOldestFirst(out)
 	return out, nil
-}
-
-// sortOldestFirst orders records by CreatedAt, then by ID so the order is
-// total.
-func sortOldestFirst(rs []*session.Record) {
-	slices.SortFunc(rs, func(a, b *session.Record) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
 }
 
 // Revocations returns the revocations whose Until is after now, ordered by

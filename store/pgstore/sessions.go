@@ -235,7 +235,7 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*session.Record,
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: list user: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+recordCols+` FROM sessions WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	rows, err := s.pool.Query(ctx, `SELECT `+recordCols+` FROM sessions WHERE user_id = $1 ORDER BY created_at, id COLLATE "C"`, userID)
 	if err != nil {
 		return nil, wrapErr(ctx, "list user", err)
 	}

@@ -13,8 +13,9 @@
 //	                   PEXPIREAT at the record's ExpiresAt, reset on every
 //	                   write: Redis itself is the garbage collector.
 //	<p>:u:{<userID>}   ZSET, the user's index: member sid, score the
-//	                   session's absolute expiry (unix µs); the key's TTL is
-//	                   pushed out to its latest member.
+//	                   session's creation time (unix µs), so ListUserPage
+//	                   pages it by score and member; the key's TTL is
+//	                   pushed out to its latest member's absolute expiry.
 //	<p>:{rev}          ZSET, the revocation log: member sid, score Until
 //	                   (unix µs); DeleteExpired trims it, and its TTL is
 //	                   pushed out to its latest Until.

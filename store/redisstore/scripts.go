@@ -9,7 +9,8 @@ import "github.com/redis/go-redis/v9"
 // formats numbers passed to redis.call with limited precision. The only
 // number written is a PEXPIREAT in milliseconds (13 digits, exact).
 
-// scriptIndexAdd adds ARGV[2] with score ARGV[1] to the index KEYS[1] and
+// scriptIndexAdd adds (or moves) ARGV[2] with score ARGV[1] (its creation
+// time, unix µs) to the index KEYS[1] and
 // pushes the key's TTL out to ARGV[3] (unix ms) if that is later than its
 // current one. An expiry already past by Redis's clock is not set (PEXPIREAT
 // in the past would delete the whole index).
@@ -41,17 +42,18 @@ return {1}
 
 // scriptUpdate is Update's compare-and-set. ARGV: expected version,
 // allow-move ("0"/"1"), TTL (unix ms), new owner, new absolute expiry,
-// then the field pairs. Returns {-1} if the session is gone (or
-// compromised), {-2} on a version mismatch, {-3} if the owner or absolute
-// expiry would change and allow-move is "0" (nothing written: the caller
+// new creation time, then the field pairs. Returns {-1} if the session is
+// gone (or compromised), {-2} on a version mismatch, {-3} if the owner,
+// absolute expiry or creation time (the index entry's score and TTL)
+// would change and allow-move is "0" (nothing written: the caller
 // re-indexes first), else {1, old owner}.
 var scriptUpdate = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'v', 'x', 'u', 'a')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'x', 'u', 'a', 'c')
 if not cur[1] or cur[2] then return {-1} end
 if cur[1] ~= ARGV[1] then return {-2} end
-if ARGV[2] == '0' and (cur[3] ~= ARGV[4] or cur[4] ~= ARGV[5]) then return {-3} end
+if ARGV[2] == '0' and (cur[3] ~= ARGV[4] or cur[4] ~= ARGV[5] or cur[5] ~= ARGV[6]) then return {-3} end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return {1, cur[3]}
 `)

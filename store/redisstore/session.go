@@ -20,19 +20,21 @@ import (
 // and so the most sessions it handles in one pipeline.
 const scanBatch = 256
 
-// indexAdd puts id into user's index with the absolute expiry as score.
-func (s *Store) indexAdd(ctx context.Context, user, id string, abs time.Time) error {
+// indexAdd puts id into user's index with its creation time as score
+// (the listing order; ties are broken by the member, see ListUserPage),
+// pushing the index's TTL out to the session's absolute expiry.
+func (s *Store) indexAdd(ctx context.Context, user, id string, created, abs time.Time) error {
 	return scriptIndexAdd.Run(ctx, s.c, []string{s.userKey(user)},
-		micros(abs), id, expireMillis(abs)).Err()
+		micros(created), id, expireMillis(abs)).Err()
 }
 
 // reindexIfMissing is Create's (and a moving Update's) second look: if a
 // pruner removed the entry while the session was being written, put it
 // back (see the package comment).
-func (s *Store) reindexIfMissing(ctx context.Context, user, id string, abs time.Time) error {
+func (s *Store) reindexIfMissing(ctx context.Context, user, id string, created, abs time.Time) error {
 	err := s.c.ZScore(ctx, s.userKey(user), id).Err()
 	if errors.Is(err, redis.Nil) {
-		return s.indexAdd(ctx, user, id, abs)
+		return s.indexAdd(ctx, user, id, created, abs)
 	}
 	return err
 }
@@ -48,7 +50,7 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	if err := s.indexAdd(ctx, r.UserID, r.ID, r.AbsExpiresAt); err != nil {
+	if err := s.indexAdd(ctx, r.UserID, r.ID, r.CreatedAt, r.AbsExpiresAt); err != nil {
 		return fail(op, err)
 	}
 	args := append([]any{expireMillis(r.ExpiresAt())}, f...)
@@ -65,7 +67,7 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 		}
 		return fmt.Errorf("redisstore: %s %w", op, session.ErrExists)
 	}
-	if err := s.reindexIfMissing(ctx, r.UserID, r.ID, r.AbsExpiresAt); err != nil {
+	if err := s.reindexIfMissing(ctx, r.UserID, r.ID, r.CreatedAt, r.AbsExpiresAt); err != nil {
 		return fail(op, err)
 	}
 	r.Version = 1
@@ -107,7 +109,7 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	key := []string{s.sessKey(r.ID)}
 	run := func(move string) (int64, string, error) {
 		args := append([]any{strconv.FormatUint(r.Version, 10), move, expireMillis(r.ExpiresAt()),
-			r.UserID, micros(r.AbsExpiresAt)}, f...)
+			r.UserID, micros(r.AbsExpiresAt), micros(r.CreatedAt)}, f...)
 		res, err := scriptUpdate.Run(ctx, s.c, key, args...).Slice()
 		if err != nil {
 			return 0, "", err
@@ -126,7 +128,7 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	moved := false
 	if code == -3 {
 		moved = true
-		if err := s.indexAdd(ctx, r.UserID, r.ID, r.AbsExpiresAt); err != nil {
+		if err := s.indexAdd(ctx, r.UserID, r.ID, r.CreatedAt, r.AbsExpiresAt); err != nil {
 			return fail(op, err)
 		}
 		if code, old, err = run("1"); err != nil {
@@ -149,7 +151,7 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 				return fail(op, err)
 			}
 		}
-		if err := s.reindexIfMissing(ctx, r.UserID, r.ID, r.AbsExpiresAt); err != nil {
+		if err := s.reindexIfMissing(ctx, r.UserID, r.ID, r.CreatedAt, r.AbsExpiresAt); err != nil {
 			return fail(op, err)
 		}
 	}
@@ -427,7 +429,7 @@ func (s *Store) prune(ctx context.Context, user string, ids []string) error {
 	cmds := make([]*redis.SliceCmd, len(ids))
 	if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, s.sessKey(id), fUser, fAbsExp, fCompromise)
+			cmds[i] = p.HMGet(ctx, s.sessKey(id), fUser, fAbsExp, fCompromise, fCreated)
 		}
 		return nil
 	}); err != nil {
@@ -435,14 +437,18 @@ func (s *Store) prune(ctx context.Context, user string, ids []string) error {
 	}
 	for i, id := range ids {
 		v := cmds[i].Val()
-		if len(v) != 3 || v[0] != user || v[2] != nil {
+		if len(v) != 4 || v[0] != user || v[2] != nil {
 			continue
 		}
 		us, err := strconv.ParseInt(fmt.Sprint(v[1]), 10, 64)
 		if err != nil {
 			return fmt.Errorf("%w: corrupt session record: %w", session.ErrStore, err)
 		}
-		if err := s.indexAdd(ctx, user, id, time.UnixMicro(us)); err != nil {
+		cus, err := strconv.ParseInt(fmt.Sprint(v[3]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: corrupt session record: %w", session.ErrStore, err)
+		}
+		if err := s.indexAdd(ctx, user, id, time.UnixMicro(cus), time.UnixMicro(us)); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/session"
+)
+
+// sessionPage is the answer of the session listings (GET /v1/sessions,
+// GET /admin/v1/users/{id}/sessions): one page, oldest first, and the
+// cursor of the next page, omitted on the last one.
+type sessionPage struct {
+	Sessions   []sessionView `json:"sessions"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+}
+
+// writeSessionPage answers a listing of userID's sessions from the query
+// parameters limit (1..session.MaxPageSize, default
+// session.DefaultPageSize) and cursor (a next_cursor of an earlier
+// page), flagging the session current. A bad parameter is 400
+// invalid_request and reads nothing.
+func (s *Server) writeSessionPage(w http.ResponseWriter, r *http.Request, userID, current string) {
+	q := r.URL.Query()
+	for _, name := range []string{"limit", "cursor"} {
+		if len(q[name]) > 1 {
+			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "query parameter "+name+" given more than once")
+			return
+		}
+	}
+	limit := 0
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > session.MaxPageSize {
+			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
+				"limit must be a whole number from 1 to "+strconv.Itoa(session.MaxPageSize))
+			return
+		}
+		limit = n
+	}
+	list, next, err := s.mgr.ListPage(r.Context(), userID, q.Get("cursor"), limit)
+	if errors.Is(err, session.ErrInvalidPage) {
+		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "cursor is not a next_cursor of this listing")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := sessionPage{Sessions: make([]sessionView, 0, len(list)), NextCursor: next}
+	for _, sess := range list {
+		out.Sessions = append(out.Sessions, view(sess, current))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
