@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
@@ -68,8 +69,10 @@ func call[T any](ctx context.Context, m *metrics, op string, d time.Duration, fn
 		if r.panic != nil {
 			panic(r.panic)
 		}
-		if errors.Is(r.err, context.DeadlineExceeded) && !errors.Is(r.err, session.ErrStore) && ctx.Err() == context.DeadlineExceeded {
-			// The backend gave up at the deadline itself.
+		if gaveUpAtDeadline(ctx, r.err) {
+			// The backend gave up at the deadline itself: its socket
+			// deadline (go-redis, pgx set it from the context's) fired
+			// a moment before the context did.
 			return r.v, storeTimeout(op, d, r.err)
 		}
 		return r.v, r.err
@@ -82,9 +85,29 @@ func call[T any](ctx context.Context, m *metrics, op string, d time.Duration, fn
 	}
 }
 
+// gaveUpAtDeadline reports whether err is a failure of a call that timed
+// out (its deadline has passed, or its socket's did), and does not say so
+// already.
+func gaveUpAtDeadline(ctx context.Context, err error) bool {
+	if err == nil || (errors.Is(err, session.ErrStore) && errors.Is(err, context.DeadlineExceeded)) {
+		return false
+	}
+	if !errors.Is(err, session.ErrStore) && !errors.Is(err, context.DeadlineExceeded) {
+		return false // an answer (not found, conflict), even a late one
+	}
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		return true // a socket deadline, which may fire just before ctx's
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 // storeTimeout is the error of a call that did not answer in time: a store
 // failure (fail closed, 503) that is also context.DeadlineExceeded.
 func storeTimeout(op string, d time.Duration, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err) // a socket's i/o timeout
+	}
 	return fmt.Errorf("%w: %s: no answer within the store timeout %v: %w", session.ErrStore, op, d, err)
 }
 
@@ -146,12 +169,6 @@ func (b instrumented) DeleteUser(ctx context.Context, userID, except string, unt
 func (b instrumented) ListUser(ctx context.Context, userID string) ([]*session.Record, error) {
 	return call(ctx, b.m, "list_user", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
 		return b.Backend.ListUser(ctx, userID)
-	})
-}
-
-func (b instrumented) ListUserPage(ctx context.Context, userID string, after session.PageCursor, limit int) ([]*session.Record, error) {
-	return call(ctx, b.m, "list_user_page", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
-		return b.Backend.ListUserPage(ctx, userID, after, limit)
 	})
 }
 
