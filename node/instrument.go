@@ -172,6 +172,12 @@ func (b instrumented) ListUser(ctx context.Context, userID string) ([]*session.R
 	})
 }
 
+func (b instrumented) ListUserPage(ctx context.Context, userID string, after session.PageCursor, limit int) ([]*session.Record, error) {
+	return call(ctx, b.m, "list_user_page", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
+		return b.Backend.ListUserPage(ctx, userID, after, limit)
+	})
+}
+
 func (b instrumented) Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error) {
 	return call(ctx, b.m, "revocations", b.timeout, func(ctx context.Context) ([]session.Revocation, error) {
 		return b.Backend.Revocations(ctx, now)
