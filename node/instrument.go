@@ -148,6 +148,13 @@ func (b instrumented) Update(ctx context.Context, r *session.Record) error {
 
 func (b instrumented) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	v, err := call(ctx, b.m, "rotate", b.timeout, func(ctx context.Context) (rotated, error) {
+		// The store checks the deadline itself, on its own clock, when it
+		// applies the rotation, so it must be this call's: a command
+		// left queued on a stalled store then does nothing once the
+		// caller has been answered 503.
+		if dl, ok := ctx.Deadline(); ok && (req.Deadline.IsZero() || dl.Before(req.Deadline)) {
+			req.Deadline = dl
+		}
 		o, r, err := b.Backend.Rotate(ctx, id, req)
 		return rotated{o, r}, err
 	})
