@@ -238,6 +238,47 @@ function showAccount(s) {
   accountShown = true;
 }
 
+// The list comes a page at a time (GET /v1/sessions?limit=&cursor=,
+// oldest first): the page shows the first, and "Show more devices" fetches
+// the next while the server has more (next_cursor). shown holds the
+// sessions fetched so far, pages how many pages that took, so that a
+// reload after an action fetches as many again.
+const PAGE_SIZE = 100;
+let shown = [];
+let pages = 0;
+let nextCursor = '';
+
+function sessionsURL(cursor) {
+  return '/v1/sessions?limit=' + PAGE_SIZE + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+}
+
+function renderList() {
+  const list = $('#sessions');
+  const sorted = [...shown].sort((a, b) => (b.current - a.current) || (new Date(b.last_seen_at) - new Date(a.last_seen_at)));
+  list.replaceChildren(...sorted.map(renderSession));
+  list.setAttribute('aria-busy', 'false');
+  $('#more').hidden = !nextCursor;
+  $('#logout-others').disabled = shown.length < 2 && !nextCursor;
+  document.body.dataset.loaded = String(Date.now());
+}
+
+// fetchPages fetches count pages from cursor on and adds them to into; it
+// returns the response that ended it early (401 or a failure), else null.
+async function fetchPages(cursor, count, into) {
+  for (let i = 0; i < count; i++) {
+    const res = await sessiond.fetch(sessionsURL(cursor));
+    if (!res.ok) return res;
+    const page = await res.json();
+    const seen = new Set(into.map((s) => s.id));
+    into.push(...page.sessions.filter((s) => !seen.has(s.id)));
+    cursor = page.next_cursor || '';
+    pages++;
+    nextCursor = cursor;
+    if (!cursor) break;
+  }
+  return null;
+}
+
 async function loadSessions() {
   const list = $('#sessions');
   list.setAttribute('aria-busy', 'true');
@@ -249,20 +290,32 @@ async function loadSessions() {
     // Any other failure leaves the account line out; the list says why.
     if (me.ok) showAccount(await me.json());
   }
-  const res = await sessiond.fetch('/v1/sessions');
-  if (res.status === 401) return leave();
+  const fresh = [];
+  const want = Math.max(pages, 1);
+  pages = 0;
+  const res = await fetchPages('', want, fresh);
+  if (res && res.status === 401) return leave();
   reveal();
-  if (!res.ok) {
+  if (res) {
     showError((await sessiond.errorFrom(res)).message);
     return;
   }
   loaded = true;
-  const { sessions } = await res.json();
-  sessions.sort((a, b) => (b.current - a.current) || (new Date(b.last_seen_at) - new Date(a.last_seen_at)));
-  list.replaceChildren(...sessions.map(renderSession));
-  list.setAttribute('aria-busy', 'false');
-  document.body.dataset.loaded = String(Date.now());
-  $('#logout-others').disabled = sessions.length < 2;
+  shown = fresh;
+  renderList();
+}
+
+async function loadMore() {
+  const more = $('#more');
+  more.disabled = true;
+  try {
+    const res = await fetchPages(nextCursor, 1, shown);
+    if (res && res.status === 401) return leave();
+    if (res) throw await sessiond.errorFrom(res);
+    renderList();
+  } finally {
+    more.disabled = false;
+  }
 }
 
 // GONE: the page is navigating away; nothing more to do.
@@ -293,6 +346,10 @@ function initDevices() {
     act(() => sessiond.fetch('/v1/sessions/' + encodeURIComponent(b.dataset.id), { method: 'DELETE' }), 'That device was logged out.');
   });
   $('#reload').addEventListener('click', () => act(null));
+  $('#more').addEventListener('click', () => {
+    showError('');
+    loadMore().catch((err) => showError(err.message));
+  });
   $('#logout').addEventListener('click', () => act(async () => { await sessiond.logout('local'); goLogin('logged-out'); return GONE; }));
   $('#logout-others').addEventListener('click', () => act(async () => {
     const r = await sessiond.logout('others');
