@@ -96,6 +96,7 @@ var layers = map[string]layer{
 		allow: []string{"any"}},
 	"internal/...": {uses: nil, allow: []string{"any"}},
 	"e2e":          {uses: nil, allow: []string{"any"}}, // end-to-end tests only: their imports are test imports
+	"faults":       {uses: nil, allow: []string{"std"}}, // the fault-injection suite: tests only, a doc.go
 	"ui":           {uses: nil, allow: []string{"std"}}, // embed, io/fs and net/http serve the pages
 }
 
