@@ -92,8 +92,10 @@ func ParseCursor(s string) (PageCursor, error) {
 	if len(s) > base64.RawURLEncoding.EncodedLen(13+maxCursorIDLen) {
 		return bad("too long")
 	}
+	// Strict still skips CR and LF; one spelling per cursor is the one
+	// String writes.
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != s {
 		return bad("not base64url")
 	}
 	if len(b) < 14 || b[0] != cursorVersion {
