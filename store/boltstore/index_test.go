@@ -157,7 +157,7 @@ func TestIndexesConsistent(t *testing.T) {
 }
 
 // checkIndexes opens the closed store's file read-only and checks that
-// the user and expiry indexes hold exactly one right entry per session.
+// the user, user page and expiry indexes hold exactly one right entry per session.
 // It returns the number of sessions.
 func checkIndexes(t *testing.T, dir string) int {
 	t.Helper()
@@ -168,15 +168,17 @@ func checkIndexes(t *testing.T, dir string) int {
 	defer db.Close()
 	n := 0
 	err = db.View(func(tx *bbolt.Tx) error {
-		byUser, byExpiry := map[string]bool{}, map[string]bool{}
+		byUser, byExpiry, byUserTime := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		tx.Bucket([]byte("sessions_by_user")).ForEach(func(k, _ []byte) error { byUser[string(k)] = true; return nil })
+		tx.Bucket([]byte("sessions_by_user_created")).ForEach(func(k, _ []byte) error { byUserTime[string(k)] = true; return nil })
 		tx.Bucket([]byte("sessions_by_expiry")).ForEach(func(k, _ []byte) error { byExpiry[string(k)] = true; return nil })
 		err := tx.Bucket([]byte("sessions")).ForEach(func(k, v []byte) error {
 			n++
 			var r struct {
-				UserID string    `json:"u"`
-				Idle   time.Time `json:"ie"`
-				Abs    time.Time `json:"ae"`
+				UserID  string    `json:"u"`
+				Created time.Time `json:"c"`
+				Idle    time.Time `json:"ie"`
+				Abs     time.Time `json:"ae"`
 			}
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
@@ -190,6 +192,12 @@ func checkIndexes(t *testing.T, dir string) int {
 			if !byUser[uk] {
 				t.Errorf("session %s missing from the user index", k)
 			}
+			tk := string(binary.AppendUvarint(nil, uint64(len(r.UserID)))) + r.UserID +
+				string(binary.BigEndian.AppendUint64(nil, uint64(r.Created.UnixNano()))) + string(k)
+			if !byUserTime[tk] {
+				t.Errorf("session %s missing from the user page index", k)
+			}
+			delete(byUserTime, tk)
 			if !byExpiry[ek] {
 				t.Errorf("session %s missing from the expiry index at %v", k, exp)
 			}
@@ -202,6 +210,9 @@ func checkIndexes(t *testing.T, dir string) int {
 		}
 		for k := range byExpiry {
 			t.Errorf("stale expiry index entry for %q", k[8:])
+		}
+		for k := range byUserTime {
+			t.Errorf("stale user page index entry %q", k)
 		}
 		return err
 	})
