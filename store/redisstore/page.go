@@ -76,32 +76,15 @@ func (s *Store) ListUserPage(ctx context.Context, userID string, after session.P
 		if n == 0 {
 			break
 		}
-		cmds := make([]*redis.MapStringStringCmd, n)
-		_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range n {
-				cmds[i] = p.HGetAll(ctx, s.sessKey(res[2*i]))
-			}
-			return nil
-		})
+		ids := make([]string, n)
+		for i := range n {
+			ids[i] = res[2*i]
+		}
+		recs, err := s.userRecords(ctx, userID, ids)
 		if err != nil {
 			return nil, fail(op, err)
 		}
-		var stale []string
-		for i := range n {
-			id := res[2*i]
-			r, err := decode(id, cmds[i].Val())
-			if err != nil {
-				return nil, fail(op, err)
-			}
-			if r == nil || r.UserID != userID {
-				stale = append(stale, id)
-				continue
-			}
-			out = append(out, r)
-		}
-		if err := s.prune(ctx, userID, stale); err != nil {
-			return nil, fail(op, err)
-		}
+		out = append(out, recs...)
 		if n < want {
 			break
 		}

@@ -370,6 +370,39 @@ func toAny(ss []string) []any {
 	return a
 }
 
+// userRecords reads the sessions ids of userID's index in one pipeline,
+// in that order, and prunes the index entries whose session is gone or
+// belongs to someone else now.
+func (s *Store) userRecords(ctx context.Context, userID string, ids []string) ([]*session.Record, error) {
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.sessKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*session.Record, 0, len(ids))
+	var stale []string
+	for i, id := range ids {
+		r, err := decode(id, cmds[i].Val())
+		if err != nil {
+			return nil, err
+		}
+		if r == nil || r.UserID != userID {
+			stale = append(stale, id)
+			continue
+		}
+		out = append(out, r)
+	}
+	if err := s.prune(ctx, userID, stale); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ListUser returns the user's sessions, oldest first. Index entries whose
 // session is gone (or belongs to someone else now) are pruned on the way.
 func (s *Store) ListUser(ctx context.Context, userID string) ([]*session.Record, error) {
@@ -384,30 +417,8 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]*session.Record,
 	if len(members) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(members))
-	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range members {
-			cmds[i] = p.HGetAll(ctx, s.sessKey(id))
-		}
-		return nil
-	})
+	out, err := s.userRecords(ctx, userID, members)
 	if err != nil {
-		return nil, fail(op, err)
-	}
-	var out []*session.Record
-	var stale []string
-	for i, id := range members {
-		r, err := decode(id, cmds[i].Val())
-		if err != nil {
-			return nil, fail(op, err)
-		}
-		if r == nil || r.UserID != userID {
-			stale = append(stale, id)
-			continue
-		}
-		out = append(out, r)
-	}
-	if err := s.prune(ctx, userID, stale); err != nil {
 		return nil, fail(op, err)
 	}
 	slices.SortFunc(out, func(a, b *session.Record) int {
