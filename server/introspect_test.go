@@ -146,8 +146,19 @@ func TestAdminAPI(t *testing.T) {
 	if r := e.do("DELETE", "/admin/v1/users/"+user+"/sessions", admin, "", ""); r.status != 200 || r.body["revoked"].(float64) != 1 {
 		t.Fatalf("revoke user: %d %s", r.status, r.raw)
 	}
-	if r := e.do("POST", "/admin/v1/keys/rotate", admin, "", ""); r.status != 200 || len(r.body["keys"].([]any)) != 2 {
+	if r := e.do("POST", "/admin/v1/keys/rotate?now=maybe", admin, "", ""); r.status != 400 || r.body["error"] != "invalid_request" {
+		t.Fatalf("rotate with a bad now: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/admin/v1/keys", admin, "", ""); r.status != 200 || len(r.body["keys"].([]any)) != 1 {
+		t.Fatalf("a refused rotation changed the ring: %d %s", r.status, r.raw)
+	}
+	r := e.do("POST", "/admin/v1/keys/rotate", admin, "", "")
+	if r.status != 200 || len(r.body["keys"].([]any)) != 2 {
 		t.Fatalf("rotate: %d %s", r.status, r.raw)
+	}
+	// Published ahead: the new key is listed first, pending, with when it signs.
+	if k := r.body["keys"].([]any)[0].(map[string]any); k["active"] != false || k["activates_at"] == nil {
+		t.Fatalf("the new key signs at once: %v", k)
 	}
 	// The old key still verifies tokens it signed; new ones use the new key.
 	b := e.login("tom@example.com")
