@@ -123,6 +123,10 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 	if err != nil {
 		return nil, fmt.Errorf("refresh token: %w", err)
 	}
+	child, err := token.DeriveRefreshToken(m.refKey, rt)
+	if err != nil {
+		return nil, fmt.Errorf("refresh token: %w", err)
+	}
 	abs := now.Add(m.policy.AbsoluteTimeout)
 	rec := &Record{
 		ID:            id,
@@ -135,6 +139,9 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 		UserAgent:     meta.UserAgent,
 		AuthMethod:    meta.AuthMethod,
 		RefreshHash:   token.HashRefreshToken(rt),
+		// Known now so that a store that loses the first rotation can
+		// resume it (see Record.NextRefreshHash).
+		NextRefreshHash: token.HashRefreshToken(child),
 	}
 	if err := m.store.Create(ctx, rec); err != nil {
 		return nil, fmt.Errorf("create: %w", err)

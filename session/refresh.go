@@ -14,8 +14,10 @@ import (
 // Refresh rotates a refresh token: it returns a new access token and the
 // child refresh token. The same parent presented again within the grace
 // window, or later while its child has never been used (a client that lost
-// the answer), gets the same child; any other reuse revokes the whole
-// session and returns ErrReused (see Decide). A store that reaches the
+// the answer), gets the same child; the child of the stored token (the
+// store lost the rotation that handed it out) resumes the session; any
+// other reuse revokes the whole session and returns ErrReused (see
+// Decide). A store that reaches the
 // rotation after ctx's deadline changes nothing and the error wraps
 // ErrDeadline, an ErrStore. A malformed, unknown or expired token returns an error
 // wrapping ErrInvalidToken.
@@ -32,6 +34,10 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	if err != nil {
 		return nil, fmt.Errorf("derive refresh token: %w", err)
 	}
+	grandchild, err := token.DeriveRefreshToken(m.refKey, child)
+	if err != nil {
+		return nil, fmt.Errorf("derive refresh token: %w", err)
+	}
 	now := m.now()
 	if m.revoked.has(id, now) {
 		return nil, invalidToken(ErrRevoked)
@@ -42,6 +48,7 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	outcome, rec, err := m.store.Rotate(ctx, id, RotateRequest{
 		Presented:     token.HashRefreshToken(refreshToken),
 		Next:          token.HashRefreshToken(child),
+		NextChild:     token.HashRefreshToken(grandchild),
 		Now:           now,
 		Grace:         m.policy.RefreshGrace,
 		IdleExpiresAt: now.Add(m.policy.IdleTimeout), // Record.ExpiresAt caps it at the absolute expiry
@@ -75,6 +82,11 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 			}
 		}
 	case Rotated:
+	case Resumed:
+		// The store lost the rotation that handed out this token (see
+		// Resumed); the client did nothing wrong and keeps its session.
+		// The audit line's reason "resumed" tells the operator the store
+		// lost acknowledged writes.
 	default:
 		return nil, fmt.Errorf("%w: store returned outcome %v", ErrStore, outcome)
 	}

@@ -42,6 +42,16 @@ type Record struct {
 	// two holders of it are then following one another (see Decide).
 	RefreshReissued     bool
 	PrevRefreshReissued bool
+	// NextRefreshHash is SHA-256 of the child the current token rotates to
+	// (the Manager derives it from the current token, so it is known before
+	// the rotation happens). A client that presents it holds a token this
+	// server handed out in answer to a rotation the store has since lost:
+	// Redis with appendfsync everysec after an OS crash, a failover to a
+	// replica that lagged, a restored snapshot. Only a holder of the
+	// server's refresh key could have made it, so it is resumed, never
+	// taken for theft (see Resumed). Empty for records written before it
+	// existed: they cannot resume.
+	NextRefreshHash []byte
 
 	// Data is the application's own small JSON map.
 	Data map[string]json.RawMessage
@@ -68,6 +78,7 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.RefreshHash = append([]byte(nil), r.RefreshHash...)
 	c.PrevRefreshHash = append([]byte(nil), r.PrevRefreshHash...)
+	c.NextRefreshHash = append([]byte(nil), r.NextRefreshHash...)
 	if r.Data != nil {
 		c.Data = make(map[string]json.RawMessage, len(r.Data))
 		for k, v := range r.Data {
@@ -84,6 +95,9 @@ type RotateRequest struct {
 	Presented []byte
 	// Next is SHA-256 of the child token that replaces it.
 	Next []byte
+	// NextChild is SHA-256 of Next's own child, stored as the new
+	// Record.NextRefreshHash when the token rotates (or resumes).
+	NextChild []byte
 	// Now is the time of the request (the Manager's clock).
 	Now time.Time
 	// Grace is how long after a rotation the parent may be presented again
@@ -117,9 +131,16 @@ const (
 	// it derived the first time. The Store writes only RefreshReissued
 	// (and bumps Version) if it was not yet set.
 	GraceReplay
-	// Reused: Presented is neither. The Store has deleted the session and
-	// recorded its revocation, in the same atomic step.
+	// Reused: Presented is none of these. The Store has deleted the
+	// session and recorded its revocation, in the same atomic step.
 	Reused
+	// Resumed: Presented is the stored NextRefreshHash, the child of the
+	// current token: the client holds the answer to a rotation that the
+	// store acknowledged and then lost. The Store rotates from Presented as
+	// if that rotation had been kept: Presented becomes the parent (handed
+	// out once), Next the current token, NextChild its successor's hash,
+	// LastSeenAt = Now, Version bumped. The caller answers as for Rotated.
+	Resumed
 )
 
 // String names the outcome.
@@ -131,6 +152,8 @@ func (o RotateOutcome) String() string {
 		return "grace-replay"
 	case Reused:
 		return "reused"
+	case Resumed:
+		return "resumed"
 	}
 	return "unknown"
 }
@@ -162,7 +185,7 @@ type Store interface {
 	Update(ctx context.Context, r *Record) error
 	// Rotate does refresh rotation as one atomic step; see RotateOutcome.
 	// ErrNotFound if the session is gone or expired at req.Now. On Rotated
-	// it returns the record as written. A backend whose reuse handling takes
+	// and Resumed it returns the record as written. A backend whose reuse handling takes
 	// more than one step (Redis Cluster) may return Reused together with an
 	// error when the session was made unusable but recording its revocation
 	// failed; the caller must still treat the outcome as Reused.
@@ -218,6 +241,8 @@ type RevocationFeed interface {
 // req:
 //
 //   - Rotated if req.Presented is the current refresh hash;
+//   - Resumed if it is the child of the current one (r.NextRefreshHash):
+//     the store lost the rotation that handed it out;
 //   - GraceReplay if it is the parent and either the parent was rotated
 //     less than req.Grace ago (two tabs, a quick retry) or the parent was
 //     handed out only once (!r.PrevRefreshReissued): its child has never
@@ -239,6 +264,9 @@ func Decide(r *Record, req RotateRequest) RotateOutcome {
 	if subtle.ConstantTimeCompare(req.Presented, r.RefreshHash) == 1 {
 		return Rotated
 	}
+	if len(r.NextRefreshHash) > 0 && subtle.ConstantTimeCompare(req.Presented, r.NextRefreshHash) == 1 {
+		return Resumed
+	}
 	if len(r.PrevRefreshHash) > 0 &&
 		subtle.ConstantTimeCompare(req.Presented, r.PrevRefreshHash) == 1 &&
 		(req.Now.Sub(r.RotatedAt) < req.Grace || !r.PrevRefreshReissued) {
@@ -253,15 +281,23 @@ func Decide(r *Record, req RotateRequest) RotateOutcome {
 // already marked, or Reused, where the Store deletes the session and
 // records its revocation instead). On Rotated the current token becomes
 // the parent, carrying its RefreshReissued mark, and req.Next the fresh
-// current token; on GraceReplay the current token is marked reissued.
+// current token; on Resumed req.Presented becomes the parent, handed out
+// once, and req.Next current; on GraceReplay the current token is marked
+// reissued.
 func Apply(r *Record, req RotateRequest) (RotateOutcome, *Record) {
 	out := Decide(r, req)
 	switch out {
-	case Rotated:
+	case Rotated, Resumed:
 		c := r.Clone()
-		c.PrevRefreshHash = c.RefreshHash
-		c.PrevRefreshReissued = c.RefreshReissued
+		if out == Rotated {
+			c.PrevRefreshHash = c.RefreshHash
+			c.PrevRefreshReissued = c.RefreshReissued
+		} else {
+			c.PrevRefreshHash = append([]byte(nil), req.Presented...)
+			c.PrevRefreshReissued = false
+		}
 		c.RefreshHash = append([]byte(nil), req.Next...)
+		c.NextRefreshHash = append([]byte(nil), req.NextChild...)
 		c.RefreshReissued = false
 		c.RotatedAt = req.Now
 		c.LastSeenAt = req.Now

@@ -19,6 +19,7 @@ func rotateReq(presented, next []byte, now time.Time) session.RotateRequest {
 	return session.RotateRequest{
 		Presented:     presented,
 		Next:          next,
+		NextChild:     NewHash(),
 		Now:           now,
 		Grace:         grace,
 		IdleExpiresAt: now.Add(24 * time.Hour),
@@ -49,6 +50,7 @@ func testRotate(t *testing.T, s session.Store) {
 		want := orig.Clone()
 		want.PrevRefreshHash = orig.RefreshHash
 		want.RefreshHash = next
+		want.NextRefreshHash = req.NextChild
 		want.RotatedAt = t0
 		want.LastSeenAt = t0
 		want.IdleExpiresAt = req.IdleExpiresAt
@@ -148,6 +150,66 @@ func testRotate(t *testing.T, s session.Store) {
 		})
 	}
 
+	// A store that acknowledged a rotation and then lost it (Redis with
+	// appendfsync everysec after an OS crash, a failover to a replica that
+	// lagged, a restored snapshot) holds the token before it, while the
+	// client holds the child: the record's NextRefreshHash. The client
+	// resumes; the token the store still holds is then theft as usual.
+	t.Run("resumed/first-rotation-lost", func(t *testing.T) {
+		r := NewRecord("u", 0) // the state after login; the rotation to r.NextRefreshHash was lost
+		mustCreate(t, s, r.Clone())
+		lost := r.NextRefreshHash
+		req := rotateReq(lost, NewHash(), t0)
+		want := r.Clone()
+		want.PrevRefreshHash = lost
+		want.RefreshHash = req.Next
+		want.NextRefreshHash = req.NextChild
+		want.RotatedAt, want.LastSeenAt, want.IdleExpiresAt = t0, t0, req.IdleExpiresAt
+		got := mustRotate(t, s, r.ID, req, session.Resumed)
+		mustSame(t, got, want)
+		stored := mustGet(t, s, r.ID)
+		mustSame(t, stored, want)
+		if stored.Version != 2 {
+			t.Fatalf("Version after Resumed = %d, want 2", stored.Version)
+		}
+		wantNotRevoked(t, s, t0, r.ID)
+		// Its answer lost too: the resumed token is a parent handed out once.
+		mustRotate(t, s, r.ID, rotateReq(lost, NewHash(), t0.Add(time.Hour)), session.GraceReplay)
+		// The token the store had kept is older than both: theft.
+		now := t0.Add(2 * time.Hour)
+		mustRotate(t, s, r.ID, rotateReq(r.RefreshHash, NewHash(), now), session.Reused)
+		wantGone(t, s, r.ID)
+		wantRevoked(t, s, now, r.ID, now.Add(hold))
+	})
+	t.Run("resumed/later-rotation-lost", func(t *testing.T) {
+		r := NewRecord("u", 0)
+		mustCreate(t, s, r.Clone())
+		req := rotateReq(r.RefreshHash, NewHash(), t0)
+		mustRotate(t, s, r.ID, req, session.Rotated)
+		// The store keeps this state and loses the next rotation, whose
+		// child the client holds: req.NextChild.
+		got := mustRotate(t, s, r.ID, rotateReq(req.NextChild, NewHash(), t0.Add(time.Hour)), session.Resumed)
+		if !bytes.Equal(got.PrevRefreshHash, req.NextChild) || got.PrevRefreshReissued || got.RefreshReissued {
+			t.Fatalf("after Resumed: prev %x (want %x) prev reissued %v reissued %v",
+				got.PrevRefreshHash, req.NextChild, got.PrevRefreshReissued, got.RefreshReissued)
+		}
+		// The child of a child is not resumed: only one lost step is told apart.
+		r2 := NewRecord("u", 0)
+		mustCreate(t, s, r2.Clone())
+		mustRotate(t, s, r2.ID, rotateReq(NewHash(), NewHash(), t0), session.Reused)
+		wantGone(t, s, r2.ID)
+	})
+	// A record written before NextRefreshHash existed cannot resume, and
+	// an empty presented hash never matches its empty NextRefreshHash.
+	t.Run("resumed/none-stored", func(t *testing.T) {
+		r := NewRecord("u", 0)
+		r.NextRefreshHash = nil
+		mustCreate(t, s, r.Clone())
+		mustSame(t, mustGet(t, s, r.ID), r)
+		mustRotate(t, s, r.ID, rotateReq(nil, NewHash(), t0), session.Reused)
+		wantGone(t, s, r.ID)
+	})
+
 	// Once the child has been used, the parent is theft however soon
 	// after the grace window it comes.
 	t.Run("reused/parent-after-child-used", func(t *testing.T) {
@@ -223,6 +285,7 @@ func testRotate(t *testing.T, s session.Store) {
 		got := mustGet(t, s, r.ID)
 		mustSame(t, got, r)
 		got.RefreshReissued, got.PrevRefreshReissued = false, true
+		got.NextRefreshHash = NewHash()
 		if err := s.Update(t.Context(), got); err != nil {
 			t.Fatalf("Update: %v", err)
 		}

@@ -134,6 +134,8 @@ func NewRecord(userID string, created time.Duration) *session.Record {
 		UserAgent:     "sessiontest/1.0",
 		AuthMethod:    "password",
 		RefreshHash:   NewHash(),
+
+		NextRefreshHash: NewHash(),
 	}
 }
 
@@ -191,6 +193,7 @@ func sameRecord(got, want *session.Record) error {
 	str("AuthMethod", got.AuthMethod, want.AuthMethod)
 	hash("RefreshHash", got.RefreshHash, want.RefreshHash)
 	hash("PrevRefreshHash", got.PrevRefreshHash, want.PrevRefreshHash)
+	hash("NextRefreshHash", got.NextRefreshHash, want.NextRefreshHash)
 	tm("RotatedAt", got.RotatedAt, want.RotatedAt)
 	if got.RefreshReissued != want.RefreshReissued {
 		diffs = append(diffs, fmt.Sprintf("RefreshReissued = %v, want %v", got.RefreshReissued, want.RefreshReissued))

@@ -37,6 +37,7 @@ type diskRecord struct {
 	AuthMethod      string                     `json:"am,omitempty"`
 	RefreshHash     []byte                     `json:"rh,omitempty"`
 	PrevRefreshHash []byte                     `json:"ph,omitempty"`
+	NextRefreshHash []byte                     `json:"nh,omitempty"` // absent in records written before it existed
 	RotatedAt       time.Time                  `json:"ra,omitzero"`
 	Reissued        bool                       `json:"ri,omitempty"`
 	PrevReissued    bool                       `json:"pi,omitempty"`
@@ -60,6 +61,7 @@ func encodeRecord(r *session.Record) ([]byte, error) {
 		AuthMethod:      r.AuthMethod,
 		RefreshHash:     r.RefreshHash,
 		PrevRefreshHash: r.PrevRefreshHash,
+		NextRefreshHash: r.NextRefreshHash,
 		RotatedAt:       r.RotatedAt,
 		Reissued:        r.RefreshReissued,
 		PrevReissued:    r.PrevRefreshReissued,
@@ -94,6 +96,7 @@ func decodeRecord(id string, v []byte) (*session.Record, error) {
 		AuthMethod:          d.AuthMethod,
 		RefreshHash:         d.RefreshHash,
 		PrevRefreshHash:     d.PrevRefreshHash,
+		NextRefreshHash:     d.NextRefreshHash,
 		RotatedAt:           d.RotatedAt,
 		RefreshReissued:     d.Reissued,
 		PrevRefreshReissued: d.PrevReissued,

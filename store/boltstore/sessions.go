@@ -116,7 +116,7 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		}
 		var c *session.Record
 		switch out, c = session.Apply(r, req); out {
-		case session.Rotated, session.GraceReplay:
+		case session.Rotated, session.Resumed, session.GraceReplay:
 			if c == nil { // a replay already marked: nothing to write
 				res = r
 				return nil

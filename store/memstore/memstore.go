@@ -173,7 +173,7 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 	}
 	out, c := session.Apply(r, req)
 	switch out {
-	case session.Rotated, session.GraceReplay:
+	case session.Rotated, session.Resumed, session.GraceReplay:
 		if c != nil {
 			s.sessions[id] = c
 			r = c

@@ -16,7 +16,7 @@ import (
 // reads them.
 const recordCols = `id, user_id, created_at, last_seen_at, idle_expires_at, abs_expires_at,
 	ip, user_agent, auth_method, refresh_hash, prev_refresh_hash, rotated_at, data, version,
-	refresh_reissued, prev_refresh_reissued`
+	refresh_reissued, prev_refresh_reissued, next_refresh_hash`
 
 // scanRecord reads one row of recordCols (or the same columns from
 // sessiond_rotate, after the lead columns). Times come back in UTC; a NULL
@@ -27,13 +27,13 @@ func scanRecord(row pgx.Row, lead ...any) (*session.Record, error) {
 	var (
 		id, user, ip, ua, method      *string
 		created, seen, idle, abs, rot *time.Time
-		refresh, prev                 []byte
+		refresh, prev, next           []byte
 		data                          map[string]json.RawMessage
 		version                       *int64
 		reissued, prevReissued        *bool
 	)
 	dest := append(lead, &id, &user, &created, &seen, &idle, &abs,
-		&ip, &ua, &method, &refresh, &prev, &rot, &data, &version, &reissued, &prevReissued)
+		&ip, &ua, &method, &refresh, &prev, &rot, &data, &version, &reissued, &prevReissued, &next)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func scanRecord(row pgx.Row, lead ...any) (*session.Record, error) {
 	r := &session.Record{
 		ID: *id, UserID: *user,
 		CreatedAt: created.UTC(), LastSeenAt: seen.UTC(), IdleExpiresAt: idle.UTC(), AbsExpiresAt: abs.UTC(),
-		RefreshHash: refresh, PrevRefreshHash: prev, Data: data, Version: uint64(*version),
+		RefreshHash: refresh, PrevRefreshHash: prev, NextRefreshHash: next, Data: data, Version: uint64(*version),
 	}
 	for _, f := range []struct {
 		dst *string
@@ -72,6 +72,14 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
+// nullBytes maps an empty slice to NULL.
+func nullBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // nullData maps a nil map to NULL (an empty map stays {}).
 func nullData(d map[string]json.RawMessage) any {
 	if d == nil {
@@ -86,10 +94,10 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 		return fmt.Errorf("pgstore: create: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+recordCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)`,
 		r.ID, r.UserID, r.CreatedAt, r.LastSeenAt, r.IdleExpiresAt, r.AbsExpiresAt,
 		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data),
-		r.RefreshReissued, r.PrevRefreshReissued)
+		r.RefreshReissued, r.PrevRefreshReissued, nullBytes(r.NextRefreshHash))
 	if code, _ := pgCode(err); code == codeUniqueViolation {
 		return fmt.Errorf("pgstore: create: %w", session.ErrExists)
 	}
@@ -126,12 +134,12 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 			user_id = $3, created_at = $4, last_seen_at = $5, idle_expires_at = $6, abs_expires_at = $7,
 			ip = $8, user_agent = $9, auth_method = $10, refresh_hash = $11, prev_refresh_hash = $12,
 			rotated_at = $13, data = $14, refresh_reissued = $15, prev_refresh_reissued = $16,
-			version = version + 1
+			next_refresh_hash = $17, version = version + 1
 		WHERE id = $1 AND version = $2
 		RETURNING version`,
 		r.ID, int64(r.Version), r.UserID, r.CreatedAt, r.LastSeenAt, r.IdleExpiresAt, r.AbsExpiresAt,
 		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data),
-		r.RefreshReissued, r.PrevRefreshReissued,
+		r.RefreshReissued, r.PrevRefreshReissued, nullBytes(r.NextRefreshHash),
 	).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var exists bool
@@ -150,17 +158,23 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	return nil
 }
 
+// rotateOutcomes maps sessiond_rotate's outcome numbers: 1 to 3 are those
+// of session.RotateOutcome, 4 is the deadline (not an outcome), 5 Resumed.
+var rotateOutcomes = map[int32]session.RotateOutcome{
+	1: session.Rotated, 2: session.GraceReplay, 3: session.Reused, 5: session.Resumed,
+}
+
 // Rotate does refresh rotation in one round trip: the server-side
-// function sessiond_rotate (migrations/0002_rotate_deadline_reissued.sql)
+// function sessiond_rotate (migrations/0004_rotate_resume.sql)
 // locks the row, checks req.Deadline on the database's clock, and decides,
 // writes, or deletes and revokes in one transaction.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("pgstore: rotate: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT * FROM sessiond_rotate($1, $2, $3, $4, $5, $6, $7, $8)`,
+	rows, err := s.pool.Query(ctx, `SELECT * FROM sessiond_rotate($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		id, req.Presented, req.Next, req.Now, req.Grace.Microseconds(), req.IdleExpiresAt, req.Now.Add(req.RevokeHold),
-		nullTime(req.Deadline))
+		nullTime(req.Deadline), nullBytes(req.NextChild))
 	if err != nil {
 		return 0, nil, wrapErr(ctx, "rotate", err)
 	}
@@ -180,18 +194,17 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 	if err := rows.Err(); err != nil {
 		return 0, nil, wrapErr(ctx, "rotate", err)
 	}
-	switch out := session.RotateOutcome(outcome); out {
-	case session.Rotated, session.GraceReplay:
-		if r == nil {
-			return 0, nil, fmt.Errorf("pgstore: rotate: %w: %v without a record", session.ErrStore, out)
-		}
-		return out, r, nil
-	case session.Reused:
-		return out, nil, nil
-	case 4: // the deadline had passed on the database's clock
+	switch out, ok := rotateOutcomes[outcome]; {
+	case outcome == 4: // the deadline had passed on the database's clock
 		return 0, nil, fmt.Errorf("pgstore: rotate: %w", session.ErrDeadline)
-	default:
+	case !ok:
 		return 0, nil, fmt.Errorf("pgstore: rotate: %w: unknown outcome %d", session.ErrStore, outcome)
+	case out == session.Reused:
+		return out, nil, nil
+	case r == nil:
+		return 0, nil, fmt.Errorf("pgstore: rotate: %w: %v without a record", session.ErrStore, out)
+	default:
+		return out, r, nil
 	}
 }
 

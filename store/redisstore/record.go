@@ -29,6 +29,7 @@ const (
 	fCompromise = "x" // set by Rotate on reuse: the session is dead
 	fReissued   = "e" // optional, "1": RefreshReissued
 	fPrevReiss  = "o" // optional, "1": PrevRefreshReissued
+	fNextHash   = "n" // optional: NextRefreshHash
 )
 
 // micros formats t as unix microseconds.
@@ -62,6 +63,9 @@ func encode(r *session.Record, version uint64) ([]any, error) {
 	f = appendChunked(f, fUserAgent, r.UserAgent)
 	if len(r.PrevRefreshHash) > 0 {
 		f = append(f, fPrevHash, string(r.PrevRefreshHash))
+	}
+	if len(r.NextRefreshHash) > 0 {
+		f = append(f, fNextHash, string(r.NextRefreshHash))
 	}
 	if !r.RotatedAt.IsZero() {
 		f = append(f, fRotatedAt, micros(r.RotatedAt))
@@ -157,6 +161,9 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 	}
 	if p := m[fPrevHash]; p != "" {
 		r.PrevRefreshHash = []byte(p)
+	}
+	if n := m[fNextHash]; n != "" {
+		r.NextRefreshHash = []byte(n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: corrupt session record: %w", session.ErrStore, err)

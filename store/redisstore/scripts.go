@@ -60,15 +60,18 @@ return {1, cur[3]}
 
 // scriptRotate is refresh rotation in one step. ARGV: presented hash,
 // next hash, now (µs), grace (µs), new idle expiry (µs), deadline (µs,
-// "0" for none); an empty presented hash matches nothing (as in
-// session.Decide). Returns {4} and changes nothing if Redis's own clock
+// "0" for none), the next hash's own child hash ('' for none); an empty
+// presented hash matches nothing (as in session.Decide). Returns {4} and changes nothing if Redis's own clock
 // (TIME) has reached the deadline: the caller has given up, and a command
 // it left queued must not act. Otherwise {0} if the session is gone,
 // compromised or dead at now; {1, fields} when rotated (the parent takes
 // the current token's reissued mark 'e' as its own 'o'); {2, fields} for a
 // replay of the parent within grace or, if the parent was handed out only
 // once (no 'o'), at any time (its child has never been used), after
-// marking the current token reissued; {3, owner} on reuse, after marking
+// marking the current token reissued; {5, fields} when the presented
+// hash is the stored child of the current token 'n' (a rotation Redis
+// acknowledged and then lost): rotated from the presented token as if
+// that rotation had been kept; {3, owner} on reuse, after marking
 // the session compromised so that nothing can rotate, update or read it
 // before the caller deletes it. TIME in a script is allowed since Redis 5
 // replicates a script's effects, not the script.
@@ -77,18 +80,25 @@ if ARGV[6] ~= '0' then
   local t = redis.call('TIME')
   if tonumber(t[1]) * 1000000 + tonumber(t[2]) >= tonumber(ARGV[6]) then return {4} end
 end
-local f = redis.call('HMGET', KEYS[1], 'i', 'a', 'h', 'q', 'r', 'x', 'u', 'e', 'o')
+local f = redis.call('HMGET', KEYS[1], 'i', 'a', 'h', 'q', 'r', 'x', 'u', 'e', 'o', 'n')
 if not f[1] or not f[2] or f[6] then return {0} end
 local now = tonumber(ARGV[3])
 local abs = tonumber(f[2])
 if math.min(tonumber(f[1]), abs) <= now then return {0} end
+local code = 0
 if ARGV[1] ~= '' and f[3] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'q', f[3], 'h', ARGV[2], 'r', ARGV[3], 'l', ARGV[3], 'i', ARGV[5])
-  if f[8] then redis.call('HSET', KEYS[1], 'o', '1') else redis.call('HDEL', KEYS[1], 'o') end
+  code = 1
+elseif ARGV[1] ~= '' and f[10] and f[10] == ARGV[1] then
+  code = 5
+end
+if code ~= 0 then
+  redis.call('HSET', KEYS[1], 'q', ARGV[1], 'h', ARGV[2], 'r', ARGV[3], 'l', ARGV[3], 'i', ARGV[5])
+  if code == 1 and f[8] then redis.call('HSET', KEYS[1], 'o', '1') else redis.call('HDEL', KEYS[1], 'o') end
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'n', ARGV[7]) else redis.call('HDEL', KEYS[1], 'n') end
   redis.call('HDEL', KEYS[1], 'e')
   redis.call('HINCRBY', KEYS[1], 'v', 1)
   redis.call('PEXPIREAT', KEYS[1], math.ceil(math.min(tonumber(ARGV[5]), abs) / 1000))
-  return {1, redis.call('HGETALL', KEYS[1])}
+  return {code, redis.call('HGETALL', KEYS[1])}
 end
 if ARGV[1] ~= '' and f[4] and f[4] == ARGV[1] and f[5] and
     (tonumber(f[5]) + tonumber(ARGV[4]) > now or not f[9]) then

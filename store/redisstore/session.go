@@ -172,7 +172,8 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 	}
 	res, err := scriptRotate.Run(ctx, s.c, []string{s.sessKey(id)},
 		string(req.Presented), string(req.Next), micros(req.Now),
-		strconv.FormatInt(req.Grace.Microseconds(), 10), micros(req.IdleExpiresAt), deadline).Slice()
+		strconv.FormatInt(req.Grace.Microseconds(), 10), micros(req.IdleExpiresAt), deadline,
+		string(req.NextChild)).Slice()
 	if err != nil {
 		return 0, nil, fail(op, err)
 	}
@@ -182,7 +183,7 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		return 0, nil, fmt.Errorf("redisstore: %s: %w", op, session.ErrDeadline)
 	case 0:
 		return 0, nil, fmt.Errorf("redisstore: %s: %w", op, session.ErrNotFound)
-	case 1, 2:
+	case 1, 2, 5:
 		m, err := pairs(res[1])
 		if err != nil {
 			return 0, nil, fail(op, err)
@@ -191,8 +192,11 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 		if err != nil || r == nil {
 			return 0, nil, fail(op, cmp.Or(err, errors.New("rotated session vanished")))
 		}
-		if code == 1 {
+		switch code {
+		case 1:
 			return session.Rotated, r, nil
+		case 5:
+			return session.Resumed, r, nil
 		}
 		return session.GraceReplay, r, nil
 	case 3:
