@@ -36,12 +36,14 @@ const (
 	Throttled     Kind = "ratelimit.throttled"    // a request was refused by a rate limit
 	CSRFRejected  Kind = "csrf.rejected"          // an unsafe request failed the CSRF checks
 	KeyRotated    Kind = "keys.rotated"           // the token signing key was rotated
+	Minted        Kind = "session.minted"         // a service client started a session for a user it authenticated (Reason: the client)
+	ClaimsChanged Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
-		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated}
+		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the

@@ -32,6 +32,11 @@ var (
 	// handed back unchanged: empty, longer than MaxUserIDLen, not valid
 	// UTF-8, or holding a NUL.
 	ErrInvalidUserID = errors.New("session: invalid user id")
+	// ErrInvalidClaims: application claims with a name the Manager was not
+	// configured with (Config.Claims), a value that is not JSON, or more
+	// than Policy.MaxClaimsBytes in all; or an AMR or client id that
+	// cannot be kept.
+	ErrInvalidClaims = errors.New("session: invalid claims")
 	// ErrInvalidToken: an access or refresh token that is malformed, forged,
 	// expired or otherwise unacceptable. The wrapped error says why.
 	ErrInvalidToken = errors.New("session: invalid token")

@@ -112,12 +112,46 @@ func checkUserID(id string) error {
 
 // Login starts a new session for userID (already authenticated by the
 // caller) and returns its first tokens. Every login gets a new session id.
+// It is Start with a Grant of only a user and Meta.
 func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens, error) {
+	return m.Start(ctx, Grant{UserID: userID, Meta: meta})
+}
+
+// Start starts a new session for the user of g, whom the caller has just
+// authenticated, and returns its first tokens. Every session gets a new
+// id. A user id that cannot be kept is ErrInvalidUserID; claims, AMR or a
+// client id Grant refuses are ErrInvalidClaims; nothing is stored then.
+func (m *Manager) Start(ctx context.Context, g Grant) (*Tokens, error) {
+	userID := g.UserID
 	if err := checkUserID(userID); err != nil {
 		return nil, err
 	}
-	meta = meta.clean()
+	meta := g.Meta.clean()
 	now := m.now()
+	clientID := g.ClientID
+	if clientID == "" {
+		clientID = m.clientID
+	}
+	if err := checkClientID(clientID); err != nil {
+		return nil, err
+	}
+	amr, err := checkAMR(g.AMR)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := m.checkClaims(g.Claims)
+	if err != nil {
+		return nil, err
+	}
+	authTime := g.AuthTime.Truncate(time.Microsecond)
+	switch {
+	case authTime.IsZero():
+		authTime = now
+	case authTime.After(now.Add(m.leeway)):
+		return nil, fmt.Errorf("%w: auth time %v is in the future", ErrInvalidClaims, authTime)
+	case authTime.Before(now.Add(-m.policy.AbsoluteTimeout)):
+		return nil, fmt.Errorf("%w: auth time %v is older than the absolute timeout", ErrInvalidClaims, authTime)
+	}
 	id, raw := newID()
 	rt, err := token.NewRefreshToken(m.refKey, raw)
 	if err != nil {
@@ -138,6 +172,10 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 		IP:            meta.IP,
 		UserAgent:     meta.UserAgent,
 		AuthMethod:    meta.AuthMethod,
+		ClientID:      clientID,
+		AuthTime:      minTime(authTime, now),
+		AMR:           amr,
+		Claims:        claims,
 		RefreshHash:   token.HashRefreshToken(rt),
 		// Known now so that a store that loses the first rotation can
 		// resume it (see Record.NextRefreshHash).
@@ -155,7 +193,11 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 	if err != nil {
 		return nil, err
 	}
-	m.audit.Log(ctx, audit.Event{Kind: audit.LoginOK, SessionID: id, UserID: userID, IP: meta.IP, UserAgent: meta.UserAgent, Reason: meta.AuthMethod})
+	ev := audit.Event{Kind: audit.LoginOK, SessionID: id, UserID: userID, IP: meta.IP, UserAgent: meta.UserAgent, Reason: meta.AuthMethod}
+	if g.ClientID != "" {
+		ev.Kind, ev.Reason = audit.Minted, g.ClientID
+	}
+	m.audit.Log(ctx, ev)
 	rec.Version = 1
 	return &Tokens{AccessToken: at, AccessExpiresAt: exp, RefreshToken: rt, Session: newSession(rec)}, nil
 }

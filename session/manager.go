@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,14 @@ type Config struct {
 	// the store's change feed with how long it took since the revoking node
 	// recorded it (by that node's clock; metrics report it).
 	FeedLag func(time.Duration)
+	// ClientID is the client_id of the tokens of sessions started without
+	// one (Grant.ClientID): the Manager's own logins. Default
+	// DefaultClientID.
+	ClientID string
+	// Claims names the application claims sessions may carry (Grant.Claims,
+	// SetUserClaims) and Verify accepts; each must pass
+	// token.CheckClaimName. A token carrying any other claim is refused.
+	Claims []string
 	// Passive makes New start no background work: no subscription to the
 	// store's revocation feed and no periodic re-read, until Listen is
 	// called. New still loads the revocations the store remembers. A
@@ -64,15 +73,18 @@ type Config struct {
 // revokes sessions. All methods are safe for concurrent use. Create one with
 // New and Close it when done.
 type Manager struct {
-	store    Store
-	keys     *token.KeyRing
-	verifier token.Verifier
-	issuer   string
-	audience string
-	refKey   []byte
-	policy   Policy
-	audit    *audit.Logger
-	now      func() time.Time
+	store      Store
+	keys       *token.KeyRing
+	verifier   token.Verifier
+	issuer     string
+	audience   string
+	refKey     []byte
+	policy     Policy
+	audit      *audit.Logger
+	clientID   string
+	claimNames claimSet
+	leeway     time.Duration
+	now        func() time.Time
 
 	revoked *revokedSet
 	cache   *verifyCache
@@ -108,6 +120,14 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	names, err := newClaimSet(cfg.Claims)
+	if err != nil {
+		return nil, err
+	}
+	clientID := cmp.Or(cfg.ClientID, DefaultClientID)
+	if err := checkClientID(clientID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
 	clock := cfg.Now
 	if clock == nil {
 		clock = time.Now
@@ -126,8 +146,12 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 		now:        now,
 		revoked:    newRevokedSet(),
 		reloadKeys: cfg.ReloadKeys,
+		clientID:   clientID,
+		claimNames: names,
+		leeway:     cmp.Or(cfg.Leeway, 30*time.Second),
 	}
-	m.verifier = token.Verifier{Keys: cfg.Keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: now}
+	m.verifier = token.Verifier{Keys: cfg.Keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: now,
+		Claims: slices.Clone(cfg.Claims)}
 	size := cfg.VerifyCacheSize
 	if size == 0 {
 		size = 65536

@@ -49,6 +49,10 @@ type Policy struct {
 	// MaxDataBytes caps the application data of a session, as JSON.
 	// Default 4096 bytes.
 	MaxDataBytes int
+	// MaxClaimsBytes caps a session's application claims (Config.Claims),
+	// as compact JSON: they ride in every access token. Default 1024
+	// bytes, at most MaxClaimsLimit.
+	MaxClaimsBytes int
 }
 
 // Defaults of Policy.
@@ -58,6 +62,10 @@ const (
 	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultMaxDataBytes    = 4096
+	DefaultMaxClaimsBytes  = 1024
+	// MaxClaimsLimit is the largest MaxClaimsBytes: with the standard
+	// claims, a token must stay under the verifier's 4 KiB and a cookie's.
+	MaxClaimsLimit = 2048
 	// DefaultMaxSessionsPerUser is the cap of a user's live sessions when
 	// Policy leaves it zero.
 	DefaultMaxSessionsPerUser = 100
@@ -98,6 +106,9 @@ func (p Policy) withDefaults() (Policy, error) {
 	if p.MaxSessionsPerUser == 0 {
 		p.MaxSessionsPerUser = DefaultMaxSessionsPerUser
 	}
+	if p.MaxClaimsBytes == 0 {
+		p.MaxClaimsBytes = DefaultMaxClaimsBytes
+	}
 	switch {
 	case p.AccessTTL < time.Second || p.AccessTTL > MaxAccessTTL:
 		return p, fmt.Errorf("%w: access TTL %v must be between 1s and %v", ErrPolicy, p.AccessTTL, MaxAccessTTL)
@@ -111,6 +122,8 @@ func (p Policy) withDefaults() (Policy, error) {
 		return p, fmt.Errorf("%w: session cap %d: want a positive cap, 0 for the default or NoSessionCap", ErrPolicy, p.MaxSessionsPerUser)
 	case p.MaxDataBytes < 0 || p.MaxDataBytes > 64<<10:
 		return p, fmt.Errorf("%w: app data cap %d must be between 0 and 64 KiB", ErrPolicy, p.MaxDataBytes)
+	case p.MaxClaimsBytes < 0 || p.MaxClaimsBytes > MaxClaimsLimit:
+		return p, fmt.Errorf("%w: claims cap %d must be between 0 and %d bytes", ErrPolicy, p.MaxClaimsBytes, MaxClaimsLimit)
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -110,6 +111,10 @@ func (m *Manager) sign(rec *Record, now time.Time) (string, time.Time, error) {
 		IssuedAt:  now.Truncate(time.Second),
 		ID:        jti,
 		SessionID: rec.ID,
+		ClientID:  cmp.Or(rec.ClientID, m.clientID),
+		AuthTime:  rec.AuthTime.Truncate(time.Second),
+		AMR:       rec.AMR,
+		Extra:     rec.Claims,
 	})
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign access token: %w", err)

@@ -43,6 +43,12 @@ func (m *Manager) revoke(ctx context.Context, id string, ev audit.Event) error {
 // RevokeUser ends every session of userID except the one with id except
 // ("" ends them all: log out everywhere). It returns the ids it ended.
 func (m *Manager) RevokeUser(ctx context.Context, userID, except string) ([]string, error) {
+	return m.RevokeUserFor(ctx, userID, except, "")
+}
+
+// RevokeUserFor is RevokeUser, audited with why it was done ("claims
+// changed", "by client api", ...).
+func (m *Manager) RevokeUserFor(ctx context.Context, userID, except, reason string) ([]string, error) {
 	now := m.now()
 	until := now.Add(revokeHold)
 	ids, err := m.store.DeleteUser(ctx, userID, except, until)
@@ -52,7 +58,7 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, except string) ([]stri
 	for _, id := range ids {
 		m.revoked.add(Revocation{SessionID: id, Until: until})
 	}
-	m.audit.Log(ctx, audit.Event{Kind: audit.RevokeUser, UserID: userID, Count: len(ids)})
+	m.audit.Log(ctx, audit.Event{Kind: audit.RevokeUser, UserID: userID, Count: len(ids), Reason: reason})
 	return ids, nil
 }
 

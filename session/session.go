@@ -23,6 +23,14 @@ type Session struct {
 	IP           string
 	UserAgent    string
 	AuthMethod   string
+	// ClientID is the client the session was issued to (client_id).
+	ClientID string
+	// AuthTime is when the user last authenticated for it (auth_time).
+	AuthTime time.Time
+	// AMR lists how (RFC 8176).
+	AMR []string
+	// Claims are the application claims its access tokens carry.
+	Claims map[string]json.RawMessage
 
 	data    map[string]json.RawMessage
 	version uint64
@@ -39,7 +47,11 @@ func newSession(r *Record) *Session {
 		IP:           r.IP,
 		UserAgent:    r.UserAgent,
 		AuthMethod:   r.AuthMethod,
-		data:         r.Clone().Data,
+		ClientID:     r.ClientID,
+		AuthTime:     r.AuthTime,
+		AMR:          append([]string(nil), r.AMR...),
+		Claims:       cloneJSONMap(r.Claims),
+		data:         cloneJSONMap(r.Data),
 		version:      r.Version,
 	}
 }

@@ -53,6 +53,21 @@ type Record struct {
 	// existed: they cannot resume.
 	NextRefreshHash []byte
 
+	// ClientID is the client the session was issued to, the client_id of
+	// its access tokens: the service client that minted it, or the
+	// Manager's Config.ClientID for its own logins. Empty in records
+	// written before it existed.
+	ClientID string
+	// AuthTime is when the user last proved who they are for this session
+	// (the auth_time of its tokens): at login, or a later
+	// re-authentication. Zero in records written before it existed.
+	AuthTime time.Time
+	// AMR lists how, as RFC 8176 method references (the amr of its tokens).
+	AMR []string
+	// Claims are the application claims its access tokens carry (names
+	// from the Manager's Config.Claims, values compact JSON).
+	Claims map[string]json.RawMessage
+
 	// Data is the application's own small JSON map.
 	Data map[string]json.RawMessage
 
@@ -79,13 +94,24 @@ func (r *Record) Clone() *Record {
 	c.RefreshHash = append([]byte(nil), r.RefreshHash...)
 	c.PrevRefreshHash = append([]byte(nil), r.PrevRefreshHash...)
 	c.NextRefreshHash = append([]byte(nil), r.NextRefreshHash...)
-	if r.Data != nil {
-		c.Data = make(map[string]json.RawMessage, len(r.Data))
-		for k, v := range r.Data {
-			c.Data[k] = append(json.RawMessage(nil), v...)
-		}
+	c.Data = cloneJSONMap(r.Data)
+	c.Claims = cloneJSONMap(r.Claims)
+	if r.AMR != nil {
+		c.AMR = append([]string(nil), r.AMR...)
 	}
 	return &c
+}
+
+// cloneJSONMap deep-copies m (nil stays nil).
+func cloneJSONMap(m map[string]json.RawMessage) map[string]json.RawMessage {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		c[k] = append(json.RawMessage(nil), v...)
+	}
+	return c
 }
 
 // RotateRequest asks a Store to rotate a session's refresh token in one

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -17,6 +18,17 @@ type Identity struct {
 	TokenID   string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// ClientID is the client the session was issued to (client_id).
+	ClientID string
+	// AuthTime is when the user last authenticated (auth_time); zero if
+	// the token did not say.
+	AuthTime time.Time
+	// AMR lists how (amr, RFC 8176); nil if the token did not say.
+	AMR []string
+	// Claims are the token's application claims; read them with Claim,
+	// StringClaim or ClaimAs. Callers must not change them: a verified
+	// token's Identity may be shared with later verifications of it.
+	Claims map[string]json.RawMessage
 }
 
 // Verify checks an access token and returns the identity it proves. It
@@ -46,7 +58,8 @@ func (m *Manager) Verify(ctx context.Context, accessToken string) (*Identity, er
 	if m.revoked.has(c.SessionID, now) {
 		return nil, invalidToken(ErrRevoked)
 	}
-	id := &Identity{SessionID: c.SessionID, UserID: c.Subject, TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt}
+	id := &Identity{SessionID: c.SessionID, UserID: c.Subject, TokenID: c.ID, IssuedAt: c.IssuedAt, ExpiresAt: c.ExpiresAt,
+		ClientID: c.ClientID, AuthTime: c.AuthTime, AMR: c.AMR, Claims: c.Extra}
 	if m.cache != nil {
 		cp := *id
 		m.cache.put(key, &cp, now)

@@ -45,6 +45,7 @@
 package token
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -72,6 +73,16 @@ type Claims struct {
 	IssuedAt  time.Time // iat
 	ID        string    // jti
 	SessionID string    // sid
+	// ClientID is client_id (RFC 9068): the client the token was issued
+	// to. Empty: absent.
+	ClientID string
+	// AuthTime is auth_time: when the user last authenticated. Zero: absent.
+	AuthTime time.Time
+	// AMR is amr (RFC 8176): how the user authenticated. Nil: absent.
+	AMR []string
+	// Extra holds the operator's configured application claims (role,
+	// tenant, ...), each value one JSON value.
+	Extra map[string]json.RawMessage
 }
 
 // Sentinel errors. Errors returned by this package wrap one of these, so

@@ -35,6 +35,8 @@ type Verifier struct {
 	// MaxLen is the longest token accepted, in bytes; longer ones are
 	// refused (ErrTooLarge) before any parsing. 0 means 4096.
 	MaxLen int
+	// Claims (stand-in until the claims branch lands).
+	Claims []string
 }
 
 const (

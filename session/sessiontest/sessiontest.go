@@ -136,6 +136,14 @@ func NewRecord(userID string, created time.Duration) *session.Record {
 		RefreshHash:   NewHash(),
 
 		NextRefreshHash: NewHash(),
+
+		ClientID: "sessiontest-client",
+		AuthTime: at,
+		AMR:      []string{"pwd", "otp"},
+		Claims: map[string]json.RawMessage{
+			"role":   json.RawMessage(`"admin"`),
+			"tenant": json.RawMessage(`{"id":42,"name":"acme"}`),
+		},
 	}
 }
 
@@ -203,6 +211,14 @@ func sameRecord(got, want *session.Record) error {
 	}
 	if err := sameData(got.Data, want.Data); err != nil {
 		diffs = append(diffs, err.Error())
+	}
+	str("ClientID", got.ClientID, want.ClientID)
+	tm("AuthTime", got.AuthTime, want.AuthTime)
+	if !slices.Equal(got.AMR, want.AMR) {
+		diffs = append(diffs, fmt.Sprintf("AMR = %q, want %q", got.AMR, want.AMR))
+	}
+	if err := sameData(got.Claims, want.Claims); err != nil {
+		diffs = append(diffs, "claims: "+err.Error())
 	}
 	if len(diffs) > 0 {
 		return errors.New(strings.Join(diffs, "; "))

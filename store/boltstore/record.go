@@ -41,6 +41,10 @@ type diskRecord struct {
 	RotatedAt       time.Time                  `json:"ra,omitzero"`
 	Reissued        bool                       `json:"ri,omitempty"`
 	PrevReissued    bool                       `json:"pi,omitempty"`
+	ClientID        string                     `json:"ci,omitempty"`
+	AuthTime        time.Time                  `json:"at,omitzero"`
+	AMR             []string                   `json:"amr,omitempty"`
+	Claims          map[string]json.RawMessage `json:"cl,omitempty"`
 	Data            map[string]json.RawMessage `json:"d,omitempty"`
 	Version         uint64                     `json:"n"`
 }
@@ -65,6 +69,10 @@ func encodeRecord(r *session.Record) ([]byte, error) {
 		RotatedAt:       r.RotatedAt,
 		Reissued:        r.RefreshReissued,
 		PrevReissued:    r.PrevRefreshReissued,
+		ClientID:        r.ClientID,
+		AuthTime:        r.AuthTime,
+		AMR:             r.AMR,
+		Claims:          r.Claims,
 		Data:            r.Data,
 		Version:         r.Version,
 	})
@@ -100,6 +108,10 @@ func decodeRecord(id string, v []byte) (*session.Record, error) {
 		RotatedAt:           d.RotatedAt,
 		RefreshReissued:     d.Reissued,
 		PrevRefreshReissued: d.PrevReissued,
+		ClientID:            d.ClientID,
+		AuthTime:            d.AuthTime,
+		AMR:                 d.AMR,
+		Claims:              d.Claims,
 		Data:                d.Data,
 		Version:             d.Version,
 	}, nil

@@ -16,7 +16,7 @@ import (
 // reads them.
 const recordCols = `id, user_id, created_at, last_seen_at, idle_expires_at, abs_expires_at,
 	ip, user_agent, auth_method, refresh_hash, prev_refresh_hash, rotated_at, data, version,
-	refresh_reissued, prev_refresh_reissued, next_refresh_hash`
+	refresh_reissued, prev_refresh_reissued, next_refresh_hash, client_id, auth_time, amr, claims`
 
 // scanRecord reads one row of recordCols (or the same columns from
 // sessiond_rotate, after the lead columns). Times come back in UTC; a NULL
@@ -31,9 +31,14 @@ func scanRecord(row pgx.Row, lead ...any) (*session.Record, error) {
 		data                          map[string]json.RawMessage
 		version                       *int64
 		reissued, prevReissued        *bool
+		clientID                      *string
+		authTime                      *time.Time
+		amr                           []string
+		claims                        map[string]json.RawMessage
 	)
 	dest := append(lead, &id, &user, &created, &seen, &idle, &abs,
-		&ip, &ua, &method, &refresh, &prev, &rot, &data, &version, &reissued, &prevReissued, &next)
+		&ip, &ua, &method, &refresh, &prev, &rot, &data, &version, &reissued, &prevReissued, &next,
+		&clientID, &authTime, &amr, &claims)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -59,6 +64,13 @@ func scanRecord(row pgx.Row, lead ...any) (*session.Record, error) {
 	if rot != nil {
 		r.RotatedAt = rot.UTC()
 	}
+	if clientID != nil {
+		r.ClientID = *clientID
+	}
+	if authTime != nil {
+		r.AuthTime = authTime.UTC()
+	}
+	r.AMR, r.Claims = amr, claims
 	r.RefreshReissued = reissued != nil && *reissued
 	r.PrevRefreshReissued = prevReissued != nil && *prevReissued
 	return r, nil
@@ -70,6 +82,22 @@ func nullTime(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// nullString maps "" to NULL.
+func nullString(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// nullAMR maps an empty list to NULL; others are stored as a JSON array.
+func nullAMR(amr []string) any {
+	if len(amr) == 0 {
+		return nil
+	}
+	return amr
 }
 
 // nullBytes maps an empty slice to NULL.
@@ -94,10 +122,11 @@ func (s *Store) Create(ctx context.Context, r *session.Record) error {
 		return fmt.Errorf("pgstore: create: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+recordCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $17, $18, $19, $20)`,
 		r.ID, r.UserID, r.CreatedAt, r.LastSeenAt, r.IdleExpiresAt, r.AbsExpiresAt,
 		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data),
-		r.RefreshReissued, r.PrevRefreshReissued, nullBytes(r.NextRefreshHash))
+		r.RefreshReissued, r.PrevRefreshReissued, nullBytes(r.NextRefreshHash),
+		nullString(r.ClientID), nullTime(r.AuthTime), nullAMR(r.AMR), nullData(r.Claims))
 	if code, _ := pgCode(err); code == codeUniqueViolation {
 		return fmt.Errorf("pgstore: create: %w", session.ErrExists)
 	}
@@ -134,12 +163,14 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 			user_id = $3, created_at = $4, last_seen_at = $5, idle_expires_at = $6, abs_expires_at = $7,
 			ip = $8, user_agent = $9, auth_method = $10, refresh_hash = $11, prev_refresh_hash = $12,
 			rotated_at = $13, data = $14, refresh_reissued = $15, prev_refresh_reissued = $16,
-			next_refresh_hash = $17, version = version + 1
+			next_refresh_hash = $17, client_id = $18, auth_time = $19, amr = $20, claims = $21,
+			version = version + 1
 		WHERE id = $1 AND version = $2
 		RETURNING version`,
 		r.ID, int64(r.Version), r.UserID, r.CreatedAt, r.LastSeenAt, r.IdleExpiresAt, r.AbsExpiresAt,
 		r.IP, r.UserAgent, r.AuthMethod, r.RefreshHash, r.PrevRefreshHash, nullTime(r.RotatedAt), nullData(r.Data),
 		r.RefreshReissued, r.PrevRefreshReissued, nullBytes(r.NextRefreshHash),
+		nullString(r.ClientID), nullTime(r.AuthTime), nullAMR(r.AMR), nullData(r.Claims),
 	).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var exists bool
@@ -165,7 +196,7 @@ var rotateOutcomes = map[int32]session.RotateOutcome{
 }
 
 // Rotate does refresh rotation in one round trip: the server-side
-// function sessiond_rotate (migrations/0004_rotate_resume.sql)
+// function sessiond_rotate (migrations/0005_sessions_client_claims.sql)
 // locks the row, checks req.Deadline on the database's clock, and decides,
 // writes, or deletes and revokes in one transaction.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {

@@ -30,6 +30,10 @@ const (
 	fReissued   = "e" // optional, "1": RefreshReissued
 	fPrevReiss  = "o" // optional, "1": PrevRefreshReissued
 	fNextHash   = "n" // optional: NextRefreshHash
+	fClientID   = "k" // optional
+	fAuthTime   = "t" // optional
+	fAMR        = "w" // optional: JSON array
+	fClaims     = "j" // optional: the application claims as one JSON object
 )
 
 // micros formats t as unix microseconds.
@@ -75,6 +79,26 @@ func encode(r *session.Record, version uint64) ([]any, error) {
 	}
 	if r.PrevRefreshReissued {
 		f = append(f, fPrevReiss, "1")
+	}
+	if r.ClientID != "" {
+		f = append(f, fClientID, r.ClientID)
+	}
+	if !r.AuthTime.IsZero() {
+		f = append(f, fAuthTime, micros(r.AuthTime))
+	}
+	if len(r.AMR) > 0 {
+		a, err := json.Marshal(r.AMR)
+		if err != nil {
+			return nil, fmt.Errorf("amr: %w", err)
+		}
+		f = append(f, fAMR, string(a))
+	}
+	if len(r.Claims) > 0 {
+		c, err := json.Marshal(r.Claims)
+		if err != nil {
+			return nil, fmt.Errorf("claims: %w", err)
+		}
+		f = appendChunked(f, fClaims, string(c))
 	}
 	if len(r.Data) > 0 {
 		d, err := json.Marshal(r.Data)
@@ -155,6 +179,8 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 		AuthMethod:    m[fAuthMethod],
 		RefreshHash:   []byte(m[fHash]),
 		RotatedAt:     tm(fRotatedAt),
+		ClientID:      m[fClientID],
+		AuthTime:      tm(fAuthTime),
 
 		RefreshReissued:     m[fReissued] != "",
 		PrevRefreshReissued: m[fPrevReiss] != "",
@@ -173,6 +199,16 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 	}
 	if r.Version, err = strconv.ParseUint(m[fVersion], 10, 64); err != nil {
 		return nil, fmt.Errorf("%w: corrupt session record: version: %w", session.ErrStore, err)
+	}
+	if a := m[fAMR]; a != "" {
+		if err := json.Unmarshal([]byte(a), &r.AMR); err != nil {
+			return nil, fmt.Errorf("%w: corrupt session record: amr: %w", session.ErrStore, err)
+		}
+	}
+	if c := joinChunks(m, fClaims); c != "" {
+		if err := json.Unmarshal([]byte(c), &r.Claims); err != nil {
+			return nil, fmt.Errorf("%w: corrupt session record: claims: %w", session.ErrStore, err)
+		}
 	}
 	if d := joinChunks(m, fData); d != "" {
 		if err := json.Unmarshal([]byte(d), &r.Data); err != nil {

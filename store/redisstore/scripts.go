@@ -60,21 +60,22 @@ return {1, cur[3]}
 
 // scriptRotate is refresh rotation in one step. ARGV: presented hash,
 // next hash, now (µs), grace (µs), new idle expiry (µs), deadline (µs,
-// "0" for none), the next hash's own child hash ('' for none); an empty
-// presented hash matches nothing (as in session.Decide). Returns {4} and changes nothing if Redis's own clock
-// (TIME) has reached the deadline: the caller has given up, and a command
-// it left queued must not act. Otherwise {0} if the session is gone,
-// compromised or dead at now; {1, fields} when rotated (the parent takes
-// the current token's reissued mark 'e' as its own 'o'); {2, fields} for a
-// replay of the parent within grace or, if the parent was handed out only
-// once (no 'o'), at any time (its child has never been used), after
-// marking the current token reissued; {5, fields} when the presented
-// hash is the stored child of the current token 'n' (a rotation Redis
-// acknowledged and then lost): rotated from the presented token as if
-// that rotation had been kept; {3, owner} on reuse, after marking
-// the session compromised so that nothing can rotate, update or read it
-// before the caller deletes it. TIME in a script is allowed since Redis 5
-// replicates a script's effects, not the script.
+// "0" for none), the next hash's own child hash (empty for none); an
+// empty presented hash matches nothing (as in session.Decide). Returns
+// {4} and changes nothing if Redis's own clock (TIME) has reached the
+// deadline: the caller has given up, and a command it left queued must
+// not act. Otherwise {0} if the session is gone, compromised or dead at
+// now; {1, fields} when rotated (the parent takes the current token's
+// reissued mark 'e' as its own 'o'); {2, fields} for a replay of the
+// parent within grace or, if the parent was handed out only once (no
+// 'o'), at any time (its child has never been used), after marking the
+// current token reissued; {5, fields} when the presented hash is the
+// stored child 'n' of the current token (a rotation Redis acknowledged
+// and then lost): rotated from the presented token as if that rotation
+// had been kept; {3, owner} on reuse, after marking the session
+// compromised so that nothing can rotate, update or read it before the
+// caller deletes it. TIME in a script is allowed since Redis 5 replicates
+// a script's effects, not the script.
 var scriptRotate = redis.NewScript(`
 if ARGV[6] ~= '0' then
   local t = redis.call('TIME')
