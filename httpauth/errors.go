@@ -38,6 +38,10 @@ const (
 	CodeServerError      = "server_error"
 	CodeConflict         = "conflict"
 	CodeMethodNotAllowed = "method_not_allowed"
+	// CodeInvalidClient: service-client authentication failed (RFC 6749 §5.2).
+	CodeInvalidClient = "invalid_client"
+	// CodeUnauthorizedClient: the client may not do this (RFC 6749 §5.2).
+	CodeUnauthorizedClient = "unauthorized_client"
 )
 
 // ErrorBody is the JSON body of every error answer.

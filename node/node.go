@@ -72,6 +72,14 @@ type Config struct {
 	// Policy holds session lifetimes and limits; zero fields take their
 	// defaults.
 	Policy session.Policy
+	// Claims names the application claims tokens may carry (role,
+	// tenant, ...): minted by service clients, or a built-in account's.
+	// Each must pass token.CheckClaimName; their size is capped by
+	// Policy.MaxClaimsBytes.
+	Claims []string
+	// LoginClientID is the client_id of the tokens of sessiond's own
+	// logins. Default session.DefaultClientID ("sessiond").
+	LoginClientID string
 	// SigningAlg of new keys: EdDSA (default), ES256 or RS256.
 	SigningAlg token.Algorithm
 	// KeyRotation is how old the signing key may grow before a successor
@@ -218,6 +226,14 @@ func (c *Config) check() error {
 	if err := c.Policy.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	if err := session.CheckClaimNames(c.Claims); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.LoginClientID != "" {
+		if err := session.CheckClientID(c.LoginClientID); err != nil {
+			return fmt.Errorf("%w: login client id: %w", ErrConfig, err)
+		}
+	}
 	return nil
 }
 
@@ -299,6 +315,8 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 		Audience:   cfg.Audience,
 		RefreshKey: DeriveKey(master, "refresh"),
 		Policy:     cfg.Policy,
+		Claims:     cfg.Claims,
+		ClientID:   cfg.LoginClientID,
 		Audit:      n.audit,
 		Now:        cfg.Now,
 		FeedLag:    func(d time.Duration) { n.metrics.feedLag.Observe(d.Seconds()) },

@@ -45,13 +45,14 @@ type sessionView struct {
 	IP         string    `json:"ip,omitempty"`
 	UserAgent  string    `json:"user_agent,omitempty"`
 	AuthMethod string    `json:"auth_method,omitempty"`
+	ClientID   string    `json:"client_id,omitempty"`
 	Current    bool      `json:"current"`
 }
 
 func view(s *session.Session, current string) sessionView {
 	return sessionView{
 		ID: s.ID, UserID: s.UserID, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt,
-		IP: s.IP, UserAgent: s.UserAgent, AuthMethod: s.AuthMethod, Current: s.ID == current,
+		IP: s.IP, UserAgent: s.UserAgent, AuthMethod: s.AuthMethod, ClientID: s.ClientID, Current: s.ID == current,
 	}
 }
 

@@ -1,98 +1,76 @@
 package server
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
 )
 
-// Clients are the resource servers allowed to call /v1/introspect and
-// /v1/revoke, by client id. Only a SHA-256 of each secret is kept.
-type Clients map[string][32]byte
-
-// ParseClients parses "id:secret,id2:secret2" (SESSIOND_INTROSPECT_CLIENTS).
-// Secrets must be at least 32 characters: they guard every token.
-func ParseClients(s string) (Clients, error) {
-	out := Clients{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		id, secret, ok := strings.Cut(part, ":")
-		if !ok || id == "" {
-			return nil, fmt.Errorf("clients: %q: want id:secret", redactSecret(part))
-		}
-		if len(secret) < 32 {
-			return nil, fmt.Errorf("clients: the secret of %q is shorter than 32 characters", id)
-		}
-		if _, dup := out[id]; dup {
-			return nil, fmt.Errorf("clients: %q listed twice", id)
-		}
-		out[id] = sha256.Sum256([]byte(secret))
-	}
-	return out, nil
-}
-
-func redactSecret(part string) string {
-	if id, _, ok := strings.Cut(part, ":"); ok {
-		return id + ":…"
-	}
-	if len(part) > 4 {
-		return part[:4] + "…"
-	}
-	return "…"
-}
-
-// authenticate checks HTTP Basic client credentials (RFC 6749 §2.3.1) in
-// constant time, and always does the same work for an unknown client.
-func (c Clients) authenticate(r *http.Request) (string, bool) {
-	id, secret, ok := r.BasicAuth()
-	if !ok || len(c) == 0 {
-		return "", false
-	}
-	// RFC 6749 §2.3.1: id and secret are form-urlencoded inside Basic.
-	if v, err := url.QueryUnescape(id); err == nil {
-		id = v
-	}
-	if v, err := url.QueryUnescape(secret); err == nil {
-		secret = v
-	}
-	want, known := c[id]
-	got := sha256.Sum256([]byte(secret))
-	match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	return id, known && match
+// loginClientID is the client_id of sessiond's own logins.
+func (s *Server) loginClientID() string {
+	return cmp.Or(s.node.Config().LoginClientID, session.DefaultClientID)
 }
 
 // introspection is the RFC 7662 answer.
 type introspection struct {
-	Active    bool   `json:"active"`
-	TokenType string `json:"token_type,omitempty"`
-	Sub       string `json:"sub,omitempty"`
-	Sid       string `json:"sid,omitempty"`
-	Iss       string `json:"iss,omitempty"`
-	Aud       string `json:"aud,omitempty"`
-	Exp       int64  `json:"exp,omitempty"`
-	Iat       int64  `json:"iat,omitempty"`
-	Jti       string `json:"jti,omitempty"`
+	Active    bool     `json:"active"`
+	TokenType string   `json:"token_type,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Sid       string   `json:"sid,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	Aud       string   `json:"aud,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Jti       string   `json:"jti,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	// Claims are the application claims, written as top-level members
+	// (RFC 7662 §2.2 allows any claim of the token).
+	Claims map[string]json.RawMessage `json:"-"`
+}
+
+// MarshalJSON writes the introspection with its application claims beside
+// the standard members. A configured claim name never collides with them:
+// token.CheckClaimName refuses registered names.
+func (in introspection) MarshalJSON() ([]byte, error) {
+	type plain introspection
+	b, err := json.Marshal(plain(in))
+	if err != nil || len(in.Claims) == 0 {
+		return b, err
+	}
+	extra, err := json.Marshal(in.Claims)
+	if err != nil {
+		return nil, err
+	}
+	// {"active":true,...} + {"role":...} -> {"active":true,...,"role":...}
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 // readTokenForm reads the application/x-www-form-urlencoded body of an
-// introspection or revocation request: exactly one token parameter.
-func readTokenForm(w http.ResponseWriter, r *http.Request) (tok, hint string, ok bool) {
+// introspection or revocation request: exactly one token parameter, and
+// the client's credentials if it sends them there (client_secret_post).
+func readTokenForm(w http.ResponseWriter, r *http.Request) (tok string, post clientCreds, ok bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		httpauth.WriteError(w, http.StatusUnsupportedMediaType, httpauth.CodeUnsupportedMedia, "Content-Type must be application/x-www-form-urlencoded (RFC 7662, RFC 7009)")
-		return "", "", false
+		return "", clientCreds{}, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
@@ -102,28 +80,24 @@ func readTokenForm(w http.ResponseWriter, r *http.Request) (tok, hint string, ok
 		} else {
 			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "malformed form body")
 		}
-		return "", "", false
+		return "", clientCreds{}, false
 	}
 	if len(r.URL.RawQuery) > 0 {
 		// Tokens never travel in URLs.
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "parameters belong in the body, not the URL")
-		return "", "", false
+		return "", clientCreds{}, false
 	}
 	if len(r.PostForm["token"]) != 1 || r.PostForm.Get("token") == "" || len(r.PostForm["token_type_hint"]) > 1 {
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "exactly one token parameter is required")
-		return "", "", false
+		return "", clientCreds{}, false
 	}
-	return r.PostForm.Get("token"), r.PostForm.Get("token_type_hint"), true
-}
-
-func (s *Server) requireClient(w http.ResponseWriter, r *http.Request) (string, bool) {
-	id, ok := s.clients.authenticate(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="sessiond"`)
-		httpauth.WriteError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
-		return "", false
+	for _, name := range []string{"client_id", "client_secret"} {
+		if len(r.PostForm[name]) > 1 {
+			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, name+" given more than once")
+			return "", clientCreds{}, false
+		}
 	}
-	return id, true
+	return r.PostForm.Get("token"), clientCreds{id: r.PostForm.Get("client_id"), secret: r.PostForm.Get("client_secret")}, true
 }
 
 // inspect finds what a token proves, for introspection and revocation: a
@@ -135,7 +109,8 @@ func (s *Server) inspect(r *http.Request, tok string) (introspection, error) {
 		sess, err := s.mgr.RefreshTokenSession(r.Context(), tok)
 		switch {
 		case err == nil:
-			return introspection{Active: true, TokenType: "refresh_token", Sub: sess.UserID, Sid: sess.ID, Iss: s.node.Config().Issuer, Exp: sess.ExpiresAt.Unix()}, nil
+			return introspection{Active: true, TokenType: "refresh_token", Sub: sess.UserID, Sid: sess.ID, Iss: s.node.Config().Issuer, Exp: sess.ExpiresAt.Unix(),
+				ClientID: cmp.Or(sess.ClientID, s.loginClientID()), AuthTime: unixOrZero(sess.AuthTime), AMR: sess.AMR, Claims: sess.Claims}, nil
 		case errors.Is(err, session.ErrStore):
 			return introspection{}, err
 		}
@@ -146,18 +121,19 @@ func (s *Server) inspect(r *http.Request, tok string) (introspection, error) {
 		return introspection{}, nil
 	}
 	return introspection{Active: true, TokenType: "access_token", Sub: id.UserID, Sid: id.SessionID, Iss: s.node.Config().Issuer,
-		Aud: s.node.Config().Audience, Exp: id.ExpiresAt.Unix(), Iat: id.IssuedAt.Unix(), Jti: id.TokenID}, nil
+		Aud: s.node.Config().Audience, Exp: id.ExpiresAt.Unix(), Iat: id.IssuedAt.Unix(), Jti: id.TokenID,
+		ClientID: id.ClientID, AuthTime: unixOrZero(id.AuthTime), AMR: id.AMR, Claims: id.Claims}, nil
 }
 
 // handleIntrospect is RFC 7662 token introspection for resource servers:
 // an access token is active if it verifies and its session is not
 // revoked (no store read); a refresh token if its session holds it now.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireClient(w, r); !ok {
+	tok, post, ok := readTokenForm(w, r)
+	if !ok {
 		return
 	}
-	tok, _, ok := readTokenForm(w, r)
-	if !ok {
+	if _, ok := s.authenticateClient(w, r, PermIntrospect, post); !ok {
 		return
 	}
 	out, err := s.inspect(r, tok)
@@ -172,11 +148,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // session ends the whole session. Per §2.2 an invalid or unknown token is
 // answered 200 too (there is nothing left to revoke).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	client, ok := s.requireClient(w, r)
+	tok, post, ok := readTokenForm(w, r)
 	if !ok {
 		return
 	}
-	tok, _, ok := readTokenForm(w, r)
+	client, ok := s.authenticateClient(w, r, PermRevoke, post)
 	if !ok {
 		return
 	}
@@ -186,7 +162,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if found.Active {
-		if err := s.mgr.RevokeFor(r.Context(), found.Sid, "rfc7009 by client "+client); err != nil {
+		if err := s.mgr.RevokeFor(r.Context(), found.Sid, "rfc7009 by client "+client.ID); err != nil {
 			s.fail(w, r, err)
 			return
 		}

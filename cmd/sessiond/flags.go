@@ -67,8 +67,15 @@ func hasFlags(fs *flag.FlagSet) bool {
 
 // envName is the environment twin of a flag.
 func envName(flagName string) string {
+	if v, ok := envNames[flagName]; ok {
+		return v
+	}
 	return "SESSIOND_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
+
+// envNames are the environment twins not spelled after their flag: the
+// file's variable says it holds a path, not the clients themselves.
+var envNames = map[string]string{"clients": "SESSIOND_CLIENTS_FILE"}
 
 // parse applies the environment twins of c's flags and then the command
 // line, which wins. -h prints c's usage to stdout and returns flag.ErrHelp.

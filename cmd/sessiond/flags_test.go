@@ -40,7 +40,15 @@ func effectiveOf(t *testing.T, args []string, env map[string]string) effective {
 // to change: a flag that is parsed and dropped (as --key-reload once was)
 // fails here. A new flag without a row here fails too.
 func TestEveryServeFlagReachesItsSetting(t *testing.T) {
+	clients := t.TempDir() + "/clients.json"
+	if err := os.WriteFile(clients, []byte(`[{"id":"api","secret":"0123456789abcdef0123456789abcdef","permissions":["sessions"]}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	changes := map[string]struct{ base, set []string }{
+		"clients":               {nil, []string{"--clients", clients}},
+		"claims":                {nil, []string{"--claims", "role,tenant"}},
+		"claims-max-bytes":      {nil, []string{"--claims-max-bytes", "512"}},
+		"login-client-id":       {nil, []string{"--login-client-id", "web"}},
 		"store":                 {nil, []string{"--store", "memory://"}},
 		"addr":                  {nil, []string{"--addr", "127.0.0.1:9"}},
 		"migrate":               {nil, []string{"--migrate"}},

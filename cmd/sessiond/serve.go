@@ -36,6 +36,10 @@ type serveOptions struct {
 	loginPerIP     int
 	loginPerAcct   int
 	sessionRate    int
+	clientsFile    string
+	claims         string
+
+	warnings []string // said at start, once the logger exists
 
 	tlsCert, tlsKey string
 	devTLS          bool
@@ -70,6 +74,10 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
 	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
+	fs.StringVar(&o.clientsFile, "clients", "", `JSON file of service clients: [{"id", "secret", "permissions": ["introspect", "revoke", "sessions", "claims"]}]`)
+	fs.StringVar(&o.claims, "claims", "", "comma-separated application claims tokens may carry (role,tenant,scope)")
+	fs.IntVar(&o.node.Policy.MaxClaimsBytes, "claims-max-bytes", session.DefaultMaxClaimsBytes, "cap of a session's application claims, as JSON")
+	fs.StringVar(&o.node.LoginClientID, "login-client-id", session.DefaultClientID, "client_id of the tokens of sessiond's own logins")
 	logFlags(fs, &o.logFormat, &o.logLevel, "info")
 }
 
@@ -129,12 +137,30 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 		}
 		o.node.MasterKey = k
 	}
+	for _, name := range strings.Split(o.claims, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			o.node.Claims = append(o.node.Claims, name)
+		}
+	}
+	if o.clientsFile != "" {
+		cl, othersCanRead, err := server.LoadClients(o.clientsFile)
+		if err != nil {
+			return fmt.Errorf("%w: --clients: %v", errUsage, err)
+		}
+		if othersCanRead {
+			o.warnings = append(o.warnings, fmt.Sprintf("the clients file %s can be read by other users: it holds secrets (chmod 600)", o.clientsFile))
+		}
+		o.server.Clients = cl
+	}
 	if v := getenv("SESSIOND_INTROSPECT_CLIENTS"); v != "" {
 		cl, err := server.ParseClients(v)
 		if err != nil {
 			return fmt.Errorf("%w: SESSIOND_INTROSPECT_CLIENTS: %v", errUsage, err)
 		}
-		o.server.Clients = cl
+		if o.server.Clients, err = o.server.Clients.Merge(cl); err != nil {
+			return fmt.Errorf("%w: SESSIOND_INTROSPECT_CLIENTS and --clients: %v", errUsage, err)
+		}
+		o.warnings = append(o.warnings, "SESSIOND_INTROSPECT_CLIENTS is deprecated: move its clients to a --clients file (SESSIOND_CLIENTS_FILE) with the permissions introspect and revoke")
 	}
 	o.server.AdminToken = getenv("SESSIOND_ADMIN_TOKEN")
 	if _, err := newLogger(o.logFormat, o.logLevel, io.Discard); err != nil {
@@ -196,6 +222,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	scheme := "http"
 	if tlsCfg != nil {
 		scheme = "https"
+	}
+	for _, w := range o.warnings {
+		log.Warn(w)
 	}
 	redisstore.UseLogger(log)
 	o.node.Logger = log
