@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -20,7 +21,9 @@ func (n *Node) ReloadKeys(ctx context.Context) error {
 
 // Rotation says how RotateKeys rotates.
 type Rotation struct {
-	// Alg of the new key; "" means the node's SigningAlg.
+	// Alg of the new key; "" means the node's SigningAlg, or if that is
+	// empty too the algorithm of the ring's newest key (the pending one if
+	// any, else the signer), read from the store.
 	Alg token.Algorithm
 	// Immediately makes the new key sign at once rather than PublishAhead
 	// after it is published: for a key that was compromised, accepting
@@ -40,12 +43,9 @@ func (n *Node) RotateKeys(ctx context.Context, r Rotation) (token.KeyInfo, error
 	if r.Immediately {
 		ahead = 0
 	}
-	alg := r.Alg
-	if alg == "" {
-		alg = n.cfg.SigningAlg
-	}
+	alg := cmp.Or(r.Alg, n.cfg.SigningAlg)
 	switch alg {
-	case token.EdDSA, token.ES256, token.RS256:
+	case "", token.EdDSA, token.ES256, token.RS256: // "": token keeps the ring's
 	default:
 		return token.KeyInfo{}, fmt.Errorf("%w: signing algorithm %q: want EdDSA, ES256 or RS256", ErrConfig, alg)
 	}

@@ -13,6 +13,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -43,9 +44,14 @@ const (
 	// server's 30 s read and write timeouts, long enough for a healthy
 	// store's slowest call (a listing, a sweep batch) many times over.
 	DefaultStoreTimeout = 2 * time.Second
-	DefaultSigningAlg   = token.EdDSA
-	DefaultIssuer       = "sessiond"
-	DefaultAudience     = "sessiond"
+	// DefaultSigningAlg is the algorithm of the first key of a new key
+	// ring: ES256, which every popular JWT verifier checks (npm
+	// jsonwebtoken, ASP.NET Core's JwtBearer and auth0's java-jwt cannot
+	// check EdDSA). A ring that exists keeps its algorithm (see
+	// Config.SigningAlg).
+	DefaultSigningAlg = token.ES256
+	DefaultIssuer     = "sessiond"
+	DefaultAudience   = "sessiond"
 )
 
 // Config configures a node. The zero value of each field means its
@@ -80,7 +86,14 @@ type Config struct {
 	// LoginClientID is the client_id of the tokens of sessiond's own
 	// logins. Default session.DefaultClientID ("sessiond").
 	LoginClientID string
-	// SigningAlg of new keys: EdDSA (default), ES256 or RS256.
+	// SigningAlg of new keys: EdDSA, ES256 or RS256. Empty: a new ring's
+	// first key is DefaultSigningAlg (ES256), and every rotation keeps the
+	// algorithm of the ring's newest key, so a ring made before the default
+	// changed goes on as it was. Set, it is the algorithm of a new ring and
+	// of every later rotation on this node, scheduled or not, which is how
+	// an existing ring moves to another algorithm (the key that signs now
+	// keeps signing until its successor activates, and verifies until it
+	// retires).
 	SigningAlg token.Algorithm
 	// KeyRotation is how old the signing key may grow before a successor
 	// replaces it. Default 30 days; at least an hour.
@@ -172,9 +185,6 @@ func (c *Config) check() error {
 	if c.Audience == "" {
 		c.Audience = DefaultAudience
 	}
-	if c.SigningAlg == "" {
-		c.SigningAlg = DefaultSigningAlg
-	}
 	if c.KeyRotation == 0 {
 		c.KeyRotation = DefaultKeyRotation
 	}
@@ -200,7 +210,7 @@ func (c *Config) check() error {
 		c.Now = time.Now
 	}
 	switch c.SigningAlg {
-	case token.EdDSA, token.ES256, token.RS256:
+	case "", token.EdDSA, token.ES256, token.RS256:
 	default:
 		return fmt.Errorf("%w: signing algorithm %q: want EdDSA, ES256 or RS256 (HS256 is for library mode only)", ErrConfig, c.SigningAlg)
 	}
@@ -303,7 +313,7 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 	n.metrics = newMetrics()
 	n.backend = instrumented{Backend: b, m: n.metrics, timeout: cfg.StoreTimeout, sweepTimeout: max(cfg.StoreTimeout, cfg.SweepEvery)}
 	n.audit = audit.New(cfg.Logger, DeriveKey(master, "audit-hash"), audit.WithObserver(n.metrics.observeEvent))
-	keys, err := token.LoadOrCreateKeyRing(ctx, n.backend, DeriveKey(master, "keyring"), cfg.SigningAlg, cfg.Now())
+	keys, err := token.LoadOrCreateKeyRing(ctx, n.backend, DeriveKey(master, "keyring"), cmp.Or(cfg.SigningAlg, DefaultSigningAlg), cfg.Now())
 	if err != nil {
 		return fmt.Errorf("key ring: %w", err)
 	}
@@ -368,7 +378,8 @@ func (n *Node) Backend() Backend { return n.backend }
 // Driver says what kind of store the node runs on and what it can do.
 func (n *Node) Driver() Driver { return n.driver }
 
-// Config is the node's configuration, defaults filled in.
+// Config is the node's configuration, defaults filled in (but for an
+// empty SigningAlg, which means "keep the ring's", see Config.SigningAlg).
 func (n *Node) Config() Config { return n.cfg }
 
 // DeriveKey derives a purpose-bound key from the node's master key (see

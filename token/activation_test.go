@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -424,4 +425,90 @@ func TestFirstKeySignsAtOnce(t *testing.T) {
 	if !k.Active || k.Pending || signingKID(t, &r, t0) != k.ID {
 		t.Errorf("first key %+v does not sign at once", k)
 	}
+}
+
+// A rotation that names no algorithm makes a key of the ring's newest
+// key's algorithm: the signer's, or the pending key's if one is published
+// (an immediate rotation replacing it keeps what the operator chose). A
+// ring with nothing to take the algorithm from, or whose keys are HMAC
+// secrets, is refused and left as it was. RotateShared takes it from the
+// stored ring, not from the caller's copy.
+func TestRotateWithoutAlgorithmKeepsTheNewestKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ring    func(t *testing.T) *token.KeyRing
+		ahead   time.Duration
+		want    token.Algorithm
+		wantErr error
+	}{
+		{"EdDSA signer", func(t *testing.T) *token.KeyRing { return freshRing(t, token.EdDSA) }, time.Minute, token.EdDSA, nil},
+		{"ES256 signer", func(t *testing.T) *token.KeyRing { return freshRing(t, token.ES256) }, time.Minute, token.ES256, nil},
+		{"RS256 signer, immediately", func(t *testing.T) *token.KeyRing { return freshRing(t, token.RS256) }, 0, token.RS256, nil},
+		{"RS256 pending over an EdDSA signer, immediately", func(t *testing.T) *token.KeyRing {
+			r := freshRing(t, token.EdDSA)
+			if _, err := r.Rotate(token.RS256, t0, time.Hour, retain); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, 0, token.RS256, nil},
+		{"no keys", func(*testing.T) *token.KeyRing { return &token.KeyRing{} }, 0, "", token.ErrAlgorithm},
+		{"HMAC", func(t *testing.T) *token.KeyRing {
+			r, err := token.NewHMACKeyRing(hmacSecret, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, 0, "", token.ErrAlgorithm},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.ring(t)
+			before := kidsAt(r, t0)
+			k, err := r.Rotate("", t0.Add(time.Minute), tc.ahead, retain)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || !slices.Equal(kidsAt(r, t0), before) {
+					t.Fatalf("Rotate(\"\") = %+v, %v; want %v and the ring unchanged (%v, now %v)", k, err, tc.wantErr, before, kidsAt(r, t0))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Alg != tc.want || slices.Contains(before, k.ID) || r.Keys(t0.Add(time.Minute))[0].ID != k.ID {
+				t.Fatalf("Rotate(\"\") = %+v; want a new %s key, newest in the ring (before: %v)", k, tc.want, before)
+			}
+		})
+	}
+
+	// Shared: another node rotated the stored ring to ES256; a node still
+	// holding the EdDSA ring rotates without naming an algorithm.
+	st := &mapStore{}
+	a, err := token.LoadOrCreateKeyRing(context.Background(), st, master, token.EdDSA, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := token.LoadOrCreateKeyRing(context.Background(), st, master, token.EdDSA, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := token.RotateShared(context.Background(), st, a, master, token.ES256, t0.Add(time.Minute), 0, retain); err != nil {
+		t.Fatal(err)
+	}
+	k, err := token.RotateShared(context.Background(), st, b, master, "", t0.Add(2*time.Minute), 0, retain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Alg != token.ES256 {
+		t.Fatalf("RotateShared(\"\") on a stored ES256 ring made a %s key from the caller's stale EdDSA copy", k.Alg)
+	}
+}
+
+// freshRing is a new one-key ring of alg that no other test shares (the
+// rings of ringFor are shared and must not be rotated).
+func freshRing(t *testing.T, alg token.Algorithm) *token.KeyRing {
+	t.Helper()
+	r, err := token.NewKeyRing(alg, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -166,6 +166,12 @@ func (s *snapshot) rotate(alg Algorithm, now time.Time, ahead, retain time.Durat
 	if ahead > 0 && s.pending(now) {
 		return s, false, nil
 	}
+	if alg == "" {
+		if len(s.keys) == 0 {
+			return nil, false, fmt.Errorf("%w: no algorithm given and the ring has no key to take it from", ErrAlgorithm)
+		}
+		alg = s.keys[0].alg
+	}
 	k, err := generateKey(alg, now)
 	if err != nil {
 		return nil, false, err
@@ -290,7 +296,10 @@ func NewHMACKeyRing(secret []byte, now time.Time) (*KeyRing, error) {
 // retain (give it at least the longest access-token lifetime plus leeway;
 // a negative retain counts as 0): until then it still verifies the tokens
 // it signed. Keys already retiring keep their date. Prune drops retired
-// keys. HS256 cannot be rotated to (ErrAlgorithm).
+// keys. HS256 cannot be rotated to (ErrAlgorithm). An empty alg keeps the
+// algorithm of the ring's newest key (the pending one if any, else the
+// signer), so a rotation that names none never changes what verifiers
+// must accept.
 //
 // A ring holds at most one pending key. While one is pending, a rotation
 // with ahead > 0 changes nothing and returns the pending key: a repeated or

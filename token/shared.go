@@ -54,7 +54,8 @@ func LoadOrCreateKeyRing(ctx context.Context, s RingStore, master []byte, alg Al
 
 // RotateShared rotates the shared ring and returns the key that will sign
 // next, as of now: it loads the latest stored ring, rotates it as
-// KeyRing.Rotate does (a new alg key published at once and signing from
+// KeyRing.Rotate does (a new alg key, or one of the newest stored key's
+// algorithm for an empty alg, published at once and signing from
 // now+ahead; ahead <= 0 signs at once; the previous signer retires retain
 // after that), drops keys already retired at now, saves with
 // compare-and-set (retrying a few times on ErrRingConflict) and finally

@@ -53,7 +53,9 @@ import (
 // Algorithm is a JWS "alg" value supported by sessiond.
 type Algorithm string
 
-// The supported algorithms. EdDSA is the default; HS256 is for library mode
+// The supported algorithms. A sessiond server makes ES256 keys unless told
+// otherwise (node.DefaultSigningAlg), since it is the one asymmetric
+// algorithm nearly every JWT verifier checks; HS256 is for library mode
 // only, with a secret of at least 32 bytes.
 const (
 	EdDSA Algorithm = "EdDSA" // Ed25519 (RFC 8037)

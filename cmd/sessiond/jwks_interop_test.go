@@ -36,6 +36,9 @@ import (
 //     cacheMaxAge of an hour (testdata/jwks-interop/verifier.mjs, installed
 //     with npm ci from its package-lock.json into a temporary folder).
 //
+// verifier_algorithms_test.go adds npm jsonwebtoken with jwks-rsa, from
+// the same folder, and checks each algorithm with all three.
+//
 // Node and npm are required: without them the test fails.
 
 const (
@@ -161,10 +164,12 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func startInteropServer(t *testing.T) *interopServer {
+// startInteropServer runs serve on memory:// with the interop issuer and
+// audience, the JWKS cached for 2 s, and the extra flags given.
+func startInteropServer(t *testing.T, extra ...string) *interopServer {
 	t.Helper()
 	p := startStore(t, "memory://", []string{"SESSIOND_ADMIN_TOKEN=" + interopAdminToken},
-		"--jwks-max-age", "2s", "--key-reload", "1s", "--issuer", interopIssuer, "--audience", interopAudience, "--log-format", "text")
+		append([]string{"--jwks-max-age", "2s", "--key-reload", "1s", "--issuer", interopIssuer, "--audience", interopAudience, "--log-format", "text"}, extra...)...)
 	return &interopServer{t: t, base: p.base}
 }
 
@@ -375,8 +380,8 @@ var (
 	interopNPMErr  error
 )
 
-// interopNodeDir installs the Node verifier (npm ci from its lock file)
-// into a temporary folder, once per test binary.
+// interopNodeDir installs the Node verifiers (npm ci from their lock
+// file) into a temporary folder, once per test binary.
 func interopNodeDir(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
@@ -390,7 +395,7 @@ func interopNodeDir(t *testing.T) string {
 			interopNPMErr = err
 			return
 		}
-		for _, f := range []string{"package.json", "package-lock.json", "verifier.mjs"} {
+		for _, f := range []string{"package.json", "package-lock.json", "verifier.mjs", "jsonwebtoken-verifier.mjs"} {
 			b, err := os.ReadFile(filepath.Join("testdata", "jwks-interop", f))
 			if err == nil {
 				err = os.WriteFile(filepath.Join(dir, f), b, 0o644)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/node"
-	"github.com/sessiond/sessiond/token"
 )
 
 var keysGroup = group{name: "keys", subs: []string{"list", "rotate"}, usage: `usage: sessiond keys <subcommand> [flags]
@@ -22,7 +21,7 @@ flags of every keys subcommand (each also SESSIOND_<FLAG>):
   --log-format json|text, --log-level LEVEL (default warn)
 flags of keys rotate:
   --jwks-max-age DURATION      the JWKS cache lifetime the servers advertise (default 5m)
-  --signing-alg ALG            EdDSA, ES256 or RS256 (default: the signing key's)
+  --signing-alg ALG            EdDSA, ES256 or RS256 (default: the newest key's)
   --now                        sign with the new key at once (after a key compromise)
 `}
 
@@ -39,7 +38,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	a.register(c.fs)
 	if sub == "rotate" {
 		c.fs.DurationVar(&maxAge, "jwks-max-age", node.DefaultJWKSMaxAge, "the JWKS cache lifetime the servers advertise: the new key signs this long (plus a tenth) after it is published")
-		c.fs.StringVar(&alg, "signing-alg", "", "algorithm of the new key: EdDSA, ES256 or RS256 (default: the signing key's)")
+		c.fs.StringVar(&alg, "signing-alg", "", "algorithm of the new key: EdDSA, ES256 or RS256 (default: the newest key's, so the ring keeps its algorithm)")
 		c.fs.BoolVar(&now, "now", false, "sign with the new key at once (after a key compromise; caching clients refuse fresh tokens until they refetch)")
 	}
 	if err := c.parse(rest, stdout, getenv); err != nil {
@@ -59,9 +58,6 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	defer n.Close()
 	t := n.Now()
 	if sub == "rotate" {
-		if newAlg == "" {
-			newAlg = signingAlg(n.Keys().Keys(t))
-		}
 		if _, err := n.RotateKeys(ctx, node.Rotation{Alg: newAlg, Immediately: now}); err != nil {
 			return err
 		}
@@ -72,16 +68,6 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\n", k.ID, k.Alg, stamp(k.CreatedAt), k.Active, stamp(k.ActivatesAt), stamp(k.RetireAt))
 	}
 	return tw.Flush()
-}
-
-// signingAlg is the algorithm of the key that signs now.
-func signingAlg(keys []token.KeyInfo) token.Algorithm {
-	for _, k := range keys {
-		if k.Active {
-			return k.Alg
-		}
-	}
-	return ""
 }
 
 func stamp(t time.Time) string {

@@ -61,7 +61,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.DurationVar(&o.node.Policy.AbsoluteTimeout, "absolute-timeout", session.DefaultAbsoluteTimeout, "session absolute lifetime")
 	fs.DurationVar(&o.node.Policy.RefreshGrace, "refresh-grace", session.DefaultRefreshGrace, "window in which a rotated refresh token may be replayed (at most 1m)")
 	fs.IntVar(&o.maxSessions, "max-sessions-per-user", session.DefaultMaxSessionsPerUser, "cap of live sessions per user; the oldest go first (0: no cap)")
-	fs.StringVar(&o.signingAlg, "signing-alg", string(node.DefaultSigningAlg), "signing algorithm of new keys: EdDSA, ES256, RS256")
+	fs.StringVar(&o.signingAlg, "signing-alg", "", "algorithm of new keys, EdDSA, ES256 or RS256, for a new key ring and every rotation (default: "+string(node.DefaultSigningAlg)+" for a new ring; a rotation keeps the ring's algorithm)")
 	fs.DurationVar(&o.node.KeyRotation, "key-rotation", node.DefaultKeyRotation, "replace the signing key when it is this old (its successor is published --jwks-max-age earlier)")
 	fs.DurationVar(&o.node.KeyReload, "key-reload", 0, "how often to re-read the shared key ring for other nodes' rotations (default 10s, or a tenth of --jwks-max-age if that is less; never more)")
 	fs.DurationVar(&o.node.JWKSMaxAge, "jwks-max-age", node.DefaultJWKSMaxAge, "how long clients may cache /.well-known/jwks.json; a new key is published this long (plus a tenth) before it signs")
