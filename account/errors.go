@@ -21,4 +21,7 @@ var (
 	ErrInvalidHash = errors.New("account: invalid password hash")
 	// ErrInvalidParams: Params outside the accepted bounds.
 	ErrInvalidParams = errors.New("account: invalid argon2 parameters")
+	// ErrInvalidPage: a listing asked for a page size out of range, or
+	// gave a cursor that no listing hands out.
+	ErrInvalidPage = errors.New("account: invalid page request")
 )

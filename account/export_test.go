@@ -64,3 +64,9 @@ func MaxInFlight(t *testing.T) func() int {
 	t.Cleanup(func() { deriveKey = orig })
 	return func() int { mu.Lock(); defer mu.Unlock(); return highest }
 }
+
+// ParseCursor exposes the cursor parser to the fuzz target.
+func ParseCursor(s string) (string, error) { return parseCursor(s) }
+
+// EncodeCursor exposes the cursor encoder to the tests.
+func EncodeCursor(email string) string { return encodeCursor(email) }

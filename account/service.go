@@ -184,15 +184,6 @@ func (s *Service) Get(ctx context.Context, id string) (*Account, error) {
 	return a, nil
 }
 
-// List returns every account, ordered by email.
-func (s *Service) List(ctx context.Context) ([]*Account, error) {
-	as, err := s.Store.ListAccounts(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("account: list: %w", err)
-	}
-	return as, nil
-}
-
 // newID returns 128 random bits, base64url without padding (22 bytes).
 func newID() (string, error) {
 	var b [16]byte

@@ -88,9 +88,9 @@ func TestSignupRefuses(t *testing.T) {
 			}
 		})
 	}
-	all, err := s.List(ctx)
-	if err != nil {
-		t.Fatalf("List: %v", err)
+	all, next, err := s.ListPage(ctx, "", account.MaxPageSize)
+	if err != nil || next != "" {
+		t.Fatalf("ListPage: %v, next %q", err, next)
 	}
 	if len(all) != 1 {
 		t.Errorf("%d accounts after refused signups, want 1", len(all))
@@ -220,16 +220,16 @@ func TestDeleteAndList(t *testing.T) {
 	if err := s.Delete(ctx, ids[1]); !errors.Is(err, account.ErrNotFound) {
 		t.Fatalf("second Delete: %v, want ErrNotFound", err)
 	}
-	all, err := s.List(ctx)
-	if err != nil {
-		t.Fatalf("List: %v", err)
+	all, next, err := s.ListPage(ctx, "", 0)
+	if err != nil || next != "" {
+		t.Fatalf("ListPage: %v, next %q", err, next)
 	}
 	var emails []string
 	for _, a := range all {
 		emails = append(emails, a.Email)
 	}
 	if got, want := strings.Join(emails, " "), "bob@example.com carol@example.com"; got != want {
-		t.Errorf("List = %s, want %s", got, want)
+		t.Errorf("ListPage = %s, want %s", got, want)
 	}
 	if _, err := s.Authenticate(ctx, "alice@example.com", "correct horse"); err != account.ErrBadCredentials {
 		t.Errorf("Authenticate deleted account: %v, want ErrBadCredentials", err)

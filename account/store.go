@@ -32,8 +32,18 @@ type Store interface {
 	AccountByEmail(ctx context.Context, email string) (*Account, error)
 	// AccountByID looks an account up by id.
 	AccountByID(ctx context.Context, id string) (*Account, error)
-	// ListAccounts returns every account, ordered by email.
-	ListAccounts(ctx context.Context) ([]*Account, error)
+	// ListAccountsPage returns one page of the accounts ordered by email,
+	// compared byte by byte: at most limit accounts whose email sorts
+	// strictly after the position after ("" is before the first; after
+	// need not be the email of an account that exists, and is valid UTF-8
+	// without NUL bytes, as every normalised email is). A page shorter
+	// than limit means nothing follows. Repeated with the email of the
+	// last account returned, it lists every account that exists
+	// throughout exactly once, whatever is created or deleted between
+	// pages. Its memory and work are bounded by limit, not by how many
+	// accounts there are. A limit outside 1..MaxStorePage is an error
+	// wrapping ErrInvalidPage.
+	ListAccountsPage(ctx context.Context, after string, limit int) ([]*Account, error)
 	// DeleteAccount removes an account; ErrNotFound if there is none.
 	DeleteAccount(ctx context.Context, id string) error
 }

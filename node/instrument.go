@@ -216,9 +216,9 @@ func (b instrumented) AccountByID(ctx context.Context, id string) (*account.Acco
 	})
 }
 
-func (b instrumented) ListAccounts(ctx context.Context) ([]*account.Account, error) {
-	return call(ctx, b.m, "list_accounts", b.timeout, func(ctx context.Context) ([]*account.Account, error) {
-		return b.Backend.ListAccounts(ctx)
+func (b instrumented) ListAccountsPage(ctx context.Context, after string, limit int) ([]*account.Account, error) {
+	return call(ctx, b.m, "list_accounts_page", b.timeout, func(ctx context.Context) ([]*account.Account, error) {
+		return b.Backend.ListAccountsPage(ctx, after, limit)
 	})
 }
 

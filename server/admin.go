@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/session"
@@ -63,22 +64,45 @@ func (s *Server) keyViews() []keyView {
 	return out
 }
 
+// userView is an account as the admin listing shows it (never its
+// password hash).
+type userView struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// userPage is the answer of GET /admin/v1/users: one page of accounts,
+// ordered by email, and the cursor of the next page, omitted on the last
+// one (the shape of sessionPage).
+type userPage struct {
+	Users      []userView `json:"users"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// handleAdminUsers lists the accounts a page at a time, ordered by email,
+// from the query parameters limit (1..account.MaxPageSize, default
+// account.DefaultPageSize) and cursor (a next_cursor of an earlier page).
+// A bad parameter is 400 invalid_request and reads nothing.
 func (s *Server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
-	list, err := s.accounts.List(r.Context())
+	limit, cursor, ok := pageQuery(w, r, account.MaxPageSize)
+	if !ok {
+		return
+	}
+	list, next, err := s.accounts.ListPage(r.Context(), cursor, limit)
+	if errors.Is(err, account.ErrInvalidPage) {
+		writeBadCursor(w)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	type user struct {
-		ID        string    `json:"id"`
-		Email     string    `json:"email"`
-		CreatedAt time.Time `json:"created_at"`
-	}
-	out := make([]user, 0, len(list))
+	out := userPage{Users: make([]userView, 0, len(list)), NextCursor: next}
 	for _, a := range list {
-		out = append(out, user{a.ID, a.Email, a.CreatedAt})
+		out.Users = append(out.Users, userView{a.ID, a.Email, a.CreatedAt})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleAdminUserSessions lists a user's sessions a page at a time

@@ -17,32 +17,49 @@ type sessionPage struct {
 	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
+// pageQuery reads the query parameters of a listing: limit (a whole
+// number from 1 to maxLimit; 0 when absent, for the listing's default)
+// and cursor (a next_cursor of an earlier page, "" when absent). A limit
+// out of range or either parameter given twice answers 400
+// invalid_request, and ok is false.
+func pageQuery(w http.ResponseWriter, r *http.Request, maxLimit int) (limit int, cursor string, ok bool) {
+	q := r.URL.Query()
+	for _, name := range []string{"limit", "cursor"} {
+		if len(q[name]) > 1 {
+			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "query parameter "+name+" given more than once")
+			return 0, "", false
+		}
+	}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > maxLimit {
+			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
+				"limit must be a whole number from 1 to "+strconv.Itoa(maxLimit))
+			return 0, "", false
+		}
+		limit = n
+	}
+	return limit, q.Get("cursor"), true
+}
+
+// writeBadCursor answers a cursor that the listing refused.
+func writeBadCursor(w http.ResponseWriter) {
+	httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "cursor is not a next_cursor of this listing")
+}
+
 // writeSessionPage answers a listing of userID's sessions from the query
 // parameters limit (1..session.MaxPageSize, default
 // session.DefaultPageSize) and cursor (a next_cursor of an earlier
 // page), flagging the session current. A bad parameter is 400
 // invalid_request and reads nothing.
 func (s *Server) writeSessionPage(w http.ResponseWriter, r *http.Request, userID, current string) {
-	q := r.URL.Query()
-	for _, name := range []string{"limit", "cursor"} {
-		if len(q[name]) > 1 {
-			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "query parameter "+name+" given more than once")
-			return
-		}
+	limit, cursor, ok := pageQuery(w, r, session.MaxPageSize)
+	if !ok {
+		return
 	}
-	limit := 0
-	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 1 || n > session.MaxPageSize {
-			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
-				"limit must be a whole number from 1 to "+strconv.Itoa(session.MaxPageSize))
-			return
-		}
-		limit = n
-	}
-	list, next, err := s.mgr.ListPage(r.Context(), userID, q.Get("cursor"), limit)
+	list, next, err := s.mgr.ListPage(r.Context(), userID, cursor, limit)
 	if errors.Is(err, session.ErrInvalidPage) {
-		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, "cursor is not a next_cursor of this listing")
+		writeBadCursor(w)
 		return
 	}
 	if err != nil {

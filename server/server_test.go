@@ -265,7 +265,7 @@ func TestStrictDecoding(t *testing.T) {
 		})
 	}
 	// None of it created an account.
-	list, err := e.srv.Node().Accounts().List(context.Background())
+	list, _, err := e.srv.Node().Accounts().ListPage(context.Background(), "", account.MaxPageSize)
 	if err != nil || len(list) != 0 {
 		t.Fatalf("bad requests created accounts: %v %v", list, err)
 	}

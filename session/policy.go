@@ -44,7 +44,9 @@ type Policy struct {
 	RefreshGrace time.Duration
 	// MaxSessionsPerUser caps a user's live sessions; a login beyond the cap
 	// revokes the user's oldest sessions, so one account's cost is bounded.
-	// Default DefaultMaxSessionsPerUser (100); NoSessionCap for none.
+	// Default DefaultMaxSessionsPerUser (100); NoSessionCap for none. Zero
+	// is the default, not "no cap" (sessiond serve's
+	// --max-sessions-per-user 0, which means none, sets NoSessionCap).
 	MaxSessionsPerUser int
 	// MaxDataBytes caps the application data of a session, as JSON.
 	// Default 4096 bytes.

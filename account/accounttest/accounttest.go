@@ -27,6 +27,8 @@ func Run(t *testing.T, newStore func(t *testing.T) account.Store) {
 	t.Run("EmailTakenConcurrently", func(t *testing.T) { testEmailTakenConcurrently(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("ListOrderedByEmail", func(t *testing.T) { testList(t, newStore(t)) })
+	t.Run("ListPage", func(t *testing.T) { testListPage(t, newStore(t)) })
+	t.Run("ListPageConcurrent", func(t *testing.T) { testListPageConcurrent(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, newStore(t)) })
 }
@@ -157,12 +159,8 @@ func testEmailTakenConcurrently(t *testing.T, s account.Store) {
 	if want := fmt.Sprintf("id-%02d", winner); got.ID != want {
 		t.Errorf("AccountByEmail: got id %q, want the winner's %q", got.ID, want)
 	}
-	all, err := s.ListAccounts(ctx)
-	if err != nil {
-		t.Fatalf("ListAccounts: %v", err)
-	}
-	if len(all) != 1 {
-		t.Errorf("ListAccounts: got %d accounts, want 1", len(all))
+	if all := listAll(t, s, account.MaxStorePage); len(all) != 1 {
+		t.Errorf("ListAccountsPage: got %d accounts, want 1", len(all))
 	}
 }
 
@@ -184,39 +182,32 @@ func testNotFound(t *testing.T, s account.Store) {
 			if err := s.DeleteAccount(ctx, "id-nobody"); !errors.Is(err, account.ErrNotFound) {
 				t.Errorf("DeleteAccount: got %v, want ErrNotFound", err)
 			}
-			all, err := s.ListAccounts(ctx)
-			if err != nil {
-				t.Fatalf("ListAccounts: %v", err)
-			}
+			all := listAll(t, s, account.MaxStorePage)
 			if want := map[string]int{"empty": 0, "other account": 1}[setup]; len(all) != want {
-				t.Errorf("ListAccounts: got %d accounts, want %d", len(all), want)
+				t.Errorf("ListAccountsPage: got %d accounts, want %d", len(all), want)
 			}
 		})
 	}
 }
 
 func testList(t *testing.T, s account.Store) {
-	ctx := context.Background()
 	// Byte order, not insertion order, not id order: "a.b" < "a@" < "ab".
 	emails := []string{"zed@example.com", "ab@example.com", "a.b@example.com", "a@example.com", "m@a.example"}
 	for i, e := range emails {
 		mustCreate(t, s, newAcct(fmt.Sprintf("id-%d", len(emails)-i), e))
 	}
-	got, err := s.ListAccounts(ctx)
-	if err != nil {
-		t.Fatalf("ListAccounts: %v", err)
-	}
+	got := listAll(t, s, account.MaxStorePage)
 	want := slices.Clone(emails)
 	slices.Sort(want)
 	var gotEmails []string
 	for _, a := range got {
 		gotEmails = append(gotEmails, a.Email)
 		if a.PasswordHash == "" || a.ID == "" || a.CreatedAt.IsZero() {
-			t.Errorf("ListAccounts: incomplete account %+v", *a)
+			t.Errorf("ListAccountsPage: incomplete account %+v", *a)
 		}
 	}
 	if !slices.Equal(gotEmails, want) {
-		t.Errorf("ListAccounts order:\n got %q\nwant %q", gotEmails, want)
+		t.Errorf("ListAccountsPage order:\n got %q\nwant %q", gotEmails, want)
 	}
 }
 
@@ -236,12 +227,8 @@ func testDelete(t *testing.T, s account.Store) {
 	if err := s.DeleteAccount(ctx, "id-alice"); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("second DeleteAccount: got %v, want ErrNotFound", err)
 	}
-	all, err := s.ListAccounts(ctx)
-	if err != nil {
-		t.Fatalf("ListAccounts: %v", err)
-	}
-	if len(all) != 1 || all[0].ID != "id-bob" {
-		t.Errorf("ListAccounts after delete: got %d accounts, want only id-bob", len(all))
+	if all := listAll(t, s, account.MaxStorePage); len(all) != 1 || all[0].ID != "id-bob" {
+		t.Errorf("ListAccountsPage after delete: got %d accounts, want only id-bob", len(all))
 	}
 	// The email is free again.
 	mustCreate(t, s, newAcct("id-alice-2", "alice@example.com"))
@@ -265,7 +252,7 @@ func testCancelled(t *testing.T, s account.Store) {
 		{"CreateAccount", func() error { return s.CreateAccount(ctx, newAcct("id-bob", "bob@example.com")) }},
 		{"AccountByEmail", func() error { _, err := s.AccountByEmail(ctx, "alice@example.com"); return err }},
 		{"AccountByID", func() error { _, err := s.AccountByID(ctx, "id-alice"); return err }},
-		{"ListAccounts", func() error { _, err := s.ListAccounts(ctx); return err }},
+		{"ListAccountsPage", func() error { _, err := s.ListAccountsPage(ctx, "", 10); return err }},
 		{"DeleteAccount", func() error { return s.DeleteAccount(ctx, "id-alice") }},
 	}
 	for _, c := range calls {
@@ -276,11 +263,7 @@ func testCancelled(t *testing.T, s account.Store) {
 		})
 	}
 	bg := context.Background()
-	all, err := s.ListAccounts(bg)
-	if err != nil {
-		t.Fatalf("ListAccounts: %v", err)
-	}
-	if len(all) != 1 || all[0].ID != "id-alice" {
+	if all := listAll(t, s, account.MaxStorePage); len(all) != 1 || all[0].ID != "id-alice" {
 		var ids []string
 		for _, a := range all {
 			ids = append(ids, a.ID)

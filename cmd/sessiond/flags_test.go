@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/session"
 )
 
 // effective is what a serve run is configured with, leaving out the
@@ -149,6 +151,44 @@ func TestAllowSignupIsABoolean(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMaxSessionsPerUser: --max-sessions-per-user (and its environment
+// twin) is the cap, 100 when not given, and 0 is no cap at all
+// (session.NoSessionCap), not the library's zero value, which means the
+// default; a negative or non-numeric value is bad usage (exit 2).
+func TestMaxSessionsPerUser(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{"not given", nil, nil, session.DefaultMaxSessionsPerUser},
+		{"a cap", []string{"--max-sessions-per-user", "3"}, nil, 3},
+		{"zero is no cap", []string{"--max-sessions-per-user", "0"}, nil, session.NoSessionCap},
+		{"zero in the environment", nil, map[string]string{"SESSIOND_MAX_SESSIONS_PER_USER": "0"}, session.NoSessionCap},
+		{"the flag wins", []string{"--max-sessions-per-user=7"}, map[string]string{"SESSIOND_MAX_SESSIONS_PER_USER": "0"}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseServe(tc.args, io.Discard, io.Discard, func(k string) string { return tc.env[k] })
+			if err != nil {
+				t.Fatalf("parseServe(%q): %v", tc.args, err)
+			}
+			if got := o.node.Policy.MaxSessionsPerUser; got != tc.want {
+				t.Fatalf("Policy.MaxSessionsPerUser = %d, want %d", got, tc.want)
+			}
+			if err := o.node.Policy.Validate(); err != nil {
+				t.Fatalf("the policy serve runs with is refused: %v", err)
+			}
+		})
+	}
+	for _, bad := range []string{"-1", "-100", "many", "1.5", ""} {
+		_, err := parseServe([]string{"--max-sessions-per-user=" + bad}, io.Discard, io.Discard, func(string) string { return "" })
+		if err == nil || exitCode(err) != 2 {
+			t.Errorf("--max-sessions-per-user=%q: %v, want bad usage", bad, err)
+		}
+	}
+}
 
 // TestHelpListsOnlyItsOwnFlags: every subcommand's -h exits 0 on stdout
 // and names none of serve's own flags.

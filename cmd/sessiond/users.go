@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/sessiond/sessiond/account"
 )
 
 var usersGroup = group{name: "users", subs: []string{"add", "list", "delete"}, usage: `usage: sessiond users <subcommand> [flags]
 
   users add [flags] <email>    create an account; the password is read from stdin
                                (asked for without echo on a terminal)
-  users list [flags]           list accounts
+  users list [flags]           list every account, ordered by email
   users delete [flags] <id>    delete an account and end its sessions
 
 flags of every users subcommand (each also SESSIOND_<FLAG>):
@@ -61,16 +63,25 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stdout, ac.ID)
 		return nil
 	case "list":
-		list, err := acc.List(ctx)
-		if err != nil {
-			return err
-		}
+		// A page at a time, each written out before the next is read, so
+		// many accounts cost one page of memory.
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tCREATED")
-		for _, ac := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", ac.ID, ac.Email, ac.CreatedAt.UTC().Format(time.RFC3339))
+		for cursor := ""; ; {
+			list, next, err := acc.ListPage(ctx, cursor, account.MaxPageSize)
+			if err != nil {
+				return err
+			}
+			for _, ac := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", ac.ID, ac.Email, ac.CreatedAt.UTC().Format(time.RFC3339))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if cursor = next; cursor == "" {
+				return nil
+			}
 		}
-		return tw.Flush()
 	default: // delete
 		id := c.arg(0)
 		if err := acc.Delete(ctx, id); err != nil {

@@ -16,7 +16,7 @@ import (
 // The account.Store half of Store lives in two buckets, created by the
 // first write: accounts maps id to the JSON record, accounts_by_email maps
 // the normalised email to the id (bbolt keeps keys in byte order, so
-// ListAccounts walks this index to list by email).
+// ListAccountsPage seeks and walks this index to list by email).
 var (
 	bucketAccounts       = []byte("accounts")
 	bucketAccountsByMail = []byte("accounts_by_email")
@@ -154,9 +154,14 @@ func (s *Store) AccountByID(ctx context.Context, id string) (*account.Account, e
 	return a, nil
 }
 
-// ListAccounts returns every account, ordered by email.
-func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+// ListAccountsPage returns at most limit accounts whose email sorts after
+// the position after, ordered by email: one seek in the accounts_by_email
+// index, then limit steps, in one read transaction.
+func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) ([]*account.Account, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("boltstore: list accounts: %w", err)
+	}
+	if err := account.CheckPageLimit(limit); err != nil {
 		return nil, fmt.Errorf("boltstore: list accounts: %w", err)
 	}
 	out := []*account.Account{}
@@ -165,10 +170,12 @@ func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
 		if byMail == nil || byID == nil {
 			return nil
 		}
-		return byMail.ForEach(func(email, id []byte) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		c := byMail.Cursor()
+		k, id := c.Seek([]byte(after))
+		if k != nil && after != "" && string(k) == after {
+			k, id = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, id = c.Next() {
 			v := byID.Get(id)
 			if v == nil {
 				return fmt.Errorf("%w: email index names missing account", session.ErrStore)
@@ -178,13 +185,10 @@ func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
 				return err
 			}
 			out = append(out, a)
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-			return nil, fmt.Errorf("boltstore: list accounts: %w", err)
-		}
 		return nil, storeErr("list accounts", err)
 	}
 	return out, nil

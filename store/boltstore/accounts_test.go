@@ -56,13 +56,13 @@ func TestAccountsSurviveReopen(t *testing.T) {
 
 	s = openAccounts(t, dir)
 	t.Cleanup(func() { s.Close() })
-	got, err := s.ListAccounts(ctx)
+	got, err := s.ListAccountsPage(ctx, "", account.MaxStorePage)
 	if err != nil {
-		t.Fatalf("ListAccounts after reopen: %v", err)
+		t.Fatalf("ListAccountsPage after reopen: %v", err)
 	}
 	wantLeft := []*account.Account{want[0], want[2]}
 	if len(got) != len(wantLeft) {
-		t.Fatalf("ListAccounts after reopen: got %d accounts, want %d", len(got), len(wantLeft))
+		t.Fatalf("ListAccountsPage after reopen: got %d accounts, want %d", len(got), len(wantLeft))
 	}
 	for i, w := range wantLeft {
 		g := got[i]

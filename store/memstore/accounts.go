@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -17,6 +16,7 @@ type accounts struct {
 	mu      sync.RWMutex
 	byID    map[string]*account.Account
 	byEmail map[string]string // email -> id
+	emails  []string          // every email, sorted: the listing order
 }
 
 var _ account.Store = (*Store)(nil)
@@ -46,6 +46,8 @@ func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
 	}
 	s.acc.byID[a.ID] = copyAccount(a)
 	s.acc.byEmail[a.Email] = a.ID
+	i, _ := slices.BinarySearch(s.acc.emails, a.Email)
+	s.acc.emails = slices.Insert(s.acc.emails, i, a.Email)
 	return nil
 }
 
@@ -79,18 +81,31 @@ func (s *Store) AccountByID(ctx context.Context, id string) (*account.Account, e
 	return copyAccount(a), nil
 }
 
-// ListAccounts returns copies of every account, ordered by email.
-func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+// ListAccountsPage returns copies of at most limit accounts whose email
+// sorts after the position after, ordered by email. It finds the position
+// by binary search in the sorted emails, so a page costs O(log n + limit)
+// under the read lock.
+func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) ([]*account.Account, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: list accounts: %w", err)
 	}
-	s.acc.mu.RLock()
-	out := make([]*account.Account, 0, len(s.acc.byID))
-	for _, a := range s.acc.byID {
-		out = append(out, copyAccount(a))
+	if err := account.CheckPageLimit(limit); err != nil {
+		return nil, fmt.Errorf("memstore: list accounts: %w", err)
 	}
-	s.acc.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *account.Account) int { return cmp.Compare(a.Email, b.Email) })
+	s.acc.mu.RLock()
+	defer s.acc.mu.RUnlock()
+	i, found := slices.BinarySearch(s.acc.emails, after)
+	if found {
+		i++
+	}
+	emails := s.acc.emails[i:]
+	if len(emails) > limit {
+		emails = emails[:limit]
+	}
+	out := make([]*account.Account, 0, len(emails))
+	for _, e := range emails {
+		out = append(out, copyAccount(s.acc.byID[s.acc.byEmail[e]]))
+	}
 	return out, nil
 }
 
@@ -108,5 +123,8 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 	}
 	delete(s.acc.byID, id)
 	delete(s.acc.byEmail, a.Email)
+	if i, found := slices.BinarySearch(s.acc.emails, a.Email); found {
+		s.acc.emails = slices.Delete(s.acc.emails, i, i+1)
+	}
 	return nil
 }

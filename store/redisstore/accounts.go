@@ -174,40 +174,85 @@ func decodeAccount(id string, m map[string]string) (*account.Account, error) {
 	return &account.Account{ID: id, Email: m[afEmail], PasswordHash: m[afHash], CreatedAt: time.Unix(0, ns).UTC()}, nil
 }
 
-// ListAccounts returns every account, ordered by email.
-func (s *Store) ListAccounts(ctx context.Context) ([]*account.Account, error) {
+// listBound is the ZRANGE BYLEX start of the listing members whose email
+// sorts after the position after: "-" for the start, else "[" after
+// "\x01". Members are "email\x00id" and emails hold no NUL, so every
+// member of an email up to after sorts below it and every member of a
+// later email at or above it. (A NUL in after would break that; an email
+// sorts after a position with a NUL exactly when it sorts after the part
+// before the NUL, so that part is the bound.)
+func listBound(after string) string {
+	if after == "" {
+		return "-"
+	}
+	if i := strings.IndexByte(after, 0); i >= 0 {
+		after = after[:i]
+	}
+	return "[" + after + "\x01"
+}
+
+// ListAccountsPage returns at most limit accounts whose email sorts after
+// the position after, ordered by email: a ZRANGE BYLEX of the listing
+// (O(log n + limit)), then the accounts in one pipeline. A listing entry
+// whose account is gone (a DeleteAccount midway, or one that crashed
+// there) is skipped and removed, and the page is filled from further
+// entries, so a short page still means nothing follows. (Its account
+// cannot come back: CreateAccount writes the account before the entry,
+// and ids are never reused.)
+func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) ([]*account.Account, error) {
 	const op = "list accounts"
 	if err := ctx.Err(); err != nil {
 		return nil, fail(op, err)
 	}
-	members, err := s.c.ZRange(ctx, s.acctListKey(), 0, -1).Result()
-	if err != nil {
-		return nil, fail(op, err)
+	if err := account.CheckPageLimit(limit); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	ids := make([]string, len(members))
-	cmds := make([]*redis.MapStringStringCmd, len(members))
-	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			_, ids[i], _ = strings.Cut(m, "\x00")
-			cmds[i] = p.HGetAll(ctx, s.acctKey(ids[i]))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fail(op, err)
-	}
-	out := make([]*account.Account, 0, len(members))
-	for i := range members {
-		a, err := decodeAccount(ids[i], cmds[i].Val())
-		if errors.Is(err, account.ErrNotFound) {
-			continue // deleted or being created meanwhile
-		}
+	out := make([]*account.Account, 0, limit)
+	bound := listBound(after)
+	for {
+		want := limit - len(out)
+		members, err := s.c.ZRangeByLex(ctx, s.acctListKey(), &redis.ZRangeBy{Min: bound, Max: "+", Count: int64(want)}).Result()
 		if err != nil {
 			return nil, fail(op, err)
 		}
-		out = append(out, a)
+		if len(members) == 0 {
+			return out, nil
+		}
+		ids := make([]string, len(members))
+		cmds := make([]*redis.MapStringStringCmd, len(members))
+		_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, m := range members {
+				_, ids[i], _ = strings.Cut(m, "\x00")
+				cmds[i] = p.HGetAll(ctx, s.acctKey(ids[i]))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		var stale []any
+		for i, m := range members {
+			a, err := decodeAccount(ids[i], cmds[i].Val())
+			if errors.Is(err, account.ErrNotFound) {
+				stale = append(stale, m)
+				continue
+			}
+			if err != nil {
+				return nil, fail(op, err)
+			}
+			out = append(out, a)
+		}
+		if len(stale) > 0 {
+			// Best effort: a failure leaves the entries for the next
+			// listing to skip.
+			s.c.ZRem(ctx, s.acctListKey(), stale...)
+		}
+		if len(members) < want || len(out) == limit {
+			return out, nil
+		}
+		// Resume after the last member read: "(" excludes it.
+		bound = "(" + members[len(members)-1]
 	}
-	return out, nil
 }
 
 // DeleteAccount removes the account; account.ErrNotFound if there is none.
