@@ -82,7 +82,7 @@ const listAccountsPageSQL = `SELECT ` + accountCols + ` FROM accounts
 // ListAccountsPage returns at most limit accounts whose email sorts after
 // the position after, ordered by email byte by byte (the "C" collation,
 // whatever the database's locale): keyset pagination over the index
-// accounts_email_c (migration 5), so a page costs one index descent and
+// accounts_email_c (migration 6), so a page costs one index descent and
 // limit rows.
 func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) ([]*account.Account, error) {
 	const op = "list accounts"

@@ -26,7 +26,7 @@ func (n planNode) walk(fn func(planNode)) {
 }
 
 // TestListAccountsPagePlan: a page of accounts costs one descent of the
-// index accounts_email_c (migration 5) and limit steps, whatever the
+// index accounts_email_c (migration 6) and limit steps, whatever the
 // number of accounts: on 20,000 accounts the page query, from the start
 // and from a position, is an index scan of that index under the limit,
 // with no sort and no scan of the whole table.

@@ -1,4 +1,4 @@
--- sessiond schema, version 5: accounts are listed a page at a time
+-- sessiond schema, version 6: accounts are listed a page at a time
 -- (account.Store.ListAccountsPage) by keyset pagination,
 --   WHERE email COLLATE "C" > $1 ORDER BY email COLLATE "C" LIMIT $2,
 -- which this index serves with one descent and limit steps, whatever the
