@@ -103,6 +103,10 @@ var (
 	// ErrWeakKey: an HMAC secret, master key or derivation key shorter than
 	// required, or an RSA key below 2048 bits.
 	ErrWeakKey = errors.New("token: key too weak")
+	// ErrClaimName: a name that may not be an application claim (see
+	// CheckClaimName), or two names that differ only in letter case. Sign
+	// wraps it together with ErrMalformed.
+	ErrClaimName = errors.New("token: claim name not allowed")
 	// ErrSealed: a sealed key ring cannot be opened: wrong master key, or
 	// the blob was modified or is not a sealed ring.
 	ErrSealed = errors.New("token: cannot open sealed key ring (wrong master key or corrupted data)")
