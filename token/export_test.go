@@ -75,3 +75,7 @@ func SignWithActiveKey(r *KeyRing, now time.Time, input []byte) ([]byte, error) 
 	}
 	return s.keys[i].sign(input)
 }
+
+// CheckValue reports whether b is one JSON value as an application
+// claim's value must be.
+func CheckValue(b []byte) error { return checkValue(b) }
