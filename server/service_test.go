@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -81,6 +82,11 @@ func TestMintedSessionLivesLikeALogin(t *testing.T) {
 	}
 	at, rt, sid := str(m, "access_token"), str(m, "refresh_token"), str(m, "session_id")
 
+	// The access token carries the RFC 9068 profile and the claims.
+	c := accessClaims(t, at)
+	if c["sub"] != "user-42" || c["client_id"] != "backend" || c["role"] != "admin" || c["tenant"] != "acme" || c["auth_time"] == nil || c["sid"] != sid {
+		t.Fatalf("access token claims: %v", c)
+	}
 	// The access token works on the user's own API.
 	if r := e.do("GET", "/v1/session", at, "", ""); r.status != 200 || str(r, "user_id") != "user-42" {
 		t.Fatalf("GET /v1/session with a minted token: %d %s", r.status, r.raw)
@@ -116,6 +122,13 @@ func TestMintedSessionLivesLikeALogin(t *testing.T) {
 	in = e.form("/v1/introspect", "backend", backendSecret, url.Values{"token": {str(n, "refresh_token")}})
 	if str(in, "role") != "admin" || str(in, "client_id") != "backend" {
 		t.Fatalf("claims after refresh: %s", in.raw)
+	}
+	if c := accessClaims(t, str(n, "access_token")); c["role"] != "admin" || c["client_id"] != "backend" || c["auth_time"] != accessClaims(t, at)["auth_time"] {
+		t.Fatalf("access token after refresh: %v", c)
+	}
+	in = e.form("/v1/introspect", "backend", backendSecret, url.Values{"token": {str(n, "access_token")}})
+	if in.body["active"] != true || str(in, "role") != "admin" || str(in, "tenant") != "acme" || str(in, "client_id") != "backend" {
+		t.Fatalf("introspection of the access token: %s", in.raw)
 	}
 
 	// Logout ends it.
@@ -250,6 +263,9 @@ func TestChangingClaims(t *testing.T) {
 		if str(in, "role") != "viewer" {
 			t.Fatalf("session %d after the change: %s", i, in.raw)
 		}
+		if c := accessClaims(t, str(n, "access_token")); c["role"] != "viewer" {
+			t.Fatalf("session %d: access token after the change carries role %v", i, c["role"])
+		}
 	}
 	// Another user's sessions are untouched.
 	in := e.form("/v1/introspect", "backend", backendSecret, url.Values{"token": {str(other, "refresh_token")}})
@@ -299,4 +315,23 @@ func TestBackendEndsAUsersSessions(t *testing.T) {
 			t.Fatalf("access token after DELETE: %d", r.status)
 		}
 	}
+}
+
+// accessClaims decodes the payload of an access token (its signature is
+// the verifier's business; here only what it says matters).
+func accessClaims(t *testing.T, at string) map[string]any {
+	t.Helper()
+	parts := strings.Split(at, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", at)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

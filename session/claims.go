@@ -52,18 +52,27 @@ type Grant struct {
 	Claims map[string]json.RawMessage
 }
 
+// CheckClaimNames reports whether names can configure a Manager
+// (Config.Claims): each passes token.CheckClaimName and none is repeated.
+// The error wraps ErrPolicy.
+func CheckClaimNames(names []string) error {
+	_, err := newClaimSet(names)
+	return err
+}
+
+// CheckClientID reports whether id can be a client id (Config.ClientID,
+// Grant.ClientID); the error wraps ErrInvalidClaims.
+func CheckClientID(id string) error { return checkClientID(id) }
+
 // claimSet is the set of configured claim names.
 type claimSet map[string]bool
 
 func newClaimSet(names []string) (claimSet, error) {
+	if err := token.CheckClaimNames(names); err != nil {
+		return nil, fmt.Errorf("%w: claims: %w", ErrPolicy, err)
+	}
 	set := make(claimSet, len(names))
 	for _, n := range names {
-		if err := token.CheckClaimName(n); err != nil {
-			return nil, fmt.Errorf("%w: claim name %q: %w", ErrPolicy, n, err)
-		}
-		if set[n] {
-			return nil, fmt.Errorf("%w: claim name %q given twice", ErrPolicy, n)
-		}
 		set[n] = true
 	}
 	return set, nil

@@ -141,7 +141,7 @@ func TestSetUserClaims(t *testing.T) {
 }
 
 func TestClaimNamesAreChecked(t *testing.T) {
-	for _, names := range [][]string{{"role", "role"}} {
+	for _, names := range [][]string{{"role", "role"}, {"role", "Role"}, {"sub"}, {"client_id"}, {"password"}, {"api_token"}, {""}, {"has space"}} {
 		f := newFixture(t)
 		cfg := f.cfg
 		cfg.Claims = names

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -61,4 +62,34 @@ func ExampleGet() {
 	cart, ok, _ := session.Get[[]string](s, "cart")
 	fmt.Println(cart, ok)
 	// Output: [book] true
+}
+
+// A backend that authenticated its user itself (single sign-on, a passkey)
+// starts the session with the claims its access tokens should carry; its
+// handlers read them from the Identity.
+func ExampleManager_Start() {
+	ctx := context.Background()
+	keys, _ := token.NewKeyRing(token.ES256, time.Now())
+	refreshKey := make([]byte, 32)
+	rand.Read(refreshKey)
+	m, _ := session.New(ctx, session.Config{
+		Store: memstore.New(), Keys: keys, Issuer: "https://auth.example.com", Audience: "api",
+		RefreshKey: refreshKey, Claims: []string{"role", "tenant"},
+	})
+	defer m.Close()
+
+	tokens, err := m.Start(ctx, session.Grant{
+		UserID:   "user-42",
+		ClientID: "shop",
+		AMR:      []string{"hwk"},
+		Claims:   map[string]json.RawMessage{"role": json.RawMessage(`"admin"`), "tenant": json.RawMessage(`"acme"`)},
+	})
+	if err != nil {
+		panic(err)
+	}
+	id, _ := m.Verify(ctx, tokens.AccessToken)
+	role, _ := id.StringClaim("role")
+	fmt.Println(id.UserID, id.ClientID, role, id.AMR)
+	// Output:
+	// user-42 shop admin [hwk]
 }
