@@ -52,6 +52,18 @@ type Grant struct {
 	Claims map[string]json.RawMessage
 }
 
+// CheckClaimNames reports whether names can configure a Manager
+// (Config.Claims): each passes token.CheckClaimName and none is repeated.
+// The error wraps ErrPolicy.
+func CheckClaimNames(names []string) error {
+	_, err := newClaimSet(names)
+	return err
+}
+
+// CheckClientID reports whether id can be a client id (Config.ClientID,
+// Grant.ClientID); the error wraps ErrInvalidClaims.
+func CheckClientID(id string) error { return checkClientID(id) }
+
 // claimSet is the set of configured claim names.
 type claimSet map[string]bool
 
