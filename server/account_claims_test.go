@@ -300,3 +300,39 @@ func TestLoginCatchesAConcurrentClaimsChange(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginWithClaimsNoLongerIssued: an account whose stored claims this
+// server does not issue (a name since dropped from --claims) cannot log
+// in: the login fails closed with 500, starts no session, and the log
+// says what to do.
+func TestLoginWithClaimsNoLongerIssued(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, withAccountClaims(t, nil))
+	if r := e.post("/v1/signup", "", map[string]string{"email": "cy@example.com", "password": "correct horse battery"}); r.status != http.StatusCreated {
+		t.Fatalf("signup: %d %s", r.status, r.raw)
+	}
+	acct, err := e.backend.AccountByEmail(ctx, "cy@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.backend.SetAccountClaims(ctx, acct.ID, map[string]json.RawMessage{"plan": json.RawMessage(`"gold"`)}); err != nil {
+		t.Fatal(err)
+	}
+	l := e.post("/v1/login", "", map[string]string{"email": "cy@example.com", "password": "correct horse battery"})
+	if l.status != http.StatusInternalServerError || l.body["error"] != "server_error" {
+		t.Fatalf("login: %d %s, want 500 server_error", l.status, l.raw)
+	}
+	if recs, err := e.backend.ListUser(ctx, acct.ID); err != nil || len(recs) != 0 {
+		t.Fatalf("the refused login left %d sessions (%v)", len(recs), err)
+	}
+	if !strings.Contains(e.logs.String(), "holds claims this server does not issue") {
+		t.Fatalf("the log does not say why:\n%s", e.logs.String())
+	}
+	// Setting them again lets it in.
+	if r := e.putClaims(acct.ID, `{"claims":{"role":"admin"}}`); r.status != 200 {
+		t.Fatalf("PUT claims: %d %s", r.status, r.raw)
+	}
+	if in := e.introspectRefresh(str(e.login("cy@example.com"), "refresh_token")); in.body["role"] != "admin" {
+		t.Fatalf("the login after the claims were set again: %s", in.raw)
+	}
+}
