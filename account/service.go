@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -182,6 +184,38 @@ func (s *Service) Get(ctx context.Context, id string) (*Account, error) {
 		return nil, fmt.Errorf("account: get: %w", err)
 	}
 	return a, nil
+}
+
+// Lookup returns the account named by emailOrID: by its email when the
+// argument holds an '@' (normalised first: ErrInvalidEmail for an address
+// NormalizeEmail refuses), else by its id (no id holds an '@'). ErrNotFound
+// if there is none.
+func (s *Service) Lookup(ctx context.Context, emailOrID string) (*Account, error) {
+	if !strings.Contains(emailOrID, "@") {
+		return s.Get(ctx, emailOrID)
+	}
+	email, err := NormalizeEmail(emailOrID)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Store.AccountByEmail(ctx, email)
+	if err != nil {
+		return nil, fmt.Errorf("account: lookup: %w", err)
+	}
+	return a, nil
+}
+
+// SetClaims replaces the application claims of the account with id (nil
+// or empty removes them; ErrNotFound if there is none). The claims are
+// stored as given: check them first with session.Manager.CheckClaims. It
+// does not change the account's live sessions: callers update those
+// through the session Manager, after this call, so that a login racing
+// with the change can tell (see the server's login).
+func (s *Service) SetClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	if err := s.Store.SetAccountClaims(ctx, id, claims); err != nil {
+		return fmt.Errorf("account: set claims of %s: %w", id, err)
+	}
+	return nil
 }
 
 // newID returns 128 random bits, base64url without padding (22 bytes).

@@ -2,8 +2,10 @@ package account_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +49,7 @@ func TestSignup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AccountByID: %v", err)
 	}
-	if *stored != *a {
+	if !reflect.DeepEqual(stored, a) {
 		t.Errorf("stored %+v, returned %+v", *stored, *a)
 	}
 
@@ -290,5 +292,65 @@ func TestWaitingForHashHonoursContext(t *testing.T) {
 	cancel()
 	if _, err := s.Signup(ctx, "alice@example.com", "correct horse"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Signup with cancelled ctx: %v, want context.Canceled", err)
+	}
+}
+
+// TestLookup: an argument with an '@' is an email, normalised as Signup
+// does; anything else an id.
+func TestLookup(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	a, err := s.Signup(ctx, "Lee@Example.com", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		arg  string
+		want error // nil: finds a
+	}{
+		{a.ID, nil},
+		{"lee@example.com", nil},
+		{"  LEE@EXAMPLE.COM ", nil},
+		{"nobody@example.com", account.ErrNotFound},
+		{"no-such-id", account.ErrNotFound},
+		{"not an @ email", account.ErrInvalidEmail},
+		{"", account.ErrNotFound},
+	} {
+		got, err := s.Lookup(ctx, tc.arg)
+		switch {
+		case tc.want == nil && (err != nil || got.ID != a.ID):
+			t.Errorf("Lookup(%q) = %+v, %v; want the account %s", tc.arg, got, err, a.ID)
+		case tc.want != nil && !errors.Is(err, tc.want):
+			t.Errorf("Lookup(%q): got %+v, %v; want %v", tc.arg, got, err, tc.want)
+		}
+	}
+}
+
+// TestSetClaims: SetClaims replaces the account's claims, which Get and
+// Authenticate then return; an unknown id is ErrNotFound.
+func TestSetClaims(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	a, err := s.Signup(ctx, "lee@example.com", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Claims != nil {
+		t.Fatalf("a new account has claims %v", a.Claims)
+	}
+	want := map[string]json.RawMessage{"role": json.RawMessage(`"admin"`)}
+	if err := s.SetClaims(ctx, a.ID, want); err != nil {
+		t.Fatalf("SetClaims: %v", err)
+	}
+	got, err := s.Get(ctx, a.ID)
+	if err != nil || !reflect.DeepEqual(got.Claims, want) {
+		t.Fatalf("Get after SetClaims: %+v, %v; want claims %s", got, err, want["role"])
+	}
+	auth, err := s.Authenticate(ctx, "lee@example.com", "correct horse battery")
+	if err != nil || !reflect.DeepEqual(auth.Claims, want) {
+		t.Fatalf("Authenticate after SetClaims: %+v, %v; want claims %s", auth, err, want["role"])
+	}
+	if err := s.SetClaims(ctx, "no-such-id", want); !errors.Is(err, account.ErrNotFound) {
+		t.Fatalf("SetClaims of an unknown id: got %v, want ErrNotFound", err)
 	}
 }

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -20,6 +21,12 @@ type Account struct {
 	Email        string // normalised (see NormalizeEmail); unique
 	PasswordHash string // PHC string: $argon2id$v=19$m=...,t=...,p=...$salt$hash
 	CreatedAt    time.Time
+	// Claims are the application claims the sessions of its logins carry
+	// (names the server issues, see session.Config.Claims; each value one
+	// JSON value, as session.Manager.CheckClaims returns them). Nil when it
+	// has none. A store gives back the same JSON values, not necessarily
+	// the same bytes (PostgreSQL's jsonb respells them).
+	Claims map[string]json.RawMessage
 }
 
 // Store keeps accounts. Every backend in store/* implements it next to
@@ -44,6 +51,13 @@ type Store interface {
 	// accounts there are. A limit outside 1..MaxStorePage is an error
 	// wrapping ErrInvalidPage.
 	ListAccountsPage(ctx context.Context, after string, limit int) ([]*Account, error)
+	// SetAccountClaims replaces the claims of the account with id (nil or
+	// empty removes them all) and changes nothing else of it; ErrNotFound
+	// if there is none, and then nothing is created. The store keeps the
+	// values as given: callers check them first
+	// (session.Manager.CheckClaims). It must not bring back an account a
+	// concurrent DeleteAccount removed.
+	SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error
 	// DeleteAccount removes an account; ErrNotFound if there is none.
 	DeleteAccount(ctx context.Context, id string) error
 }

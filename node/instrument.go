@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -220,6 +221,13 @@ func (b instrumented) ListAccountsPage(ctx context.Context, after string, limit 
 	return call(ctx, b.m, "list_accounts_page", b.timeout, func(ctx context.Context) ([]*account.Account, error) {
 		return b.Backend.ListAccountsPage(ctx, after, limit)
 	})
+}
+
+func (b instrumented) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	_, err := call(ctx, b.m, "set_account_claims", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.SetAccountClaims(ctx, id, claims)
+	})
+	return err
 }
 
 func (b instrumented) DeleteAccount(ctx context.Context, id string) error {

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +160,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	t, err := s.mgr.Login(r.Context(), acct.ID, s.meta(r, "password"))
+	meta := s.meta(r, "password")
+	// AMR "pwd": a password login (RFC 8176). The account's claims, as
+	// Authenticate read them, are the session's; settleLoginClaims catches
+	// a change of them made meanwhile.
+	t, err := s.mgr.Start(r.Context(), session.Grant{UserID: acct.ID, Meta: meta, AMR: []string{"pwd"}, Claims: acct.Claims})
+	if errors.Is(err, session.ErrInvalidClaims) {
+		// Stored by an earlier configuration (a name dropped from --claims,
+		// a lower --claims-max-bytes): fail closed, and say what to do.
+		err = fmt.Errorf("account %s holds claims this server does not issue; set them again (PUT /admin/v1/users/{id}/claims): %w", acct.ID, err)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err = s.settleLoginClaims(r.Context(), acct, t, meta)
+	if errors.Is(err, account.ErrNotFound) {
+		// The account was deleted during the login.
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, IP: ip, UserAgent: r.UserAgent()})
+		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -166,6 +189,103 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.endReplacedSession(r)
 	}
 	s.writeTokens(w, r, t)
+}
+
+// settleLoginClaims makes the new session of t, started for acct with the
+// claims acct held when the login read it, carry the account's claims as
+// they are once the session exists, and returns the tokens to answer.
+//
+// A change of an account's claims (node.Node.SetUserClaims) writes the
+// account first and then lists the user's sessions to update them. A login
+// that read the account before that write, but created its session only
+// after that listing, is seen by neither step: its session would keep the
+// old claims for good. So the account is read again here, after the
+// session was created. The change's listing came after its account write;
+// if the listing missed the session, the session was created after the
+// listing, and so this read, later still, sees the new claims, and the
+// session is given them here. If the listing did not miss it, the change
+// updates (or revokes) the session itself. A further change racing with
+// that update is caught the same way, so this repeats until a read finds
+// the claims the session was last given: a change whose account write
+// comes after that last read lists the sessions later still, finds this
+// one and updates it after us.
+//
+// When the session was given newer claims here, the tokens Start signed
+// carry the old ones; they are replaced by a refresh of the session, so
+// that no access token with the old claims leaves (a change with
+// revoke_sessions promises that). A session already gone (revoked by such
+// a change) is answered as it is: its tokens are refused, as those of a
+// login that finished just before the change would be. An account deleted
+// meanwhile is account.ErrNotFound, its session ended here for the same
+// reason (a deletion revokes the sessions after deleting the account).
+func (s *Server) settleLoginClaims(ctx context.Context, acct *account.Account, t *session.Tokens, meta session.Meta) (*session.Tokens, error) {
+	abandon := func(err error) (*session.Tokens, error) {
+		if rerr := s.mgr.RevokeFor(context.WithoutCancel(ctx), t.Session.ID, "login abandoned"); rerr != nil {
+			s.log.WarnContext(ctx, "could not end the session of an abandoned login", "err", rerr)
+		}
+		return nil, err
+	}
+	const attempts = 4
+	given, changed := acct.Claims, false
+	for range attempts {
+		cur, err := s.accounts.Get(ctx, acct.ID)
+		if err != nil {
+			return abandon(err)
+		}
+		if sameClaims(cur.Claims, given) {
+			if !changed {
+				return t, nil
+			}
+			nt, err := s.mgr.Refresh(ctx, t.RefreshToken, meta)
+			if err != nil {
+				return abandon(err)
+			}
+			return nt, nil
+		}
+		ok, err := s.mgr.SetSessionClaims(ctx, t.Session.ID, cur.Claims)
+		if err != nil {
+			return abandon(err)
+		}
+		if !ok {
+			return t, nil
+		}
+		given, changed = cur.Claims, true
+	}
+	return abandon(fmt.Errorf("the claims of account %s changed %d times during one login", acct.ID, attempts))
+}
+
+// sameClaims reports whether a and b hold the same claims as JSON values
+// (a store may respell a value it read back). Numbers compare by their
+// text, so two spellings of one number count as different: that only
+// costs a needless update, where calling two different values the same
+// would keep old claims.
+func sameClaims(a, b map[string]json.RawMessage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok {
+			return false
+		}
+		if bytes.Equal(va, vb) {
+			continue
+		}
+		x, errx := decodeJSONValue(va)
+		y, erry := decodeJSONValue(vb)
+		if errx != nil || erry != nil || !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeJSONValue(raw json.RawMessage) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
 }
 
 // endReplacedSession ends the session whose cookies a cookie-mode login is

@@ -143,15 +143,20 @@ func (s *Server) handleAdminSetClaims(w http.ResponseWriter, r *http.Request) {
 	s.setClaims(w, r, req)
 }
 
-// setClaims replaces the user's claims: on their live sessions (from the
-// next refresh of each, or revoked at once) and, for a built-in account, on
-// the account, so later logins carry them too.
+// setClaims replaces the user's claims. When the user id names a built-in
+// account, the account's claims are written first, so its later logins
+// carry them, and then its live sessions' (from the next refresh of each,
+// or revoked at once); see node.Node.SetUserClaims for why in that order.
+// For a user that is not a built-in account only its sessions change: a
+// backend gives a minted session its claims at each mint. The user id and
+// the claims are checked before anything is written: a refused one is 400
+// and changes nothing.
 func (s *Server) setClaims(w http.ResponseWriter, r *http.Request, req claimsRequest) {
 	if req.Claims == nil {
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, `claims is required (an object; {} removes them all)`)
 		return
 	}
-	ids, err := s.mgr.SetUserClaims(r.Context(), r.PathValue("id"), req.Claims, req.RevokeSessions)
+	_, ids, err := s.node.SetUserClaims(r.Context(), r.PathValue("id"), req.Claims, req.RevokeSessions)
 	if s.refusedInput(w, err) {
 		return
 	}

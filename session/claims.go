@@ -217,6 +217,44 @@ func (m *Manager) setClaims(ctx context.Context, r *Record, claims map[string]js
 	return false, fmt.Errorf("set claims after %d attempts: %w", attempts, ErrConflict)
 }
 
+// CheckClaims checks claims as Grant.Claims and SetUserClaims do: every
+// name configured (Config.Claims), every value one JSON value every
+// backend can keep, the whole at most Policy.MaxClaimsBytes; the error
+// wraps ErrInvalidClaims. It returns them as sessions keep them (each value
+// compact; nil when there are none), the form to store elsewhere, such as
+// on a built-in account, before changing any session.
+func (m *Manager) CheckClaims(claims map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	return m.checkClaims(claims)
+}
+
+// CheckUserID reports whether id can be a user id (Grant.UserID, and every
+// method that takes one); the error wraps ErrInvalidUserID.
+func CheckUserID(id string) error { return checkUserID(id) }
+
+// SetSessionClaims replaces the application claims of the one session id,
+// with compare-and-set as SetUserClaims: its tokens carry them from its
+// next refresh on. The claims are checked as Grant.Claims are
+// (ErrInvalidClaims, nothing changed). It reports false, and changes
+// nothing, for a session that is gone, revoked or expired.
+func (m *Manager) SetSessionClaims(ctx context.Context, id string, claims map[string]json.RawMessage) (bool, error) {
+	claims, err := m.checkClaims(claims)
+	if err != nil {
+		return false, err
+	}
+	r, err := m.get(ctx, id)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("set claims: %w", err)
+	}
+	ok, err := m.setClaims(ctx, r, claims)
+	if ok {
+		m.audit.Log(ctx, audit.Event{Kind: audit.ClaimsChanged, SessionID: id, UserID: r.UserID, Count: 1})
+	}
+	return ok, err
+}
+
 // Claim returns the raw JSON of the application claim name of the access
 // token, and whether it carried one.
 func (id *Identity) Claim(name string) (json.RawMessage, bool) {

@@ -30,6 +30,10 @@ func Run(t *testing.T, newStore func(t *testing.T) account.Store) {
 	t.Run("ListPage", func(t *testing.T) { testListPage(t, newStore(t)) })
 	t.Run("ListPageConcurrent", func(t *testing.T) { testListPageConcurrent(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("Claims", func(t *testing.T) { testClaims(t, newStore(t)) })
+	t.Run("ClaimsNotFound", func(t *testing.T) { testClaimsNotFound(t, newStore(t)) })
+	t.Run("ClaimsCopies", func(t *testing.T) { testClaimsCopies(t, newStore(t)) })
+	t.Run("ClaimsConcurrent", func(t *testing.T) { testClaimsConcurrent(t, newStore(t)) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, newStore(t)) })
 }
 
@@ -253,6 +257,7 @@ func testCancelled(t *testing.T, s account.Store) {
 		{"AccountByEmail", func() error { _, err := s.AccountByEmail(ctx, "alice@example.com"); return err }},
 		{"AccountByID", func() error { _, err := s.AccountByID(ctx, "id-alice"); return err }},
 		{"ListAccountsPage", func() error { _, err := s.ListAccountsPage(ctx, "", 10); return err }},
+		{"SetAccountClaims", func() error { return s.SetAccountClaims(ctx, "id-alice", claimsOf("role", `"admin"`)) }},
 		{"DeleteAccount", func() error { return s.DeleteAccount(ctx, "id-alice") }},
 	}
 	for _, c := range calls {
@@ -272,5 +277,8 @@ func testCancelled(t *testing.T, s account.Store) {
 	}
 	if _, err := s.AccountByEmail(bg, "bob@example.com"); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("cancelled CreateAccount created bob: %v", err)
+	}
+	if a, err := s.AccountByID(bg, "id-alice"); err != nil || len(a.Claims) != 0 {
+		t.Errorf("after a cancelled SetAccountClaims: %+v, %v; want alice without claims", a, err)
 	}
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,18 +17,28 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/node"
+	"github.com/sessiond/sessiond/session"
 )
 
-var usersGroup = group{name: "users", subs: []string{"add", "list", "delete"}, usage: `usage: sessiond users <subcommand> [flags]
+var usersGroup = group{name: "users", subs: []string{"add", "list", "delete", "claims"}, usage: `usage: sessiond users <subcommand> [flags]
 
   users add [flags] <email>    create an account; the password is read from stdin
                                (asked for without echo on a terminal)
   users list [flags]           list every account, ordered by email
   users delete [flags] <id>    delete an account and end its sessions
+  users claims [flags] <email-or-id> <json>
+                               replace an account's application claims ('{"role":"admin"}';
+                               '{}' removes them): its later logins carry them, its live
+                               sessions from their next refresh (--revoke: revoked instead)
 
 flags of every users subcommand (each also SESSIOND_<FLAG>):
   --store URL                  the store (default bolt://sessiond-data)
   --log-format json|text, --log-level LEVEL (default warn)
+flags of users claims:
+  --claims NAMES               the claims the server issues, as serve's --claims
+  --claims-max-bytes N         as serve's (default 1024)
+  --revoke                     revoke the account's sessions instead of updating them
 `}
 
 func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -33,18 +46,31 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	synopsis := map[string]string{"add": "sessiond users add <email> [flags] (password on stdin)", "list": "sessiond users list [flags]", "delete": "sessiond users delete <id> [flags]"}[sub]
+	synopsis := map[string]string{"add": "sessiond users add <email> [flags] (password on stdin)", "list": "sessiond users list [flags]", "delete": "sessiond users delete <id> [flags]",
+		"claims": `sessiond users claims <email-or-id> '{"role":"admin"}' [--revoke] [flags]`}[sub]
 	var a adminFlags
+	var cl claimsFlags
 	c := newCommand("users "+sub, synopsis, stderr)
+	if sub == "claims" {
+		cl.register(c.fs)
+	}
 	a.register(c.fs)
 	if err := c.parse(rest, stdout, getenv); err != nil {
 		return err
 	}
-	switch want := map[string]int{"add": 1, "list": 0, "delete": 1}[sub]; {
+	switch want := map[string]int{"add": 1, "list": 0, "delete": 1, "claims": 2}[sub]; {
 	case c.nargs() != want:
 		return fmt.Errorf("%w: usage: %s", errUsage, synopsis)
 	}
-	n, err := a.open(ctx, getenv, stderr, nil)
+	var claims map[string]json.RawMessage
+	var mod func(*node.Config)
+	if sub == "claims" {
+		if claims, err = cl.parse(c.arg(1)); err != nil {
+			return err
+		}
+		mod = cl.configure
+	}
+	n, err := a.open(ctx, getenv, stderr, mod)
 	if err != nil {
 		return err
 	}
@@ -82,6 +108,8 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 				return nil
 			}
 		}
+	case "claims":
+		return setAccountClaims(ctx, n, c.arg(0), claims, cl.revoke, stdout)
 	default: // delete
 		id := c.arg(0)
 		if err := acc.Delete(ctx, id); err != nil {
@@ -94,6 +122,90 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stdout, "deleted %s and revoked %d sessions\n", id, len(ids))
 		return nil
 	}
+}
+
+// claimsFlags are the flags of users claims: the claim names and cap the
+// servers run with (so the same SESSIOND_CLAIMS serves both), and --revoke.
+type claimsFlags struct {
+	names    string
+	maxBytes int
+	revoke   bool
+}
+
+func (f *claimsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.names, "claims", "", "comma-separated application claims the server issues (serve's --claims)")
+	fs.IntVar(&f.maxBytes, "claims-max-bytes", session.DefaultMaxClaimsBytes, "cap of a session's application claims, as JSON (serve's --claims-max-bytes)")
+	fs.BoolVar(&f.revoke, "revoke", false, "revoke the account's live sessions instead of updating them at their next refresh")
+}
+
+// list returns the claim names of --claims.
+func (f *claimsFlags) list() []string {
+	var names []string
+	for _, name := range strings.Split(f.names, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func (f *claimsFlags) configure(cfg *node.Config) {
+	cfg.Claims = f.list()
+	cfg.Policy.MaxClaimsBytes = f.maxBytes
+}
+
+// parse reads the claims argument, a JSON object, and refuses a name
+// --claims does not give before anything is opened. (The Manager checks
+// the values and their size again before writing anything.)
+func (f *claimsFlags) parse(arg string) (map[string]json.RawMessage, error) {
+	var claims map[string]json.RawMessage
+	if t := strings.TrimSpace(arg); !strings.HasPrefix(t, "{") || json.Unmarshal([]byte(t), &claims) != nil {
+		return nil, fmt.Errorf(`%w: users claims: %q is not a JSON object (want '{"role":"admin"}', or '{}' to remove them)`, errUsage, clip(arg))
+	}
+	names := f.list()
+	for name := range claims {
+		if !slices.Contains(names, name) {
+			return nil, fmt.Errorf("%w: users claims: claim %q is not one --claims names (give the server's --claims, or SESSIOND_CLAIMS)", errUsage, clip(name))
+		}
+	}
+	return claims, nil
+}
+
+// clip shortens an argument quoted in an error.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// setAccountClaims replaces the claims of the account emailOrID names, and
+// updates or revokes its live sessions (node.Node.SetUserClaims: the
+// account first). Claims the Manager refuses are bad usage; nothing is
+// changed then.
+func setAccountClaims(ctx context.Context, n *node.Node, emailOrID string, claims map[string]json.RawMessage, revoke bool, stdout io.Writer) error {
+	acct, err := n.Accounts().Lookup(ctx, emailOrID)
+	if errors.Is(err, account.ErrNotFound) {
+		return fmt.Errorf("users claims: no account %q", clip(emailOrID))
+	}
+	if err != nil {
+		return err
+	}
+	isAccount, ids, err := n.SetUserClaims(ctx, acct.ID, claims, revoke)
+	switch {
+	case errors.Is(err, session.ErrInvalidClaims):
+		return fmt.Errorf("%w: users claims: %w", errUsage, err)
+	case err != nil:
+		return err
+	case !isAccount:
+		return fmt.Errorf("users claims: account %s was deleted meanwhile", acct.ID)
+	}
+	verb := "updated"
+	if revoke {
+		verb = "revoked"
+	}
+	fmt.Fprintf(stdout, "set the claims of %s (%s) and %s %d sessions\n", acct.ID, acct.Email, verb, len(ids))
+	return nil
 }
 
 // readPassword reads one line from stdin: without echo, after a prompt on

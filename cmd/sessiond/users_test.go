@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/session/sessiontest"
 	"github.com/sessiond/sessiond/store/boltstore"
 )
 
@@ -62,4 +66,126 @@ func TestUsersListFollowsTheCursor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUsersClaims: `users claims` sets an account's claims (named by email
+// or id) in the store and gives them to its live sessions, or with
+// --revoke ends them; another user's session is untouched; a refused
+// change changes nothing.
+func TestUsersClaims(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := &account.Account{ID: "id-lee", Email: "lee@example.com", PasswordHash: "h", CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if err := st.CreateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	var lee []string
+	for range 2 {
+		r := sessiontest.NewRecord(acct.ID, 0) // live: it expires in 2099
+		r.Claims = nil
+		if err := st.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		lee = append(lee, r.ID)
+	}
+	other := sessiontest.NewRecord("someone-else", 0)
+	if err := st.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key := "SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	runClaims := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"users", "claims", "--store", "bolt://" + dir}, args...)...)
+		cmd.Env = append(os.Environ(), key, "SESSIOND_CLAIMS=role,tenant")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	// check reopens the store and compares the account's and each
+	// session's claims (as compact JSON, "" for none; "gone" for a
+	// session no longer stored).
+	check := func(step, wantAccount string, wantSessions map[string]string) {
+		t.Helper()
+		st, err := boltstore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		a, err := st.AccountByID(ctx, acct.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := compactClaims(t, a.Claims); got != wantAccount {
+			t.Errorf("%s: account claims %q, want %q", step, got, wantAccount)
+		}
+		for id, want := range wantSessions {
+			got := "gone"
+			if r, err := st.Get(ctx, id); err == nil {
+				got = compactClaims(t, r.Claims)
+			} else if !errors.Is(err, session.ErrNotFound) {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s: session %s claims %q, want %q", step, id, got, want)
+			}
+		}
+	}
+	otherClaims := compactClaims(t, other.Claims)
+
+	code, out := runClaims("lee@example.com", `{"role":"admin"}`)
+	if code != 0 || out != "set the claims of id-lee (lee@example.com) and updated 2 sessions\n" {
+		t.Fatalf("users claims: exit %d, %q", code, out)
+	}
+	check("by email", `{"role":"admin"}`, map[string]string{lee[0]: `{"role":"admin"}`, lee[1]: `{"role":"admin"}`, other.ID: otherClaims})
+
+	for _, bad := range [][]string{
+		{"id-lee", `{"plan":"gold"}`},
+		{"id-lee", `{"role":"` + strings.Repeat("x", 1100) + `"}`},
+		{"id-lee", `"admin"`},
+		{"--claims-max-bytes", "4096", "id-lee", `{"role":"admin"}`},
+	} {
+		if code, out := runClaims(bad...); code != 2 {
+			t.Errorf("users claims %q: exit %d, want 2; %q", bad, code, out)
+		}
+	}
+	if code, out := runClaims("nobody@example.com", `{}`); code != 1 || !strings.Contains(out, "no account") {
+		t.Errorf("users claims of no account: exit %d, %q", code, out)
+	}
+	check("after refused changes", `{"role":"admin"}`, map[string]string{lee[0]: `{"role":"admin"}`, lee[1]: `{"role":"admin"}`, other.ID: otherClaims})
+
+	code, out = runClaims("id-lee", `{"role":"viewer","tenant":{"id":7}}`, "--revoke")
+	if code != 0 || out != "set the claims of id-lee (lee@example.com) and revoked 2 sessions\n" {
+		t.Fatalf("users claims --revoke: exit %d, %q", code, out)
+	}
+	check("by id, --revoke", `{"role":"viewer","tenant":{"id":7}}`, map[string]string{lee[0]: "gone", lee[1]: "gone", other.ID: otherClaims})
+
+	if code, out := runClaims("id-lee", `{}`); code != 0 || !strings.HasSuffix(out, "updated 0 sessions\n") {
+		t.Fatalf("users claims {}: exit %d, %q", code, out)
+	}
+	check("{}", "", nil)
+}
+
+// compactClaims is claims as one compact JSON object, "" for none.
+func compactClaims(t *testing.T, claims map[string]json.RawMessage) string {
+	t.Helper()
+	if len(claims) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

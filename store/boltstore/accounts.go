@@ -35,10 +35,13 @@ type accountRecord struct {
 	Email        string    `json:"email"`
 	PasswordHash string    `json:"password_hash"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Claims is left out when there are none (and in records written
+	// before accounts had claims).
+	Claims map[string]json.RawMessage `json:"claims,omitempty"`
 }
 
 func encodeAccount(a *account.Account) ([]byte, error) {
-	return json.Marshal(accountRecord{ID: a.ID, Email: a.Email, PasswordHash: a.PasswordHash, CreatedAt: a.CreatedAt})
+	return json.Marshal(accountRecord{ID: a.ID, Email: a.Email, PasswordHash: a.PasswordHash, CreatedAt: a.CreatedAt, Claims: a.Claims})
 }
 
 // decodeAccount copies out of v (bbolt memory is valid only inside the
@@ -48,7 +51,10 @@ func decodeAccount(v []byte) (*account.Account, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return nil, fmt.Errorf("%w: corrupt account record: %w", session.ErrStore, err)
 	}
-	return &account.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt}, nil
+	if len(r.Claims) == 0 {
+		r.Claims = nil
+	}
+	return &account.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, CreatedAt: r.CreatedAt, Claims: r.Claims}, nil
 }
 
 // storeErr wraps a bbolt failure so callers fail closed; errors that are
@@ -192,6 +198,38 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 		return nil, storeErr("list accounts", err)
 	}
 	return out, nil
+}
+
+// SetAccountClaims replaces the claims of the account with id (read,
+// changed and written back in one write transaction), or returns
+// account.ErrNotFound.
+func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: set account claims: %w", err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		byID := tx.Bucket(bucketAccounts)
+		if byID == nil {
+			return account.ErrNotFound
+		}
+		v := byID.Get([]byte(id))
+		if v == nil {
+			return account.ErrNotFound
+		}
+		a, err := decodeAccount(v)
+		if err != nil {
+			return err
+		}
+		a.Claims = claims
+		if v, err = encodeAccount(a); err != nil {
+			return err
+		}
+		return byID.Put([]byte(id), v)
+	})
+	if err != nil {
+		return storeErr("set account claims", err)
+	}
+	return nil
 }
 
 // DeleteAccount removes the account with id, or returns

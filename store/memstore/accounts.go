@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -21,9 +22,24 @@ type accounts struct {
 
 var _ account.Store = (*Store)(nil)
 
+// copyAccount copies a, its claims too, so that nobody shares the stored
+// value's map or bytes.
 func copyAccount(a *account.Account) *account.Account {
 	c := *a
+	c.Claims = copyClaims(a.Claims)
 	return &c
+}
+
+// copyClaims copies claims deeply; nil when there are none.
+func copyClaims(claims map[string]json.RawMessage) map[string]json.RawMessage {
+	if len(claims) == 0 {
+		return nil
+	}
+	c := make(map[string]json.RawMessage, len(claims))
+	for k, v := range claims {
+		c[k] = slices.Clone(v)
+	}
+	return c
 }
 
 // CreateAccount stores a copy of a; account.ErrEmailTaken if its email
@@ -107,6 +123,23 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 		out = append(out, copyAccount(s.acc.byID[s.acc.byEmail[e]]))
 	}
 	return out, nil
+}
+
+// SetAccountClaims replaces the claims of the account with id with a copy
+// of claims, or returns account.ErrNotFound.
+func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: set account claims: %w", err)
+	}
+	c := copyClaims(claims)
+	s.acc.mu.Lock()
+	defer s.acc.mu.Unlock()
+	a, ok := s.acc.byID[id]
+	if !ok {
+		return fmt.Errorf("memstore: set account claims: %w", account.ErrNotFound)
+	}
+	a.Claims = c
+	return nil
 }
 
 // DeleteAccount removes the account with id, or returns

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -22,8 +23,8 @@ func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: create account: %w", err)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO accounts (id, email, password_hash, created_at, created_ns) VALUES ($1, $2, $3, $4, $5)`,
-		a.ID, a.Email, a.PasswordHash, a.CreatedAt.Truncate(time.Microsecond), a.CreatedAt.Nanosecond()%1000)
+	_, err := s.pool.Exec(ctx, `INSERT INTO accounts (id, email, password_hash, created_at, created_ns, claims) VALUES ($1, $2, $3, $4, $5, $6)`,
+		a.ID, a.Email, a.PasswordHash, a.CreatedAt.Truncate(time.Microsecond), a.CreatedAt.Nanosecond()%1000, nullClaims(a.Claims))
 	if code, constraint := pgCode(err); code == codeUniqueViolation {
 		if constraint == "accounts_email_key" {
 			return fmt.Errorf("pgstore: create account: %w", account.ErrEmailTaken)
@@ -36,17 +37,29 @@ func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
 	return nil
 }
 
-const accountCols = `id, email, password_hash, created_at, created_ns`
+const accountCols = `id, email, password_hash, created_at, created_ns, claims`
+
+// nullClaims maps no claims (nil or empty) to NULL; others are stored as
+// a jsonb object.
+func nullClaims(claims map[string]json.RawMessage) any {
+	if len(claims) == 0 {
+		return nil
+	}
+	return claims
+}
 
 func scanAccount(row pgx.Row) (*account.Account, error) {
 	var (
 		a  account.Account
 		ns int32
 	)
-	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.CreatedAt, &ns); err != nil {
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.CreatedAt, &ns, &a.Claims); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = a.CreatedAt.UTC().Add(time.Duration(ns))
+	if len(a.Claims) == 0 {
+		a.Claims = nil
+	}
 	return &a, nil
 }
 
@@ -101,6 +114,23 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 		return nil, wrapErr(ctx, op, err)
 	}
 	return as, nil
+}
+
+// SetAccountClaims replaces the claims of an account (column claims,
+// migration 7); ErrNotFound if there is none.
+func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	const op = "set account claims"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE accounts SET claims = $2 WHERE id = $1`, id, nullClaims(claims))
+	if err != nil {
+		return wrapErr(ctx, op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: %s: %w", op, account.ErrNotFound)
+	}
+	return nil
 }
 
 // DeleteAccount removes an account; ErrNotFound if there is none.

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -42,6 +43,7 @@ const (
 	afEmail   = "e"
 	afHash    = "h"
 	afCreated = "c" // unix nanoseconds
+	afClaims  = "l" // the claims as one JSON object; absent when none
 )
 
 // scriptAccountCreate writes the account KEYS[1] unless it exists.
@@ -50,6 +52,29 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `)
+
+// scriptAccountClaims sets (ARGV[1] not empty) or removes the claims of
+// the account KEYS[1] if it exists: 1 if it did. Checked and written in one
+// step, so it cannot bring back as a stub hash an account a concurrent
+// DeleteAccount removed.
+var scriptAccountClaims = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], '` + afClaims + `')
+else redis.call('HSET', KEYS[1], '` + afClaims + `', ARGV[1]) end
+return 1
+`)
+
+// encodeClaims is the stored form of claims: "" for none.
+func encodeClaims(claims map[string]json.RawMessage) (string, error) {
+	if len(claims) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("account claims: %w", err)
+	}
+	return string(b), nil
+}
 
 // scriptEmailIf runs ARGV[2] ("persist", "claim" or "del") on the email
 // key KEYS[1] if it holds ARGV[1]; 1 if it did.
@@ -77,6 +102,14 @@ func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
 	if err := ctx.Err(); err != nil {
 		return fail(op, err)
 	}
+	fields := []any{afEmail, a.Email, afHash, a.PasswordHash, afCreated, strconv.FormatInt(a.CreatedAt.UnixNano(), 10)}
+	claims, err := encodeClaims(a.Claims)
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if claims != "" {
+		fields = append(fields, afClaims, claims)
+	}
 	ok, err := s.c.SetNX(ctx, s.emailKey(a.Email), a.ID, claimTTL).Result()
 	if err != nil {
 		return fail(op, err)
@@ -86,8 +119,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *account.Account) error {
 	}
 	// From here on the claim is ours: finish or undo even if ctx ends.
 	ctx = context.WithoutCancel(ctx)
-	created, err := scriptAccountCreate.Run(ctx, s.c, []string{s.acctKey(a.ID)},
-		afEmail, a.Email, afHash, a.PasswordHash, afCreated, strconv.FormatInt(a.CreatedAt.UnixNano(), 10)).Int()
+	created, err := scriptAccountCreate.Run(ctx, s.c, []string{s.acctKey(a.ID)}, fields...).Int()
 	if err == nil && created != 1 {
 		s.emailIf(ctx, a.Email, a.ID, "del")
 		return fmt.Errorf("redisstore: %s: %w: %q", op, errIDTaken, a.ID)
@@ -171,7 +203,16 @@ func decodeAccount(id string, m map[string]string) (*account.Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: corrupt account record: %w", session.ErrStore, err)
 	}
-	return &account.Account{ID: id, Email: m[afEmail], PasswordHash: m[afHash], CreatedAt: time.Unix(0, ns).UTC()}, nil
+	a := &account.Account{ID: id, Email: m[afEmail], PasswordHash: m[afHash], CreatedAt: time.Unix(0, ns).UTC()}
+	if c, ok := m[afClaims]; ok {
+		if err := json.Unmarshal([]byte(c), &a.Claims); err != nil {
+			return nil, fmt.Errorf("%w: corrupt account claims: %w", session.ErrStore, err)
+		}
+		if len(a.Claims) == 0 {
+			a.Claims = nil
+		}
+	}
+	return a, nil
 }
 
 // listBound is the ZRANGE BYLEX start of the listing members whose email
@@ -253,6 +294,30 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 		// Resume after the last member read: "(" excludes it.
 		bound = "(" + members[len(members)-1]
 	}
+}
+
+// SetAccountClaims replaces the claims of the account with id (one script
+// on the account's key, so Redis Cluster serves it from one slot), or
+// returns account.ErrNotFound. An account whose creation is in flight
+// (written, its email not yet persisted) is one AccountByID finds, so its
+// claims can be set; if the creation is then undone, they go with it.
+func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	const op = "set account claims"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	v, err := encodeClaims(claims)
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	n, err := scriptAccountClaims.Run(ctx, s.c, []string{s.acctKey(id)}, v).Int()
+	if err != nil {
+		return fail(op, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("redisstore: %s: %w", op, account.ErrNotFound)
+	}
+	return nil
 }
 
 // DeleteAccount removes the account; account.ErrNotFound if there is none.
