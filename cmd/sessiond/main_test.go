@@ -232,7 +232,7 @@ func TestCommandLine(t *testing.T) {
 		{"users claims without the claims", []string{"users", "claims", "lee@example.com"}, "", 2, ``, `users claims <email-or-id>`},
 		{"users claims not an object", []string{"users", "claims", "--claims", "role", "lee@example.com", `["admin"]`}, "", 2, ``, `not a JSON object`},
 		{"users claims of a claim not configured", []string{"users", "claims", "lee@example.com", `{"role":"admin"}`}, "", 2, ``, `claim "role" is not one --claims names`},
-		{"users claims with a claim name given twice", []string{"users", "claims", "--claims", "role,role", "lee@example.com", `{}`}, "", 2, ``, `claim name "role" given twice`},
+		{"users claims with a claim name given twice", []string{"users", "claims", "--claims", "role,role", "lee@example.com", `{}`}, "", 2, ``, `"role" listed twice`},
 		{"users claims with a cap over the limit", []string{"users", "claims", "--claims-max-bytes", "4096", "lee@example.com", `{}`}, "", 2, ``, `claims cap`},
 		{"sessions: unknown subcommand", []string{"sessions", "frob"}, "", 2, ``, `want list or revoke`},
 		{"sessions list without a user", []string{"sessions", "list"}, "", 2, ``, `--user`},
