@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -41,6 +42,55 @@ func ExampleVerifier_Verify() {
 	// Output:
 	// user-42 sid-1 <nil>
 	// true
+}
+
+// Application claims: the signer sets them in Extra, the verifier names
+// the ones it accepts.
+func ExampleVerifier_Verify_applicationClaims() {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ring, err := token.NewKeyRing(token.ES256, now)
+	if err != nil {
+		panic(err)
+	}
+	names := []string{"role", "tenant", "scope"} // from configuration
+	if err := token.CheckClaimNames(names); err != nil {
+		panic(err)
+	}
+	tok, err := ring.Sign(token.Claims{
+		Issuer: "https://auth.example.com", Subject: "user-42", Audience: []string{"api.example.com"},
+		IssuedAt: now, ExpiresAt: now.Add(10 * time.Minute), ID: "jti-1", SessionID: "sid-1",
+		ClientID: "billing-backend",
+		AuthTime: now.Add(-time.Hour),
+		AMR:      []string{"pwd", "otp"},
+		Extra: map[string]json.RawMessage{
+			"role":   json.RawMessage(`"admin"`),
+			"tenant": json.RawMessage(`{"id": 7}`),
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	v := &token.Verifier{
+		Keys: ring, Issuer: "https://auth.example.com", Audience: "api.example.com",
+		Now:    func() time.Time { return now.Add(time.Minute) },
+		Claims: names,
+	}
+	c, err := v.Verify(tok)
+	fmt.Println(c.ClientID, c.AMR, c.AuthTime.Format(time.TimeOnly), err)
+	fmt.Println(string(c.Extra["role"]), string(c.Extra["tenant"]))
+
+	fmt.Println(errors.Is(token.CheckClaimName("password"), token.ErrClaimName))
+	_, err = ring.Sign(token.Claims{
+		Issuer: "https://auth.example.com", Subject: "user-42", Audience: []string{"api.example.com"},
+		IssuedAt: now, ExpiresAt: now.Add(10 * time.Minute), ID: "jti-2", SessionID: "sid-1",
+		Extra: map[string]json.RawMessage{"Sub": json.RawMessage(`"admin"`)},
+	})
+	fmt.Println(errors.Is(err, token.ErrMalformed), errors.Is(err, token.ErrClaimName))
+	// Output:
+	// billing-backend [pwd otp] 11:00:00 <nil>
+	// "admin" {"id":7}
+	// true
+	// true true
 }
 
 func ExampleDeriveRefreshToken() {

@@ -23,8 +23,17 @@ import (
 // without escapes, numbers must be non-negative integers without fraction or
 // exponent, strings must be valid UTF-8 without raw control characters and
 // without lone surrogates in \u escapes.
+//
+// The value of an application claim may be any JSON value (value): the
+// same strings, any RFC 8259 number, true, false, null, arrays and
+// objects nested at most maxValueDepth deep, whose member names may not
+// repeat (compared after unescaping, as a decoder would see them).
 
-var errJSON = errors.New("invalid JSON")
+var (
+	errJSON      = errors.New("invalid JSON")
+	errDepth     = errors.New("JSON nested too deep")
+	errDupMember = errors.New("duplicate member name in a JSON object")
+)
 
 type scanner struct {
 	b     []byte
@@ -253,4 +262,183 @@ func (s *scanner) numericDate() (int64, error) {
 		}
 	}
 	return n, nil
+}
+
+// maxValueDepth is the deepest nesting of arrays and objects in the value
+// of an application claim.
+const maxValueDepth = 32
+
+// checkValue reports whether b is exactly one JSON value, as value reads
+// it, with optional whitespace around it.
+func checkValue(b []byte) error {
+	s := scanner{b: b}
+	s.ws()
+	if err := s.value(0); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// value reads one JSON value at nesting depth depth (0 for a claim's
+// value) and leaves the scanner just after it.
+func (s *scanner) value(depth int) error {
+	if s.i >= len(s.b) {
+		return errJSON
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		var tmp [64]byte
+		_, err := s.str(tmp[:0])
+		return err
+	case c == '{' || c == '[':
+		if depth >= maxValueDepth {
+			return errDepth
+		}
+		s.i++
+		if c == '{' {
+			return s.object(depth)
+		}
+		return s.array(depth)
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return errJSON
+}
+
+// object reads the members of an object whose '{' has been consumed.
+// Member names are compared after unescaping: "a" and "\u0061" are the
+// same name to every decoder, so a repeat of either is refused.
+func (s *scanner) object(depth int) error {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	var names []string       // the first few names, searched in order
+	var many map[string]bool // all names, once there are more
+	for {
+		s.ws()
+		n, err := s.str(nil)
+		if err != nil {
+			return err
+		}
+		switch {
+		case many != nil:
+			if many[string(n)] {
+				return errDupMember
+			}
+			many[string(n)] = true
+		default:
+			for _, p := range names {
+				if p == string(n) {
+					return errDupMember
+				}
+			}
+			names = append(names, string(n))
+			if len(names) > 16 {
+				many = make(map[string]bool, 2*len(names))
+				for _, p := range names {
+					many[p] = true
+				}
+			}
+		}
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return errJSON
+		}
+		s.i++
+		s.ws()
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i < len(s.b) && s.b[s.i] == '}' {
+			s.i++
+			return nil
+		}
+		if s.i >= len(s.b) || s.b[s.i] != ',' {
+			return errJSON
+		}
+		s.i++
+	}
+}
+
+// array reads the elements of an array whose '[' has been consumed.
+func (s *scanner) array(depth int) error {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i < len(s.b) && s.b[s.i] == ']' {
+			s.i++
+			return nil
+		}
+		if s.i >= len(s.b) || s.b[s.i] != ',' {
+			return errJSON
+		}
+		s.i++
+	}
+}
+
+// literal reads true, false or null. What follows is checked by the
+// caller: a member or element separator, or the end.
+func (s *scanner) literal(lit string) error {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		return errJSON
+	}
+	s.i += len(lit)
+	return nil
+}
+
+// number reads an RFC 8259 number: -? (0 | [1-9][0-9]*) (. [0-9]+)?
+// ([eE] [+-]? [0-9]+)?. A leading zero followed by a digit ends the number
+// at the zero, and the caller then refuses the digit.
+func (s *scanner) number() error {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.digits() == 0:
+		return errJSON
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return errJSON
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return errJSON
+		}
+	}
+	return nil
+}
+
+// digits consumes a run of decimal digits and returns its length.
+func (s *scanner) digits() int {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - start
 }

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // minRSABits is the smallest RSA modulus accepted for signing or verifying.
@@ -462,7 +464,9 @@ func (r *KeyRing) JWKS() ([]byte, error) {
 	return json.Marshal(set)
 }
 
-// wireHeader and wireClaims fix the member order of what Sign emits.
+// wireHeader and wireClaims fix the member order of what Sign emits. The
+// optional members are omitted when unset, so claims without them encode
+// exactly as before they existed.
 type wireHeader struct {
 	Alg Algorithm `json:"alg"`
 	Kid string    `json:"kid"`
@@ -477,6 +481,10 @@ type wireClaims struct {
 	Iat int64  `json:"iat"`
 	Jti string `json:"jti"`
 	Sid string `json:"sid"`
+
+	ClientID string   `json:"client_id,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
 // Sign issues an access token for c with the key active at c.IssuedAt (so
@@ -486,10 +494,19 @@ type wireClaims struct {
 // {"alg","kid","typ":"at+jwt"} in that order, claims as described on
 // Claims. It refuses (ErrMalformed)
 // claims that Verify would refuse: empty iss, sub, jti, sid or audience, a
-// missing or out-of-range iat, or exp not after iat. Times are truncated to
-// whole seconds.
+// missing or out-of-range iat, or exp not after iat; an auth_time before
+// 1970 or after 9999; more than 16 amr values or an empty one; client_id or
+// an amr value that is not valid UTF-8; an Extra name that CheckClaimNames
+// refuses (the error also wraps ErrClaimName) or a value that is not exactly
+// one strict JSON value (see Claims.Extra). Times are truncated to whole
+// seconds. Extra members follow the others, sorted by name, their values
+// in compact JSON, so equal claims always encode the same.
+//
+// Signing does not check that a Verifier will accept the Extra names: it
+// must list them in its Claims.
 func (r *KeyRing) Sign(c Claims) (string, error) {
-	if err := checkClaimsToSign(c); err != nil {
+	p, err := encodeClaims(c)
+	if err != nil {
 		return "", err
 	}
 	s := r.load()
@@ -501,16 +518,6 @@ func (r *KeyRing) Sign(c Claims) (string, error) {
 	h, err := json.Marshal(wireHeader{Alg: k.alg, Kid: k.id, Typ: "at+jwt"})
 	if err != nil {
 		return "", fmt.Errorf("token: encoding header: %w", err)
-	}
-	w := wireClaims{Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Jti: c.ID, Sid: c.SessionID}
-	if len(c.Audience) == 1 {
-		w.Aud = c.Audience[0]
-	} else {
-		w.Aud = c.Audience
-	}
-	p, err := json.Marshal(w)
-	if err != nil {
-		return "", fmt.Errorf("token: encoding claims: %w", err)
 	}
 	enc := base64.RawURLEncoding
 	buf := make([]byte, 0, enc.EncodedLen(len(h))+enc.EncodedLen(len(p))+2+enc.EncodedLen(512))
@@ -526,30 +533,103 @@ func (r *KeyRing) Sign(c Claims) (string, error) {
 	return string(buf), nil
 }
 
-func checkClaimsToSign(c Claims) error {
+// encodeClaims checks c (checkClaimsToSign) and returns the claims set
+// Sign signs.
+func encodeClaims(c Claims) ([]byte, error) {
+	names, err := checkClaimsToSign(c)
+	if err != nil {
+		return nil, err
+	}
+	w := wireClaims{Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Jti: c.ID, Sid: c.SessionID,
+		ClientID: c.ClientID, AMR: c.AMR}
+	if len(c.Audience) == 1 {
+		w.Aud = c.Audience[0]
+	} else {
+		w.Aud = c.Audience
+	}
+	if !c.AuthTime.IsZero() {
+		w.AuthTime = c.AuthTime.Unix()
+	}
+	p, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("token: encoding claims: %w", err)
+	}
+	if len(names) == 0 {
+		return p, nil
+	}
+	b := bytes.NewBuffer(make([]byte, 0, len(p)+64*len(names)))
+	b.Write(p[:len(p)-1]) // without its closing brace
+	for _, n := range names {
+		// A valid name needs no escaping (CheckClaimName).
+		b.WriteString(`,"`)
+		b.WriteString(n)
+		b.WriteString(`":`)
+		if err := json.Compact(b, c.Extra[n]); err != nil {
+			return nil, fmt.Errorf("token: encoding claim %q: %w", n, err)
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// checkClaimsToSign refuses claims Verify would refuse, and returns the
+// names of c.Extra, sorted.
+func checkClaimsToSign(c Claims) ([]string, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: cannot sign: %s", ErrMalformed, why) }
 	switch {
 	case c.Issuer == "":
-		return bad("empty issuer")
+		return nil, bad("empty issuer")
 	case c.Subject == "":
-		return bad("empty subject")
+		return nil, bad("empty subject")
 	case c.ID == "":
-		return bad("empty token id (jti)")
+		return nil, bad("empty token id (jti)")
 	case c.SessionID == "":
-		return bad("empty session id (sid)")
+		return nil, bad("empty session id (sid)")
 	case len(c.Audience) == 0:
-		return bad("no audience")
+		return nil, bad("no audience")
 	case c.IssuedAt.Unix() <= 0 || c.IssuedAt.Unix() > maxNumericDate:
-		return bad("issued-at missing or out of range")
+		return nil, bad("issued-at missing or out of range")
 	case c.ExpiresAt.Unix() <= c.IssuedAt.Unix() || c.ExpiresAt.Unix() > maxNumericDate:
-		return bad("expiry not after issued-at or out of range")
+		return nil, bad("expiry not after issued-at or out of range")
+	case !utf8.ValidString(c.ClientID):
+		return nil, bad("client_id is not valid UTF-8")
+	case !c.AuthTime.IsZero() && (c.AuthTime.Unix() <= 0 || c.AuthTime.Unix() > maxNumericDate):
+		return nil, bad("auth_time out of range")
+	case len(c.AMR) > maxAMR:
+		return nil, bad(fmt.Sprintf("%d amr values, at most %d", len(c.AMR), maxAMR))
 	}
 	for _, a := range c.Audience {
 		if a == "" {
-			return bad("empty audience value")
+			return nil, bad("empty audience value")
 		}
 	}
-	return nil
+	for _, m := range c.AMR {
+		if m == "" || !utf8.ValidString(m) {
+			return nil, bad(fmt.Sprintf("amr value %q is empty or not valid UTF-8", m))
+		}
+	}
+	if len(c.Extra) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, len(c.Extra))
+	for n := range c.Extra {
+		// Insertion sort: a token carries a handful of claims.
+		i := len(names)
+		names = append(names, n)
+		for ; i > 0 && names[i-1] > n; i-- {
+			names[i] = names[i-1]
+		}
+		names[i] = n
+	}
+	if err := CheckClaimNames(names); err != nil {
+		return nil, fmt.Errorf("%w: cannot sign: %w", ErrMalformed, err)
+	}
+	for _, n := range names {
+		if err := checkValue(c.Extra[n]); err != nil {
+			return nil, fmt.Errorf("%w: cannot sign: claim %q: %w", ErrMalformed, n, err)
+		}
+	}
+	return names, nil
 }
 
 func (k *key) sign(input []byte) ([]byte, error) {

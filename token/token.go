@@ -2,9 +2,27 @@
 // ring that signs them, and encodes the opaque refresh tokens.
 //
 // Access tokens are JWTs in JWS compact serialisation following the RFC 9068
-// profile: header {"alg","kid","typ":"at+jwt"} and the claims iss, sub, aud,
-// exp, iat, jti and sid. Nothing else is issued, so nothing else is accepted:
-// [Verifier.Verify] refuses any other header parameter or claim.
+// profile: header {"alg","kid","typ":"at+jwt"}, the claims iss, sub, aud,
+// exp, iat, jti and sid, where known client_id, auth_time and amr, and the
+// application claims the operator configured (role, tenant, scope, ...).
+// Nothing else is issued, so nothing else is accepted: [Verifier.Verify]
+// refuses any other header parameter or claim, including an application
+// claim that is not in its [Verifier.Claims].
+//
+// # Application claims
+//
+// An application claim is named by the operator and carries any JSON value
+// ([Claims.Extra]). Its name must pass [CheckClaimName]: 1 to 64 characters
+// of A-Z a-z 0-9 _ . : / -, starting with a letter (so collision-resistant
+// URI names such as "https://example.com/roles" are allowed), not a
+// registered or reserved claim name in any letter case, and nothing that
+// looks like a secret (password, token, ...): access tokens are readable by
+// anyone who holds them. [KeyRing.Sign] emits application claims sorted by
+// name, in compact JSON, after the registered ones; [Verifier.Verify]
+// validates each value as exactly one strict JSON value (RFC 8259, strings
+// valid UTF-8 without lone surrogates, no member name twice in an object,
+// at most 32 levels deep) and returns it raw. [KeyRing.Sign] refuses a
+// value that Verify would refuse.
 //
 // Why a narrow, hand-written verifier rather than a JOSE library: general
 // libraries decode into maps or reflection-driven structs, which accept
@@ -53,9 +71,7 @@ import (
 // Algorithm is a JWS "alg" value supported by sessiond.
 type Algorithm string
 
-// The supported algorithms. A sessiond server makes ES256 keys unless told
-// otherwise (node.DefaultSigningAlg), since it is the one asymmetric
-// algorithm nearly every JWT verifier checks; HS256 is for library mode
+// The supported algorithms. EdDSA is the default; HS256 is for library mode
 // only, with a secret of at least 32 bytes.
 const (
 	EdDSA Algorithm = "EdDSA" // Ed25519 (RFC 8037)
@@ -64,9 +80,10 @@ const (
 	HS256 Algorithm = "HS256" // HMAC-SHA256, secrets >= 32 bytes
 )
 
-// Claims of an access token. On the wire: iss sub aud exp iat jti sid, with
-// exp and iat as NumericDate (whole seconds) and aud a string when it holds
-// one value, an array otherwise.
+// Claims of an access token. On the wire, in this order: iss sub aud exp
+// iat jti sid, then client_id auth_time amr when set, then the Extra
+// members sorted by name; exp, iat and auth_time as NumericDate (whole
+// seconds), aud a string when it holds one value, an array otherwise.
 type Claims struct {
 	Issuer    string    // iss
 	Subject   string    // sub: the user
@@ -75,15 +92,24 @@ type Claims struct {
 	IssuedAt  time.Time // iat
 	ID        string    // jti
 	SessionID string    // sid
-	// ClientID is client_id (RFC 9068): the client the token was issued
-	// to. Empty: absent.
+
+	// ClientID is client_id (RFC 9068 §2.2): the OAuth client the token
+	// was issued to, that is the service client that minted the session,
+	// or sessiond's own client id for its logins. "" means absent.
 	ClientID string
-	// AuthTime is auth_time: when the user last authenticated. Zero: absent.
+	// AuthTime is auth_time (RFC 9068 §2.2.1, OIDC Core §2): when the user
+	// authenticated, whole seconds. The zero time means absent. It is not
+	// compared with iat: a session refreshed on a node whose clock is a
+	// little behind may carry an auth_time after its iat.
 	AuthTime time.Time
-	// AMR is amr (RFC 8176): how the user authenticated. Nil: absent.
+	// AMR is amr (RFC 8176): the authentication method references, such as
+	// "pwd", "otp", "mfa", "hwk"; each non-empty, at most 16. nil or empty
+	// means absent.
 	AMR []string
-	// Extra holds the operator's configured application claims (role,
-	// tenant, ...), each value one JSON value.
+	// Extra holds the application claims, by name, each value one JSON
+	// value (string, number, boolean, null, array or object) exactly as on
+	// the wire. Names must pass CheckClaimName; Verify returns only the
+	// names of its Verifier.Claims. nil or empty means none.
 	Extra map[string]json.RawMessage
 }
 
@@ -116,6 +142,10 @@ var (
 	// ErrWeakKey: an HMAC secret, master key or derivation key shorter than
 	// required, or an RSA key below 2048 bits.
 	ErrWeakKey = errors.New("token: key too weak")
+	// ErrClaimName: a name that may not be an application claim (see
+	// CheckClaimName), or two names that differ only in letter case. Sign
+	// wraps it together with ErrMalformed.
+	ErrClaimName = errors.New("token: claim name not allowed")
 	// ErrSealed: a sealed key ring cannot be opened: wrong master key, or
 	// the blob was modified or is not a sealed ring.
 	ErrSealed = errors.New("token: cannot open sealed key ring (wrong master key or corrupted data)")

@@ -9,16 +9,18 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
+	"sync"
 	"time"
 )
 
 // Verifier checks access tokens issued by a KeyRing. Every field is pinned:
 // there is no option to skip a check. A Verifier is safe for concurrent use
-// once configured; its zero value (no Keys, Issuer, Audience) refuses every
-// token.
+// once configured, and must not be copied after its first use; its zero
+// value (no Keys, Issuer, Audience) refuses every token.
 type Verifier struct {
 	// Keys is the ring whose keys verify tokens. The key named by the
 	// header's kid decides the algorithm.
@@ -35,8 +37,17 @@ type Verifier struct {
 	// MaxLen is the longest token accepted, in bytes; longer ones are
 	// refused (ErrTooLarge) before any parsing. 0 means 4096.
 	MaxLen int
-	// Claims (stand-in until the claims branch lands).
+	// Claims names the application claims a token may carry, returned in
+	// Claims.Extra; any other claim is refused, as a forgery. The names
+	// must pass CheckClaimNames: if they do not (a registered name such as
+	// "sub", a case variant of another, "password", ...), every token is
+	// refused with an error wrapping ErrClaimName. Claims is read once, at
+	// the first Verify: set it before, and do not change it after.
 	Claims []string
+
+	appOnce sync.Once
+	app     map[string]string // Claims, each name mapped to itself
+	appErr  error
 }
 
 const (
@@ -67,13 +78,28 @@ var b64url = func() (t [256]bool) {
 //   - an unknown or retired kid (ErrUnknownKey), an alg other than the key's
 //     (ErrAlgorithm), a bad signature (ErrSignature);
 //   - claims that are not exactly those sessiond issues: since sessiond is
-//     the only issuer, any other member (nbf, "Sub", ...) is a forgery and is
-//     refused, as are duplicates and wrong JSON types (ErrMalformed); iss, sub,
-//     aud, exp, iat, jti and sid are all required;
+//     the only issuer, any other member (nbf, "Sub", an application claim
+//     not in Claims, ...) is a forgery and is refused, as are duplicates and
+//     wrong JSON types (ErrMalformed); iss, sub, aud, exp, iat, jti and sid
+//     are all required; client_id (a non-empty string), auth_time (a
+//     NumericDate), amr (a non-empty array of at most 16 non-empty
+//     strings) and the application claims (each one strict JSON value) are
+//     optional, so tokens issued before them still verify;
 //   - a wrong iss (ErrIssuer), an aud without Audience (ErrAudience), exp
 //     passed or iat in the future beyond the leeway (ErrExpired,
 //     ErrNotYetValid).
+//
+// A Verifier whose Claims do not pass CheckClaimNames refuses every token
+// (ErrClaimName).
 func (v *Verifier) Verify(token string) (Claims, error) {
+	var app map[string]string
+	if len(v.Claims) > 0 {
+		v.appOnce.Do(v.initClaims)
+		if v.appErr != nil {
+			return Claims{}, v.appErr
+		}
+		app = v.app
+	}
 	maxLen := v.MaxLen
 	if maxLen <= 0 {
 		maxLen = defaultMaxLen
@@ -98,11 +124,23 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if !hdr.hasTyp || !validTyp(hdr.typ) {
 		return Claims{}, fmt.Errorf("%w: typ must be at+jwt", ErrHeader)
 	}
-	c, err := parseClaims(payload, v.Issuer, v.Audience)
+	c, err := parseClaims(payload, v.Issuer, v.Audience, app)
 	if err != nil {
 		return Claims{}, err
 	}
 	return c, v.check(&c, t)
+}
+
+// initClaims builds the set of application claim names, once.
+func (v *Verifier) initClaims() {
+	if err := CheckClaimNames(v.Claims); err != nil {
+		v.appErr = fmt.Errorf("verifier Claims: %w", err)
+		return
+	}
+	v.app = make(map[string]string, len(v.Claims))
+	for _, n := range v.Claims {
+		v.app[n] = n
+	}
 }
 
 func validTyp(t []byte) bool {
@@ -371,21 +409,38 @@ const (
 	cIat
 	cJti
 	cSid
-	cAll = cIss | cSub | cAud | cExp | cIat | cJti | cSid
+	cClientID
+	cAuthTime
+	cAMR
+	cRequired = cIss | cSub | cAud | cExp | cIat | cJti | cSid
 )
+
+// maxAMR is the most amr values a token may carry.
+const maxAMR = 16
 
 var errClaims = errors.New("claims")
 
-// parseClaims reads exactly the claims sessiond issues. Any other member is
-// refused: sessiond is the only issuer of these tokens, so an unknown claim
-// can only come from a forgery or a confused issuer.
+// parseClaims reads exactly the claims sessiond issues: the registered
+// ones and the application claims named in app (nil for none), each name
+// mapped to itself. Any other member is refused: sessiond is the only
+// issuer of these tokens, so an unknown claim can only come from a forgery
+// or a confused issuer.
 //
 // When iss or an aud value equals wantIss or wantAud, the returned claims
-// share those strings instead of allocating copies; sub, jti and sid share
-// one allocation. Both only save allocations on the hot path.
-func parseClaims(b []byte, wantIss, wantAud string) (Claims, error) {
+// share those strings instead of allocating copies; sub, jti, sid,
+// client_id and the amr values share one allocation, the Extra values
+// another, and Extra's keys are app's strings. All of it only saves
+// allocations on the hot path.
+func parseClaims(b []byte, wantIss, wantAud string, app map[string]string) (Claims, error) {
 	var c Claims
-	var sub, jti, sid []byte
+	var sub, jti, sid, clientID []byte
+	// amr values are copied, not kept as views: storing a view through a
+	// slice would make b, the caller's stack buffer, escape to the heap.
+	var amrBuf [128]byte
+	var amrLens [maxAMR]int
+	amr, namr := amrBuf[:0], 0
+	var extBuf [8]extraSpan
+	ext := extBuf[:0]
 	bad := func(why string, err error) error {
 		if err != nil {
 			return fmt.Errorf("%w: %w: %s: %w", ErrMalformed, errClaims, why, err)
@@ -421,15 +476,35 @@ func parseClaims(b []byte, wantIss, wantAud string) (Claims, error) {
 			bit = cJti
 		case "sid":
 			bit = cSid
+		case "client_id":
+			bit = cClientID
+		case "auth_time":
+			bit = cAuthTime
+		case "amr":
+			bit = cAMR
 		default:
-			return c, bad(fmt.Sprintf("unknown claim %q", clip(name)), nil)
+			n, ok := app[string(name)]
+			if !ok {
+				return c, bad(fmt.Sprintf("unknown claim %q", clip(name)), nil)
+			}
+			for _, e := range ext {
+				if e.name == n {
+					return c, bad(fmt.Sprintf("duplicate claim %q", clip(name)), nil)
+				}
+			}
+			start := s.i
+			if err := s.value(0); err != nil {
+				return c, bad(clip(name), err)
+			}
+			ext = append(ext, extraSpan{n, start, s.i})
+			continue
 		}
 		if seen&bit != 0 {
 			return c, bad(fmt.Sprintf("duplicate claim %q", clip(name)), nil)
 		}
 		seen |= bit
 		switch bit {
-		case cIss, cSub, cJti, cSid:
+		case cIss, cSub, cJti, cSid, cClientID:
 			v, err := s.str(nil)
 			if err != nil {
 				return c, bad(clip(name), err)
@@ -450,17 +525,26 @@ func parseClaims(b []byte, wantIss, wantAud string) (Claims, error) {
 				jti = v
 			case cSid:
 				sid = v
+			case cClientID:
+				clientID = v
 			}
-		case cExp, cIat:
+		case cExp, cIat, cAuthTime:
 			n, err := s.numericDate()
 			if err != nil {
 				return c, bad(string(name)+" is not a NumericDate", err)
 			}
 			t := time.Unix(n, 0).UTC()
-			if bit == cExp {
+			switch bit {
+			case cExp:
 				c.ExpiresAt = t
-			} else {
+			case cIat:
 				c.IssuedAt = t
+			default:
+				c.AuthTime = t
+			}
+		case cAMR:
+			if amr, namr, err = s.strArray(amr, amrLens[:]); err != nil {
+				return c, bad("amr", err)
 			}
 		case cAud:
 			if c.Audience, err = s.audience(wantAud); err != nil {
@@ -471,15 +555,78 @@ func parseClaims(b []byte, wantIss, wantAud string) (Claims, error) {
 	if err := s.end(); err != nil {
 		return c, bad("trailing data", err)
 	}
-	if seen != cAll {
+	if seen&cRequired != cRequired {
 		return c, bad("missing required claim", nil)
 	}
 	var buf [256]byte
-	all := string(append(append(append(buf[:0], sub...), jti...), sid...))
-	c.Subject = all[:len(sub)]
-	c.ID = all[len(sub) : len(sub)+len(jti)]
-	c.SessionID = all[len(sub)+len(jti):]
+	all := append(append(append(append(append(buf[:0], sub...), jti...), sid...), clientID...), amr...)
+	str := string(all)
+	c.Subject, str = str[:len(sub)], str[len(sub):]
+	c.ID, str = str[:len(jti)], str[len(jti):]
+	c.SessionID, str = str[:len(sid)], str[len(sid):]
+	c.ClientID, str = str[:len(clientID)], str[len(clientID):]
+	if namr > 0 {
+		c.AMR = make([]string, namr)
+		for i, n := range amrLens[:namr] {
+			c.AMR[i], str = str[:n], str[n:]
+		}
+	}
+	if len(ext) > 0 {
+		n := 0
+		for _, e := range ext {
+			n += e.end - e.start
+		}
+		raw := make([]byte, 0, n)
+		c.Extra = make(map[string]json.RawMessage, len(ext))
+		for _, e := range ext {
+			i := len(raw)
+			raw = append(raw, s.b[e.start:e.end]...)
+			c.Extra[e.name] = json.RawMessage(raw[i:len(raw):len(raw)])
+		}
+	}
 	return c, nil
+}
+
+// extraSpan is an application claim found by parseClaims: its name (the
+// configured string) and where its value is in the claims set.
+type extraSpan struct {
+	name       string
+	start, end int
+}
+
+// strArray reads a non-empty array of at most len(lens) non-empty
+// strings, appending their bytes to dst and their lengths to lens, and
+// returns dst and how many strings it read.
+func (s *scanner) strArray(dst []byte, lens []int) ([]byte, int, error) {
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		return nil, 0, errJSON
+	}
+	s.i++
+	n := 0
+	for {
+		s.ws()
+		if n > 0 {
+			if s.i < len(s.b) && s.b[s.i] == ']' {
+				s.i++
+				return dst, n, nil
+			}
+			if s.i >= len(s.b) || s.b[s.i] != ',' {
+				return nil, 0, errJSON
+			}
+			s.i++
+			s.ws()
+		}
+		v, err := s.str(nil)
+		if err != nil || len(v) == 0 {
+			return nil, 0, errJSON
+		}
+		if n == len(lens) {
+			return nil, 0, fmt.Errorf("more than %d values", len(lens))
+		}
+		dst = append(dst, v...)
+		lens[n] = len(v)
+		n++
+	}
 }
 
 // audience reads aud: a non-empty string or a non-empty array of them.
