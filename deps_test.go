@@ -98,6 +98,10 @@ var layers = map[string]layer{
 	"e2e":          {uses: nil, allow: []string{"any"}}, // end-to-end tests only: their imports are test imports
 	"faults":       {uses: nil, allow: []string{"std"}}, // the fault-injection suite: tests only, a doc.go
 	"ui":           {uses: nil, allow: []string{"std"}}, // embed, io/fs and net/http serve the pages
+	// examples/...: programs that use sessiond as an application would,
+	// through its public packages only.
+	"examples/...": {uses: []string{"node", "server", "httpauth", "session", "account", "token", "audit", "ratelimit", "store/..."},
+		allow: []string{"any"}},
 }
 
 // matches reports whether pkg is one of the packages pattern names.
@@ -304,6 +308,13 @@ func TestLayerRules(t *testing.T) {
 		{"cmd/sessiond", "@node", true},
 		{"cmd/sessiond", "@store/pgstore", true},
 		{"cmd/sessiond", "@ui", false},
+
+		{"examples/gobackend", "@httpauth", true},
+		{"examples/gobackend", "@session", true},
+		{"examples/gobackend", "github.com/golang-jwt/jwt/v5", true},
+		{"examples/gobackend", "@internal/testenv", false},
+		{"examples/gobackend", "@cmd/sessiond", false},
+		{"examples/express", "@ui", false},
 	}
 	for _, tt := range tests {
 		imp := tt.imp
