@@ -88,10 +88,16 @@ func (s *Server) writeCookieTokens(w http.ResponseWriter, t *session.Tokens) {
 
 // clearCookies ends cookie mode in this browser: both cookies deleted, and
 // Clear-Site-Data so the browser drops any copy it holds (all cookies of
-// the site: sessiond is meant to have its own origin).
-func clearCookies(w http.ResponseWriter) {
+// the site: sessiond is meant to have its own origin). Not for a page of a
+// CORS origin: that origin is on the same site as sessiond (cookie mode
+// works nowhere else), and browsers apply Clear-Site-Data to every cookie
+// of the registrable domain, which would log the user out of the
+// application's own cookies too.
+func (s *Server) clearCookies(w http.ResponseWriter, r *http.Request) {
 	httpauth.ClearSessionCookies(w)
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	if !s.corsListed(r) {
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+	}
 }
 
 // corsListed reports whether r comes from a page of a CORS origin.

@@ -418,3 +418,36 @@ func TestCORSOriginsConfig(t *testing.T) {
 		t.Fatalf("New with a bad CORS origin: %v", err)
 	}
 }
+
+// TestCORSLogoutLeavesTheSitesCookies: a cookie logout from a page of a
+// CORS origin deletes sessiond's two cookies but sends no Clear-Site-Data,
+// which browsers apply to every cookie of the registrable domain (the
+// application's own, on its sibling host); from sessiond's own origin it
+// still does.
+func TestCORSLogoutLeavesTheSitesCookies(t *testing.T) {
+	e := corsEnv(t)
+	for _, tc := range []struct {
+		name      string
+		headers   map[string]string
+		clearSite bool
+	}{
+		{"from a CORS origin", map[string]string{"Origin": "https://app.example.com", "Sec-Fetch-Site": "same-site"}, false},
+		{"from sessiond's origin", map[string]string{"Sec-Fetch-Site": "same-origin"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar, l := e.cookieLogin(randomName("u") + "@example.com")
+			r := e.cdo(creq{method: "POST", path: "/v1/logout", cookies: map[string]string{httpauth.AccessCookie: jar[httpauth.AccessCookie]},
+				csrf: str(l, "csrf_token"), headers: tc.headers})
+			if r.status != 200 {
+				t.Fatalf("logout: %d %s", r.status, r.raw)
+			}
+			set := setCookies(t, r.header)
+			if at, rt := set[httpauth.AccessCookie], set[httpauth.RefreshCookie]; at == nil || rt == nil || at.MaxAge != -1 || rt.MaxAge != -1 {
+				t.Fatalf("logout did not delete both cookies: %v", r.header.Values("Set-Cookie"))
+			}
+			if got := r.header.Get("Clear-Site-Data") != ""; got != tc.clearSite {
+				t.Fatalf("Clear-Site-Data %q, want it: %v", r.header.Get("Clear-Site-Data"), tc.clearSite)
+			}
+		})
+	}
+}
