@@ -138,6 +138,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	})
 }
 
+// allowOrigin lets the page of origin read the answer, credentials included.
 func allowOrigin(h http.Header, origin string) {
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Credentials", "true")
