@@ -30,8 +30,8 @@ type cookieTokenResponse struct {
 }
 
 // initBrowser sets up what browsers need: the session-bound CSRF token rule
-// (its key derived from the master key) and the cross-origin protection
-// with the configured trusted origins.
+// (its key derived from the master key), the cross-origin protection
+// with the configured trusted origins, and the CORS origins.
 func (s *Server) initBrowser(cfg Config) error {
 	s.csrf = &httpauth.CSRF{Key: s.node.DeriveKey("csrf")}
 	s.auth.CSRF = s.csrf
@@ -41,6 +41,11 @@ func (s *Server) initBrowser(cfg Config) error {
 			return fmt.Errorf("%w: trusted origin: %w", node.ErrConfig, err)
 		}
 	}
+	p, err := newCORSPolicy(cfg.CORSOrigins)
+	if err != nil {
+		return fmt.Errorf("%w: %w", node.ErrConfig, err)
+	}
+	s.corsPolicy = p
 	return nil
 }
 
@@ -48,10 +53,13 @@ func (s *Server) initBrowser(cfg Config) error {
 // mode: net/http's CrossOriginProtection (Sec-Fetch-Site, else Origin
 // against Host). A refusal is answered 403 in JSON and audited with its
 // reason. Requests without either header (curl, servers) pass: they are not
-// browsers, and carry no ambient cookies an attacker could ride.
+// browsers, and carry no ambient cookies an attacker could ride. A CORS
+// origin (Config.CORSOrigins) passes like a trusted origin: its pages call
+// the API on purpose; a request of theirs authenticated by the access
+// cookie still needs the CSRF token (the second layer, in httpauth).
 func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.cop.Check(r); err != nil {
+		if err := s.cop.Check(r); err != nil && !s.corsListed(r) {
 			reason := "cross_origin"
 			if r.Header.Get("Sec-Fetch-Site") != "" {
 				reason += ": Sec-Fetch-Site " + r.Header.Get("Sec-Fetch-Site")
@@ -80,23 +88,36 @@ func (s *Server) writeCookieTokens(w http.ResponseWriter, t *session.Tokens) {
 
 // clearCookies ends cookie mode in this browser: both cookies deleted, and
 // Clear-Site-Data so the browser drops any copy it holds (all cookies of
-// the site: sessiond is meant to have its own origin).
-func clearCookies(w http.ResponseWriter) {
+// the site: sessiond is meant to have its own origin). Not for a page of a
+// CORS origin: that origin is on the same site as sessiond (cookie mode
+// works nowhere else), and browsers apply Clear-Site-Data to every cookie
+// of the registrable domain, which would log the user out of the
+// application's own cookies too.
+func (s *Server) clearCookies(w http.ResponseWriter, r *http.Request) {
 	httpauth.ClearSessionCookies(w)
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	if !s.corsListed(r) {
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+	}
+}
+
+// corsListed reports whether r comes from a page of a CORS origin.
+func (s *Server) corsListed(r *http.Request) bool {
+	_, ok := s.corsPolicy.match(r.Header.Get("Origin"))
+	return ok
 }
 
 // handleCSRF hands out the CSRF token of the caller's session. A browser
-// request from another origin is refused even though GET is safe: CORS and
-// Cross-Origin-Resource-Policy already keep the answer from such a page, and
-// this keeps it so should either ever be loosened.
+// request from another origin is refused even though GET is safe, unless
+// it comes from a CORS origin (whose pages need the token for cookie mode):
+// CORS and Cross-Origin-Resource-Policy already keep the answer from any
+// other page, and this keeps it so should either ever be loosened.
 func (s *Server) handleCSRF(w http.ResponseWriter, r *http.Request) {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	switch site := r.Header.Get("Sec-Fetch-Site"); {
+	case site == "", site == "same-origin", site == "none", s.corsListed(r):
 	default:
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
-			Reason: "cross_origin: csrf token requested from Sec-Fetch-Site " + r.Header.Get("Sec-Fetch-Site")})
-		httpauth.WriteError(w, http.StatusForbidden, httpauth.CodeCSRFFailed, "the CSRF token is only handed to pages of this origin")
+			Reason: "cross_origin: csrf token requested from Sec-Fetch-Site " + site})
+		httpauth.WriteError(w, http.StatusForbidden, httpauth.CodeCSRFFailed, "the CSRF token is only handed to pages of this origin and of the CORS origins")
 		return
 	}
 	id, _ := httpauth.FromContext(r.Context())

@@ -357,7 +357,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 			desc = httpauth.Describe(err)
 		}
 		if fromCookie {
-			clearCookies(w)
+			s.clearCookies(w, r)
 		}
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, desc)
 		return
@@ -401,7 +401,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ended && httpauth.ViaCookie(r.Context()) {
-		clearCookies(w)
+		s.clearCookies(w, r)
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
@@ -464,7 +464,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if target == id.SessionID && httpauth.ViaCookie(r.Context()) {
-		clearCookies(w)
+		s.clearCookies(w, r)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)

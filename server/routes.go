@@ -13,15 +13,23 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	auth := s.auth.Require
+	// browser registers a route that pages of the CORS origins may call
+	// too; every other route stays closed to them.
+	s.corsPolicy.mux = mux
+	browser := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		s.corsPolicy.routes[pattern] = true
+	}
 
-	mux.HandleFunc("POST /v1/signup", s.handleSignup)
-	mux.HandleFunc("POST /v1/login", s.handleLogin)
-	mux.HandleFunc("POST /v1/refresh", s.handleRefresh)
-	mux.Handle("POST /v1/logout", auth(http.HandlerFunc(s.handleLogout)))
-	mux.Handle("GET /v1/session", auth(http.HandlerFunc(s.handleSession)))
-	mux.Handle("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
-	mux.Handle("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
-	mux.Handle("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
+	browser("POST /v1/signup", http.HandlerFunc(s.handleSignup))
+	browser("POST /v1/login", http.HandlerFunc(s.handleLogin))
+	browser("POST /v1/refresh", http.HandlerFunc(s.handleRefresh))
+	browser("POST /v1/logout", auth(http.HandlerFunc(s.handleLogout)))
+	browser("GET /v1/session", auth(http.HandlerFunc(s.handleSession)))
+	browser("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
+	browser("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
+	browser("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
+	// Service clients' routes (client credentials) and the admin API.
 	mux.HandleFunc("POST /v1/introspect", s.handleIntrospect)
 	mux.HandleFunc("POST /v1/revoke", s.handleRevoke)
 	mux.HandleFunc("POST /v1/sessions", s.handleMint)
@@ -36,11 +44,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /admin/v1/keys", s.adminOnly(s.handleAdminKeys))
 	mux.Handle("POST /admin/v1/keys/rotate", s.adminOnly(s.handleAdminRotateKeys))
 	s.routeUI(mux)
-	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	browser("GET "+jwksPath, http.HandlerFunc(s.handleJWKS))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	return securityHeaders(s.countRequests(mux, s.crossOrigin(jsonMethodErrors(mux))))
+	return securityHeaders(s.countRequests(mux, s.cors(s.crossOrigin(jsonMethodErrors(mux)))))
 }
 
 // countRequests counts requests by route pattern (never the raw path, whose

@@ -50,6 +50,16 @@ type Config struct {
 	// cross-origin unsafe requests are let through the cross-origin
 	// protection. Default none: only same-origin browser requests.
 	TrustedOrigins []string
+	// CORSOrigins are the origins ("https://app.example.com",
+	// "http://localhost:5173") whose pages may call the browser routes of
+	// the API and read the JWKS with CORS, credentials included: each gets
+	// itself back in Access-Control-Allow-Origin, any other origin no CORS
+	// header at all. Each is scheme://host[:port], http or https, nothing
+	// else (no path, wildcard or "null"); compared in canonical form. A
+	// listed origin also passes the cross-origin protection, as a trusted
+	// origin does; a request it makes with the access cookie still needs the
+	// CSRF token. Default none.
+	CORSOrigins []string
 	// LoginPerIP and LoginPerAccount throttle logins; zero: the httpauth defaults.
 	LoginPerIP, LoginPerAccount ratelimit.Limit
 	// SessionLimit limits authenticated requests per session. Default
@@ -87,10 +97,12 @@ type Server struct {
 		sync.Mutex
 		reason string
 	}
+	// corsPolicy is what Config.CORSOrigins opens to other origins.
+	corsPolicy *corsPolicy
 }
 
 // Validate reports whether New would accept cfg (a short admin token, an
-// invalid trusted origin are refused), with an error wrapping
+// invalid trusted or CORS origin are refused), with an error wrapping
 // node.ErrConfig; it needs no node, so a command line can judge its flags
 // before it opens anything.
 func (cfg Config) Validate() error {
@@ -103,12 +115,15 @@ func (cfg Config) Validate() error {
 			return fmt.Errorf("%w: trusted origin: %w", node.ErrConfig, err)
 		}
 	}
+	if _, err := newCORSPolicy(cfg.CORSOrigins); err != nil {
+		return fmt.Errorf("%w: %w", node.ErrConfig, err)
+	}
 	return nil
 }
 
 // New builds the HTTP API of n. It fails (with an error wrapping
 // node.ErrConfig) on a configuration it cannot serve, such as a short
-// admin token or an invalid trusted origin.
+// admin token or an invalid trusted or CORS origin.
 func New(n *node.Node, cfg Config) (*Server, error) {
 	if n == nil {
 		return nil, fmt.Errorf("%w: server: no node", node.ErrConfig)
