@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -11,7 +12,7 @@ import (
 
 // routes is the whole HTTP contract of DESIGN.md that this build serves.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
 	auth := s.auth.Require
 
 	mux.HandleFunc("POST /v1/signup", s.handleSignup)
@@ -35,7 +36,26 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	return securityHeaders(s.countRequests(mux, s.crossOrigin(jsonMethodErrors(mux))))
+	s.patterns = slices.Clone(mux.patterns)
+	return securityHeaders(s.countRequests(mux.ServeMux, s.crossOrigin(jsonMethodErrors(mux.ServeMux))))
+}
+
+// routeMux is the server's ServeMux, remembering every pattern registered
+// on it, so that tests can derive the list of routes from the code.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern and remembers the pattern.
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern and remembers the pattern.
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // countRequests counts requests by route pattern (never the raw path, whose

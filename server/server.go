@@ -74,6 +74,8 @@ type Server struct {
 	clientIP httpauth.ClientIP
 	signup   bool
 	handler  http.Handler
+	// patterns are the route patterns handler serves, in registration order.
+	patterns []string
 	clients  Clients
 	// adminHash is SHA-256 of the admin token, nil when the API is off.
 	adminHash []byte
