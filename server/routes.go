@@ -33,6 +33,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /admin/v1/keys/rotate", s.adminOnly(s.handleAdminRotateKeys))
 	s.routeUI(mux)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleAuthServerMetadata)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))

@@ -6,10 +6,11 @@
 // cookie) behind http.CrossOriginProtection and httpauth's CSRF check, the
 // embedded pages under /ui/, the JWKS, RFC 7662 introspection and RFC 7009
 // revocation for clients named in Config, the admin API under /admin/v1 when
-// an admin token is set, /metrics, /healthz and /readyz, with security
-// headers on every answer. It is HTTP only: the node beneath it (package
-// node) opens the store, holds the keys and runs the background work. Run
-// serves over HTTP or HTTPS until its context ends.
+// an admin token is set, RFC 8414 metadata when the issuer is an https URL,
+// /metrics, /healthz and /readyz, with security headers on every answer. It
+// is HTTP only: the node beneath it (package node) opens the store, holds
+// the keys and runs the background work. Run serves over HTTP or HTTPS until
+// its context ends.
 package server
 
 import (
@@ -89,6 +90,10 @@ type Server struct {
 		sync.Mutex
 		reason string
 	}
+	// asMetadata is the RFC 8414 metadata, encoded; nil, with
+	// asMetadataErr saying why, when the issuer is not an https URL.
+	asMetadata    []byte
+	asMetadataErr error
 }
 
 // Validate reports whether New would accept cfg (a short admin token, an
@@ -149,6 +154,7 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 		h := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminHash = h[:]
 	}
+	s.asMetadata, s.asMetadataErr = newAuthServerMetadata(n.Config().Issuer)
 	s.handler = s.routes()
 	return s, nil
 }
