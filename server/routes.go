@@ -10,7 +10,8 @@ import (
 	"github.com/sessiond/sessiond/httpauth"
 )
 
-// routes is the whole HTTP contract of DESIGN.md that this build serves.
+// routes is the whole HTTP contract that this build serves; openapi.json
+// describes every route (the contract test holds them to it).
 func (s *Server) routes() http.Handler {
 	mux := &routeMux{ServeMux: http.NewServeMux()}
 	auth := s.auth.Require
@@ -34,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	s.routeUI(mux)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleAuthServerMetadata)
+	mux.HandleFunc("GET /openapi.json", s.handleOpenAPI)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
@@ -42,7 +44,8 @@ func (s *Server) routes() http.Handler {
 }
 
 // routeMux is the server's ServeMux, remembering every pattern registered
-// on it, so that tests can derive the list of routes from the code.
+// on it: the contract test derives the list of routes from it, so a route
+// missing from openapi.json fails that test.
 type routeMux struct {
 	*http.ServeMux
 	patterns []string

@@ -7,10 +7,11 @@
 // embedded pages under /ui/, the JWKS, RFC 7662 introspection and RFC 7009
 // revocation for clients named in Config, the admin API under /admin/v1 when
 // an admin token is set, RFC 8414 metadata when the issuer is an https URL,
-// /metrics, /healthz and /readyz, with security headers on every answer. It
-// is HTTP only: the node beneath it (package node) opens the store, holds
-// the keys and runs the background work. Run serves over HTTP or HTTPS until
-// its context ends.
+// its own OpenAPI 3.1 description (openapi.json) at /openapi.json, /metrics,
+// /healthz and /readyz, with security headers on every answer. It is HTTP
+// only: the node beneath it (package node) opens the store, holds the keys
+// and runs the background work. Run serves over HTTP or HTTPS until its
+// context ends.
 package server
 
 import (
