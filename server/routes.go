@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -9,13 +10,14 @@ import (
 	"github.com/sessiond/sessiond/httpauth"
 )
 
-// routes is the whole HTTP contract of DESIGN.md that this build serves.
+// routes is the whole HTTP contract that this build serves; openapi.json
+// describes every route (the contract test holds them to it).
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
 	auth := s.auth.Require
 	// browser registers a route that pages of the CORS origins may call
 	// too; every other route stays closed to them.
-	s.corsPolicy.mux = mux
+	s.corsPolicy.mux = mux.ServeMux
 	browser := func(pattern string, h http.Handler) {
 		mux.Handle(pattern, h)
 		s.corsPolicy.routes[pattern] = true
@@ -45,10 +47,32 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /admin/v1/keys/rotate", s.adminOnly(s.handleAdminRotateKeys))
 	s.routeUI(mux)
 	browser("GET "+jwksPath, http.HandlerFunc(s.handleJWKS))
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleAuthServerMetadata)
+	mux.HandleFunc("GET /openapi.json", s.handleOpenAPI)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	return securityHeaders(s.countRequests(mux, s.cors(s.crossOrigin(jsonMethodErrors(mux)))))
+	s.patterns = slices.Clone(mux.patterns)
+	return securityHeaders(s.countRequests(mux.ServeMux, s.cors(s.crossOrigin(jsonMethodErrors(mux.ServeMux)))))
+}
+
+// routeMux is the server's ServeMux, remembering every pattern registered
+// on it: the contract test derives the list of routes from it, so a route
+// missing from openapi.json fails that test.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern and remembers the pattern.
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers h for pattern and remembers the pattern.
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
 }
 
 // countRequests counts requests by route pattern (never the raw path, whose

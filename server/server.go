@@ -6,10 +6,12 @@
 // cookie) behind http.CrossOriginProtection and httpauth's CSRF check, the
 // embedded pages under /ui/, the JWKS, RFC 7662 introspection and RFC 7009
 // revocation for clients named in Config, the admin API under /admin/v1 when
-// an admin token is set, /metrics, /healthz and /readyz, with security
-// headers on every answer. It is HTTP only: the node beneath it (package
-// node) opens the store, holds the keys and runs the background work. Run
-// serves over HTTP or HTTPS until its context ends.
+// an admin token is set, RFC 8414 metadata when the issuer is an https URL,
+// its own OpenAPI 3.1 description (openapi.json) at /openapi.json, /metrics,
+// /healthz and /readyz, with security headers on every answer. It is HTTP
+// only: the node beneath it (package node) opens the store, holds the keys
+// and runs the background work. Run serves over HTTP or HTTPS until its
+// context ends.
 package server
 
 import (
@@ -84,6 +86,8 @@ type Server struct {
 	clientIP httpauth.ClientIP
 	signup   bool
 	handler  http.Handler
+	// patterns are the route patterns handler serves, in registration order.
+	patterns []string
 	clients  Clients
 	// adminHash is SHA-256 of the admin token, nil when the API is off.
 	adminHash []byte
@@ -99,6 +103,10 @@ type Server struct {
 	}
 	// corsPolicy is what Config.CORSOrigins opens to other origins.
 	corsPolicy *corsPolicy
+	// asMetadata is the RFC 8414 metadata, encoded; nil, with
+	// asMetadataErr saying why, when the issuer is not an https URL.
+	asMetadata    []byte
+	asMetadataErr error
 }
 
 // Validate reports whether New would accept cfg (a short admin token, an
@@ -162,6 +170,7 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 		h := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminHash = h[:]
 	}
+	s.asMetadata, s.asMetadataErr = newAuthServerMetadata(n.Config().Issuer)
 	s.handler = s.routes()
 	return s, nil
 }

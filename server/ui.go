@@ -12,7 +12,7 @@ import (
 // session from one whose access cookie merely expired (the refresh cookie
 // only goes to /v1/refresh), so the devices page decides: it sends a
 // visitor without a session on to the login page, quietly.
-func (s *Server) routeUI(mux *http.ServeMux) {
+func (s *Server) routeUI(mux *routeMux) {
 	mux.Handle("GET /ui/", ui.Handler())
 	mux.HandleFunc("GET /ui/config.json", s.handleUIConfig)
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/devices", http.StatusFound))
