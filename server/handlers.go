@@ -309,13 +309,18 @@ func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, t *session.
 		return
 	}
 	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, tokenResponse{
+	writeJSON(w, http.StatusOK, s.tokenBody(t))
+}
+
+// tokenBody is the bearer-mode answer carrying t.
+func (s *Server) tokenBody(t *session.Tokens) tokenResponse {
+	return tokenResponse{
 		AccessToken:  t.AccessToken,
 		TokenType:    "Bearer",
 		ExpiresIn:    int64(t.AccessExpiresAt.Sub(s.now()).Round(time.Second) / time.Second),
 		RefreshToken: t.RefreshToken,
 		SessionID:    t.Session.ID,
-	})
+	}
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {

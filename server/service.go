@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/session"
@@ -66,13 +65,7 @@ func (s *Server) handleMint(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, tokenResponse{
-		AccessToken:  t.AccessToken,
-		TokenType:    "Bearer",
-		ExpiresIn:    int64(t.AccessExpiresAt.Sub(s.now()).Round(time.Second) / time.Second),
-		RefreshToken: t.RefreshToken,
-		SessionID:    t.Session.ID,
-	})
+	writeJSON(w, http.StatusCreated, s.tokenBody(t))
 }
 
 // refusedInput writes 400 for an error that is about the request's input
