@@ -80,6 +80,9 @@ const (
 // ctPassword is the password of every account the cases create.
 const ctPassword = "correct horse battery"
 
+// ctClaims are the application claims ctMain issues (--claims).
+var ctClaims = []string{"role", "tenant"}
+
 // contractCase is one request and the status it must be answered with.
 type contractCase struct {
 	name   string
@@ -316,6 +319,18 @@ func contractCases() []contractCase {
 		{name: "introspect a refresh token", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
 				return ctReq("POST", "/v1/introspect", client, ctForm(url.Values{"token": {f.session(ctMain).RefreshToken}, "token_type_hint": {"refresh_token"}}))
+			}},
+		{name: "introspect a minted token with claims", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				tk := f.grant(ctMain, session.Grant{UserID: "user-42", ClientID: "backend", AMR: []string{"pwd", "mfa"},
+					Claims: map[string]json.RawMessage{"role": json.RawMessage(`"admin"`), "tenant": json.RawMessage(`{"id":7}`)}})
+				return ctReq("POST", "/v1/introspect", client, ctForm(url.Values{"token": {tk.AccessToken}}))
+			},
+			check: func(_ *contractFixture, a ctAnswer) error {
+				if a.str("client_id") != "backend" || a.str("role") != "admin" || a.body["tenant"] == nil || a.body["amr"] == nil {
+					return fmt.Errorf("client_id, amr or the claims missing: %s", a.raw)
+				}
+				return a.wantMembers("auth_time")
 			}},
 		{name: "introspect a forged token", server: ctMain, status: 200,
 			req: fixed(ctReq("POST", "/v1/introspect", client, ctForm(url.Values{"token": {"forged"}})))},
@@ -720,6 +735,7 @@ func (f *contractFixture) server(name string) *ctServer {
 	case ctMain:
 		s.e = newEnv(t, func(c *config) {
 			clients(c)
+			c.Node.Claims = ctClaims
 			c.Server.AllowSignup = &on
 			c.Server.LoginPerIP, c.Server.LoginPerAccount = generous, generous
 		})
@@ -779,6 +795,17 @@ func (f *contractFixture) server(name string) *ctServer {
 func (f *contractFixture) login(e *env, userID string) *session.Tokens {
 	f.t.Helper()
 	tk, err := e.srv.Node().Manager().Login(context.Background(), userID, session.Meta{AuthMethod: "password"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return tk
+}
+
+// grant starts a session of g on the named server with the node's Manager
+// (no request): a session as a service client mints it.
+func (f *contractFixture) grant(name string, g session.Grant) *session.Tokens {
+	f.t.Helper()
+	tk, err := f.server(name).e.srv.Node().Manager().Start(context.Background(), g)
 	if err != nil {
 		f.t.Fatal(err)
 	}
