@@ -35,9 +35,10 @@ import (
 // exist). grant_types_supported must be published, and empty, for the same
 // reason: left out, it defaults to authorization_code and implicit (§2).
 //
-// Introspection and revocation authenticate clients with HTTP Basic only
-// (Clients.authenticate), so client_secret_basic is the one method listed;
-// no *_auth_signing_alg_values_supported, which belong to JWT client
+// Introspection and revocation authenticate clients with HTTP Basic or
+// with client_id and client_secret in the form body (authenticateClient),
+// so client_secret_basic and client_secret_post are the methods listed; no
+// *_auth_signing_alg_values_supported, which belong to JWT client
 // authentication, which sessiond does not accept.
 type authServerMetadata struct {
 	Issuer                                    string   `json:"issuer"`
@@ -85,16 +86,16 @@ func newAuthServerMetadata(issuer string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	basic := []string{"client_secret_basic"}
+	methods := []string{"client_secret_basic", "client_secret_post"}
 	return json.Marshal(authServerMetadata{
 		Issuer:                 issuer,
 		JWKSURI:                base + "/.well-known/jwks.json",
 		ResponseTypesSupported: []string{},
 		GrantTypesSupported:    []string{},
 		IntrospectionEndpoint:  base + "/v1/introspect",
-		IntrospectionEndpointAuthMethodsSupported: basic,
+		IntrospectionEndpointAuthMethodsSupported: methods,
 		RevocationEndpoint:                        base + "/v1/revoke",
-		RevocationEndpointAuthMethodsSupported:    basic,
+		RevocationEndpointAuthMethodsSupported:    methods,
 	})
 }
 

@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,8 +58,8 @@ func TestAuthServerMetadata(t *testing.T) {
 				"revocation_endpoint":      tc.base + "/v1/revoke",
 				"response_types_supported": []any{},
 				"grant_types_supported":    []any{},
-				"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic"},
-				"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic"},
+				"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+				"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post"},
 			}
 			got, _ := json.Marshal(md)
 			wantJSON, _ := json.Marshal(want)
@@ -84,6 +85,50 @@ func TestAuthServerMetadata(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuthServerMetadataAuthMethods: every client authentication method
+// the metadata lists for introspection and revocation is accepted by that
+// endpoint, and the same request without credentials is refused.
+func TestAuthServerMetadataAuthMethods(t *testing.T) {
+	e := newEnv(t, withClients(t))
+	var md map[string]any
+	if err := json.Unmarshal([]byte(e.do("GET", "/.well-known/oauth-authorization-server", "", "", "").raw), &md); err != nil {
+		t.Fatal(err)
+	}
+	send := map[string]func(req *http.Request, form url.Values){
+		"client_secret_basic": func(req *http.Request, _ url.Values) { req.SetBasicAuth("api", clientSecret) },
+		"client_secret_post": func(_ *http.Request, form url.Values) {
+			form.Set("client_id", "api")
+			form.Set("client_secret", clientSecret)
+		},
+		"none": func(*http.Request, url.Values) {},
+	}
+	for _, ep := range []string{"introspection", "revocation"} {
+		methods, _ := md[ep+"_endpoint_auth_methods_supported"].([]any)
+		if len(methods) == 0 {
+			t.Fatalf("%s: no auth methods in %v", ep, md)
+		}
+		u := mustURL(t, md[ep+"_endpoint"].(string))
+		for _, m := range append(methods, "none") {
+			how, ok := send[m.(string)]
+			if !ok {
+				t.Fatalf("%s lists %q, which this test cannot send", ep, m)
+			}
+			form := url.Values{"token": {"sdrt_unknown"}}
+			req, _ := http.NewRequest("POST", e.http.URL+u.Path, nil)
+			how(req, form)
+			req.Body = io.NopCloser(strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			want := http.StatusOK
+			if m == "none" {
+				want = http.StatusUnauthorized
+			}
+			if r := e.send(req); r.status != want {
+				t.Errorf("%s with %s: %d %s, want %d", ep, m, r.status, r.raw, want)
+			}
+		}
 	}
 }
 

@@ -83,6 +83,32 @@ const ctPassword = "correct horse battery"
 // ctClaims are the application claims ctMain issues (--claims).
 var ctClaims = []string{"role", "tenant"}
 
+// The service clients of ctMain and ctDown besides "api" (introspect and
+// revoke, secret clientSecret).
+const (
+	// ctBackend may start, list and end sessions and set claims.
+	ctBackend, ctBackendSecret = "backend", "backend-secret-0123456789abcdef-0123456789"
+	// ctReader may only introspect.
+	ctReader, ctReaderSecret = "reader", "reader-secret-0123456789abcdef-0123456789"
+)
+
+// ctClients configures the service clients, parsed from a clients file,
+// and contractAdminToken.
+func ctClients(t *testing.T) func(*config) {
+	file := fmt.Sprintf(`[
+		{"id": "api", "secret": %q, "permissions": ["introspect", "revoke"]},
+		{"id": %q, "secret": %q, "permissions": ["sessions", "claims"]},
+		{"id": %q, "secret": %q, "permissions": ["introspect"]}
+	]`, clientSecret, ctBackend, ctBackendSecret, ctReader, ctReaderSecret)
+	return func(c *config) {
+		cl, err := server.ParseClientsJSON([]byte(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Server.Clients, c.Server.AdminToken = cl, contractAdminToken
+	}
+}
+
 // contractCase is one request and the status it must be answered with.
 type contractCase struct {
 	name   string
@@ -338,10 +364,29 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("POST", "/v1/introspect", client, ctForm(url.Values{"token_type_hint": {"access_token"}})))},
 		{name: "introspect with the token in the URL", server: ctMain, status: 400,
 			req: fixed(ctReq("POST", "/v1/introspect?token=x", client, ctForm(url.Values{"token": {"x"}})))},
-		{name: "introspect without client credentials", server: ctMain, status: 401, outside: true,
+		{name: "introspect with client_secret_post", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("POST", "/v1/introspect", ctForm(url.Values{"token": {f.session(ctMain).AccessToken},
+					"client_id": {"api"}, "client_secret": {clientSecret}}))
+			},
+			check: func(_ *contractFixture, a ctAnswer) error {
+				if a.body["active"] != true {
+					return fmt.Errorf("inactive: %s", a.raw)
+				}
+				return nil
+			}},
+		{name: "introspect with client credentials twice", server: ctMain, status: 400,
+			req: fixed(ctReq("POST", "/v1/introspect", client, ctForm(url.Values{"token": {"x"}, "client_id": {"api"}, "client_secret": {clientSecret}})))},
+		{name: "introspect without client credentials", server: ctMain, status: 401,
 			req: fixed(ctReq("POST", "/v1/introspect", ctForm(url.Values{"token": {"x"}})))},
+		{name: "introspect with a client_id and no client_secret", server: ctMain, status: 401, outside: true,
+			req: fixed(ctReq("POST", "/v1/introspect", ctForm(url.Values{"token": {"x"}, "client_id": {"api"}})))},
+		{name: "introspect with a wrong client_secret", server: ctMain, status: 401,
+			req: fixed(ctReq("POST", "/v1/introspect", ctForm(url.Values{"token": {"x"}, "client_id": {"api"}, "client_secret": {"wrong"}})))},
 		{name: "introspect with a wrong secret", server: ctMain, status: 401,
 			req: fixed(ctReq("POST", "/v1/introspect", ctBasic("api", "wrong"), ctForm(url.Values{"token": {"x"}})))},
+		{name: "introspect by a client without the permission", server: ctMain, status: 403,
+			req: fixed(ctReq("POST", "/v1/introspect", ctBasic(ctBackend, ctBackendSecret), ctForm(url.Values{"token": {"x"}})))},
 		{name: "introspect from another site", server: ctMain, status: 403,
 			req: fixed(ctReq("POST", "/v1/introspect", client, ctForm(url.Values{"token": {"x"}}), ctCrossSite))},
 		{name: "introspect over 16 KiB", server: ctMain, status: 413,
@@ -360,10 +405,19 @@ func contractCases() []contractCase {
 			}},
 		{name: "revoke without a token", server: ctMain, status: 400, outside: true,
 			req: fixed(ctReq("POST", "/v1/revoke", client, ctForm(url.Values{})))},
-		{name: "revoke without client credentials", server: ctMain, status: 401, outside: true,
+		{name: "revoke with client_secret_post", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("POST", "/v1/revoke", ctForm(url.Values{"token": {f.session(ctMain).AccessToken},
+					"client_id": {"api"}, "client_secret": {clientSecret}}))
+			}},
+		{name: "revoke with client credentials twice", server: ctMain, status: 400,
+			req: fixed(ctReq("POST", "/v1/revoke", client, ctForm(url.Values{"token": {"x"}, "client_id": {"api"}, "client_secret": {clientSecret}})))},
+		{name: "revoke without client credentials", server: ctMain, status: 401,
 			req: fixed(ctReq("POST", "/v1/revoke", ctForm(url.Values{"token": {"x"}})))},
 		{name: "revoke with no clients configured", server: ctBare, status: 401,
 			req: fixed(ctReq("POST", "/v1/revoke", client, ctForm(url.Values{"token": {"x"}})))},
+		{name: "revoke by a client without the permission", server: ctMain, status: 403,
+			req: fixed(ctReq("POST", "/v1/revoke", ctBasic(ctReader, ctReaderSecret), ctForm(url.Values{"token": {"x"}})))},
 		{name: "revoke from another site", server: ctMain, status: 403,
 			req: fixed(ctReq("POST", "/v1/revoke", client, ctForm(url.Values{"token": {"x"}}), ctCrossSite))},
 		{name: "revoke over 16 KiB", server: ctMain, status: 413,
@@ -728,7 +782,7 @@ func (f *contractFixture) server(name string) *ctServer {
 	}
 	t := f.t
 	on, off := true, false
-	clients := withClients(t) // the "api" client and contractAdminToken
+	clients := ctClients(t)
 	generous := ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
 	s := &ctServer{}
 	switch name {
