@@ -432,6 +432,17 @@ func contractCases() []contractCase {
 		// GET /admin/v1/users
 		{name: "admin lists users", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest { f.account(ctMain); return ctReq("GET", "/admin/v1/users", admin) }},
+		{name: "admin lists users, a page of one", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				f.account(ctMain)
+				f.exchange(ctMain, "a second account", false, signup("second-page@example.com"), 201)
+				return ctReq("GET", "/admin/v1/users?limit=1", admin)
+			},
+			check: func(_ *contractFixture, a ctAnswer) error { return a.wantMembers("next_cursor") }},
+		{name: "admin lists users with a limit of 0", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("GET", "/admin/v1/users?limit=0", admin))},
+		{name: "admin lists users with a cursor not handed out", server: ctMain, status: 400,
+			req: fixed(ctReq("GET", "/admin/v1/users?cursor=garbage", admin))},
 		{name: "admin lists users without the token", server: ctMain, status: 401, outside: true, req: fixed(ctReq("GET", "/admin/v1/users"))},
 		{name: "admin lists users with a wrong token", server: ctMain, status: 401,
 			req: fixed(ctReq("GET", "/admin/v1/users", ctBearer("not-the-admin-token")))},
