@@ -155,6 +155,43 @@ func contractCases() []contractCase {
 	}
 	admin := ctBearer(contractAdminToken)
 	client := ctBasic("api", clientSecret)
+	backend, reader := ctBasic(ctBackend, ctBackendSecret), ctBasic(ctReader, ctReaderSecret)
+	mint := func(body string, opts ...ctOpt) ctRequest {
+		return ctReq("POST", "/v1/sessions", append([]ctOpt{ctJSON(body)}, opts...)...)
+	}
+	post := `"client_id":"` + ctBackend + `","client_secret":"` + ctBackendSecret + `"`
+	// userSessions is the path of the sessions of a new user of ctMain
+	// with two sessions.
+	userSessions := func(f *contractFixture) string {
+		tk := f.session(ctMain)
+		f.sessionOf(ctMain, tk.Session.UserID)
+		return "/v1/users/" + tk.Session.UserID + "/sessions"
+	}
+	// claimsOf is the claims path of a new user of ctMain with one session
+	// that has claims.
+	claimsOf := func(prefix string) func(f *contractFixture) string {
+		return func(f *contractFixture) string {
+			f.serial++
+			uid := "claims-user-" + strconv.Itoa(f.serial)
+			f.grant(ctMain, session.Grant{UserID: uid, Claims: map[string]json.RawMessage{"role": json.RawMessage(`"admin"`)}})
+			return prefix + uid + "/claims"
+		}
+	}
+	clientClaims, adminClaims := claimsOf("/v1/users/"), claimsOf("/admin/v1/users/")
+	put := func(path func(*contractFixture) string, body string, opts ...ctOpt) func(f *contractFixture) ctRequest {
+		return func(f *contractFixture) ctRequest {
+			return ctReq("PUT", path(f), append([]ctOpt{ctJSON(body)}, opts...)...)
+		}
+	}
+	count := func(member string, want float64) func(*contractFixture, ctAnswer) error {
+		return func(_ *contractFixture, a ctAnswer) error {
+			if a.body[member] != want {
+				return fmt.Errorf("%s %v, want %v", member, a.body[member], want)
+			}
+			return nil
+		}
+	}
+	longID := strings.Repeat("u", 257)
 
 	return []contractCase{
 		// POST /v1/signup
@@ -429,6 +466,96 @@ func contractCases() []contractCase {
 				return ctReq("POST", "/v1/revoke", client, ctForm(url.Values{"token": {f.server(ctDown).tokens.AccessToken}}))
 			}},
 
+		// POST /v1/sessions
+		{name: "mint a session", server: ctMain, status: 201,
+			req: fixed(mint(`{"user_id":"user-minted","claims":{"role":"admin","tenant":{"id":7}},"auth_method":"sso",`+
+				`"amr":["pwd","mfa"],"ip":"198.51.100.7","user_agent":"Firefox/140"}`, backend)),
+			check: func(_ *contractFixture, a ctAnswer) error { return a.wantMembers("access_token", "refresh_token") }},
+		{name: "mint with client_secret_post", server: ctMain, status: 201,
+			req: fixed(mint(`{"user_id":"user-minted",` + post + `}`))},
+		{name: "mint with an unknown member", server: ctMain, status: 400, outside: true,
+			req: fixed(mint(`{"user_id":"u","admin":true}`, backend))},
+		{name: "mint without a user id", server: ctMain, status: 400, outside: true, req: fixed(mint(`{}`, backend))},
+		{name: "mint with a number for the user id", server: ctMain, status: 400, outside: true,
+			req: fixed(mint(`{"user_id":42}`, backend))},
+		{name: "mint with a user id over 256 bytes", server: ctMain, status: 400, outside: true,
+			req: fixed(mint(`{"user_id":"`+longID+`"}`, backend))},
+		{name: "mint with a claim the server does not issue", server: ctMain, status: 400,
+			req: fixed(mint(`{"user_id":"u","claims":{"scope":"all"}}`, backend))},
+		{name: "mint with an amr value that is not a token", server: ctMain, status: 400, outside: true,
+			req: fixed(mint(`{"user_id":"u","amr":["one time code"]}`, backend))},
+		{name: "mint with client credentials twice", server: ctMain, status: 400,
+			req: fixed(mint(`{"user_id":"u",`+post+`}`, backend))},
+		{name: "mint without client credentials", server: ctMain, status: 401, req: fixed(mint(`{"user_id":"u"}`))},
+		{name: "mint with a wrong secret", server: ctMain, status: 401,
+			req: fixed(mint(`{"user_id":"u"}`, ctBasic(ctBackend, "wrong")))},
+		{name: "mint with no clients configured", server: ctBare, status: 401, req: fixed(mint(`{"user_id":"u"}`, backend))},
+		{name: "mint by a client without the permission", server: ctMain, status: 403, req: fixed(mint(`{"user_id":"u"}`, client))},
+		{name: "mint from another site", server: ctMain, status: 403, req: fixed(mint(`{"user_id":"u"}`, backend, ctCrossSite))},
+		{name: "mint over 16 KiB", server: ctMain, status: 413, req: fixed(mint(`{"user_id":"u","user_agent":"`+big+`"}`, backend))},
+		{name: "mint as text/plain", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("POST", "/v1/sessions", backend, ctBody("text/plain", `{"user_id":"u"}`)))},
+		{name: "mint with the store down", server: ctDown, status: 503, req: fixed(mint(`{"user_id":"u"}`, backend))},
+
+		// GET /v1/users/{id}/sessions
+		{name: "a client lists a user's sessions, a page of one", server: ctMain, status: 200,
+			req:   func(f *contractFixture) ctRequest { return ctReq("GET", userSessions(f)+"?limit=1", backend) },
+			check: func(_ *contractFixture, a ctAnswer) error { return a.wantMembers("next_cursor") }},
+		{name: "a client lists a user's sessions, limit 0", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("GET", "/v1/users/u/sessions?limit=0", backend))},
+		{name: "a client lists a user's sessions with a cursor not handed out", server: ctMain, status: 400,
+			req: fixed(ctReq("GET", "/v1/users/u/sessions?cursor=garbage", backend))},
+		{name: "a client lists a user's sessions without credentials", server: ctMain, status: 401, outside: true,
+			req: fixed(ctReq("GET", "/v1/users/u/sessions"))},
+		{name: "a client lists a user's sessions with a wrong secret", server: ctMain, status: 401,
+			req: fixed(ctReq("GET", "/v1/users/u/sessions", ctBasic(ctBackend, "wrong")))},
+		{name: "a client without the permission lists a user's sessions", server: ctMain, status: 403,
+			req: fixed(ctReq("GET", "/v1/users/u/sessions", reader))},
+		{name: "a client lists a user's sessions with the store down", server: ctDown, status: 503,
+			req: fixed(ctReq("GET", "/v1/users/u/sessions", backend))},
+
+		// DELETE /v1/users/{id}/sessions
+		{name: "a client logs a user out", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest { return ctReq("DELETE", userSessions(f), backend) }, check: count("revoked", 2)},
+		{name: "a client logs a user out without credentials", server: ctMain, status: 401, outside: true,
+			req: fixed(ctReq("DELETE", "/v1/users/u/sessions"))},
+		{name: "a client logs a user out with a wrong secret", server: ctMain, status: 401,
+			req: fixed(ctReq("DELETE", "/v1/users/u/sessions", ctBasic(ctBackend, "wrong")))},
+		{name: "a client without the permission logs a user out", server: ctMain, status: 403,
+			req: fixed(ctReq("DELETE", "/v1/users/u/sessions", reader))},
+		{name: "a client logs a user out from another site", server: ctMain, status: 403,
+			req: fixed(ctReq("DELETE", "/v1/users/u/sessions", backend, ctCrossSite))},
+		{name: "a client logs a user out with the store down", server: ctDown, status: 503,
+			req: fixed(ctReq("DELETE", "/v1/users/u/sessions", backend))},
+
+		// PUT /v1/users/{id}/claims
+		{name: "a client sets a user's claims", server: ctMain, status: 200,
+			req: put(clientClaims, `{"claims":{"role":"viewer","tenant":"acme"}}`, backend), check: count("updated", 1)},
+		{name: "a client sets a user's claims and ends the sessions", server: ctMain, status: 200,
+			req: put(clientClaims, `{"claims":{},"revoke_sessions":true}`, backend), check: count("revoked", 1)},
+		{name: "a client sets claims without claims", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctJSON(`{"revoke_sessions":true}`)))},
+		{name: "a client sets null claims", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctJSON(`{"claims":null}`)))},
+		{name: "a client sets a claim the server does not issue", server: ctMain, status: 400,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctJSON(`{"claims":{"scope":"all"}}`)))},
+		{name: "a client sets the claims of a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("PUT", "/v1/users/"+longID+"/claims", backend, ctJSON(`{"claims":{}}`)))},
+		{name: "a client sets claims without credentials", server: ctMain, status: 401, outside: true,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", ctJSON(`{"claims":{}}`)))},
+		{name: "a client sets claims with a wrong secret", server: ctMain, status: 401,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", ctBasic(ctBackend, "wrong"), ctJSON(`{"claims":{}}`)))},
+		{name: "a client without the permission sets claims", server: ctMain, status: 403,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", reader, ctJSON(`{"claims":{}}`)))},
+		{name: "a client sets claims from another site", server: ctMain, status: 403,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctJSON(`{"claims":{}}`), ctCrossSite))},
+		{name: "a client sets claims over 16 KiB", server: ctMain, status: 413,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctJSON(`{"claims":{"role":"`+big+`"}}`)))},
+		{name: "a client sets claims as text/plain", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctBody("text/plain", `{"claims":{}}`)))},
+		{name: "a client sets claims with the store down", server: ctDown, status: 503,
+			req: fixed(ctReq("PUT", "/v1/users/u/claims", backend, ctJSON(`{"claims":{}}`)))},
+
 		// GET /admin/v1/users
 		{name: "admin lists users", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest { f.account(ctMain); return ctReq("GET", "/admin/v1/users", admin) }},
@@ -482,6 +609,30 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("DELETE", "/admin/v1/users/u/sessions", admin))},
 		{name: "admin logs a user out with the store down", server: ctDown, status: 503,
 			req: fixed(ctReq("DELETE", "/admin/v1/users/u/sessions", admin))},
+
+		// PUT /admin/v1/users/{id}/claims
+		{name: "admin sets a user's claims", server: ctMain, status: 200,
+			req: put(adminClaims, `{"claims":{"role":"viewer"}}`, admin), check: count("updated", 1)},
+		{name: "admin sets a user's claims and ends the sessions", server: ctMain, status: 200,
+			req: put(adminClaims, `{"claims":{"role":"viewer"},"revoke_sessions":true}`, admin), check: count("revoked", 1)},
+		{name: "admin sets a claim the server does not issue", server: ctMain, status: 400,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctJSON(`{"claims":{"scope":"all"}}`)))},
+		{name: "admin sets claims with an unknown member", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctJSON(`{"claims":{},"revoke":true}`)))},
+		{name: "admin sets claims without the token", server: ctMain, status: 401, outside: true,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", ctJSON(`{"claims":{}}`)))},
+		{name: "admin sets claims with a wrong token", server: ctMain, status: 401,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", ctBearer("not-the-admin-token"), ctJSON(`{"claims":{}}`)))},
+		{name: "admin sets claims from another site", server: ctMain, status: 403,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctJSON(`{"claims":{}}`), ctCrossSite))},
+		{name: "admin sets claims, API off", server: ctBare, status: 404,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctJSON(`{"claims":{}}`)))},
+		{name: "admin sets claims over 16 KiB", server: ctMain, status: 413,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctJSON(`{"claims":{"role":"`+big+`"}}`)))},
+		{name: "admin sets claims as a form", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctForm(url.Values{"claims": {"{}"}})))},
+		{name: "admin sets claims with the store down", server: ctDown, status: 503,
+			req: fixed(ctReq("PUT", "/admin/v1/users/u/claims", admin, ctJSON(`{"claims":{}}`)))},
 
 		// DELETE /admin/v1/sessions/{id}
 		{name: "admin revokes a session", server: ctMain, status: 204,
