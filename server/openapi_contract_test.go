@@ -80,6 +80,9 @@ const (
 // ctPassword is the password of every account the cases create.
 const ctPassword = "correct horse battery"
 
+// ctCORSOrigin is the one CORS origin of ctMain (--cors-origins).
+const ctCORSOrigin = "https://app.example.com"
+
 // ctClaims are the application claims ctMain issues (--claims).
 var ctClaims = []string{"role", "tenant"}
 
@@ -310,6 +313,12 @@ func contractCases() []contractCase {
 		{name: "session over the session's rate", server: ctLimited, status: 429, req: limitedSecond("GET", "/v1/session")},
 		{name: "session with the store down", server: ctDown, status: 503, req: down("GET", "/v1/session")},
 
+		{name: "session from a listed CORS origin", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("GET", "/v1/session", ctBearer(f.session(ctMain).AccessToken), ctHeader("Origin", ctCORSOrigin))
+			},
+			check: func(_ *contractFixture, a ctAnswer) error { return ctWantCORS(a.header, true) }},
+
 		// GET /v1/sessions
 		{name: "sessions, a page of one", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
@@ -471,6 +480,9 @@ func contractCases() []contractCase {
 			req: fixed(mint(`{"user_id":"user-minted","claims":{"role":"admin","tenant":{"id":7}},"auth_method":"sso",`+
 				`"amr":["pwd","mfa"],"ip":"198.51.100.7","user_agent":"Firefox/140"}`, backend)),
 			check: func(_ *contractFixture, a ctAnswer) error { return a.wantMembers("access_token", "refresh_token") }},
+		{name: "mint from a listed CORS origin", server: ctMain, status: 201,
+			req:   fixed(mint(`{"user_id":"user-minted"}`, backend, ctHeader("Origin", ctCORSOrigin), ctCrossSite)),
+			check: func(_ *contractFixture, a ctAnswer) error { return ctWantCORS(a.header, false) }},
 		{name: "mint with client_secret_post", server: ctMain, status: 201,
 			req: fixed(mint(`{"user_id":"user-minted",` + post + `}`))},
 		{name: "mint with an unknown member", server: ctMain, status: 400, outside: true,
@@ -750,6 +762,93 @@ func TestOpenAPIContract(t *testing.T) {
 	// The answers to paths and methods outside the operations.
 	f.checkComponent("UnknownPath", ctReq("GET", "/v1/no-such-endpoint"), 404)
 	f.checkComponent("MethodNotAllowed", ctReq("PUT", "/v1/session"), 405)
+	f.checkComponent("MethodNotAllowed", ctReq("OPTIONS", "/v1/session"), 405)
+
+	// CORS preflights, which the document describes in its description.
+	preflight := func(path, origin, method, headers string) ctRequest {
+		r := ctReq("OPTIONS", path, ctHeader("Origin", origin), ctHeader("Access-Control-Request-Method", method))
+		if headers != "" {
+			r.header.Set("Access-Control-Request-Headers", headers)
+		}
+		return r
+	}
+	f.checkPreflight(preflight("/v1/sessions/x", ctCORSOrigin, "DELETE", "authorization, x-csrf-token"), map[string]string{
+		"Access-Control-Allow-Origin":      ctCORSOrigin,
+		"Access-Control-Allow-Credentials": "true",
+		"Access-Control-Allow-Methods":     "DELETE",
+		"Access-Control-Allow-Headers":     "Authorization, " + httpauth.CSRFHeader,
+		"Access-Control-Max-Age":           "600",
+	})
+	for _, r := range []ctRequest{
+		preflight("/v1/session", "https://evil.example", "GET", ""), // an origin not listed
+		preflight("/v1/sessions", ctCORSOrigin, "POST", ""),         // minting is not open to pages
+		preflight("/v1/introspect", ctCORSOrigin, "POST", ""),       // nor is any service client's route
+		preflight("/v1/login", ctCORSOrigin, "POST", "x-api-key"),   // a request header not allowed
+	} {
+		f.checkPreflight(r, nil)
+	}
+}
+
+// ctWantCORS checks the CORS headers of an answer to a page of
+// ctCORSOrigin: those the document's description names when open is
+// true, none at all otherwise; Vary: Origin either way (a /v1 answer).
+func ctWantCORS(h http.Header, open bool) error {
+	want := map[string]string{
+		"Access-Control-Allow-Origin":      ctCORSOrigin,
+		"Access-Control-Allow-Credentials": "true",
+		"Access-Control-Expose-Headers":    "Retry-After, WWW-Authenticate",
+	}
+	for k, v := range want {
+		if got := h.Get(k); open && got != v || !open && got != "" {
+			return fmt.Errorf("%s = %q (open to the origin: %v)", k, got, open)
+		}
+	}
+	if !slices.Contains(h.Values("Vary"), "Origin") {
+		return fmt.Errorf("Vary = %q, want Origin", h.Values("Vary"))
+	}
+	return nil
+}
+
+// checkPreflight sends the CORS preflight r to ctMain: with want, it must
+// be answered 204 with exactly those CORS headers; without, 403 forbidden,
+// an Error, and no CORS header at all.
+func (f *contractFixture) checkPreflight(r ctRequest, want map[string]string) {
+	t := f.t
+	t.Helper()
+	s := f.server(ctMain)
+	req, _ := http.NewRequest(r.method, s.e.http.URL+r.path, nil)
+	req.Header = r.header.Clone()
+	res, err := s.e.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	what := fmt.Sprintf("preflight %s from %s for %s", r.path, r.header.Get("Origin"), r.header.Get("Access-Control-Request-Method"))
+	for k, vs := range res.Header {
+		if strings.HasPrefix(k, "Access-Control-") && want[k] != strings.Join(vs, ", ") {
+			t.Errorf("%s: %s = %q, want %q", what, k, vs, want[k])
+		}
+	}
+	if want != nil {
+		if res.StatusCode != http.StatusNoContent {
+			t.Errorf("%s: %d %s, want 204", what, res.StatusCode, raw)
+		}
+		for k, v := range want {
+			if got := res.Header.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", what, k, got, v)
+			}
+		}
+		return
+	}
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("%s: %d %s, want 403", what, res.StatusCode, raw)
+	}
+	schema := f.model.Components.Schemas.GetOrZero("Error").Schema()
+	if ok, errs := schema_validation.NewSchemaValidator(vconfig.WithFormatAssertions()).ValidateSchemaBytes(schema, raw); !ok ||
+		!strings.Contains(string(raw), `"error":"forbidden"`) {
+		t.Errorf("%s: body %s is not a forbidden Error: %s", what, raw, ctErrors(errs))
+	}
 }
 
 // TestOpenAPIContractChecksBite shows that each check of the contract test
@@ -952,6 +1051,7 @@ func (f *contractFixture) server(name string) *ctServer {
 		s.e = newEnv(t, func(c *config) {
 			clients(c)
 			c.Node.Claims = ctClaims
+			c.Server.CORSOrigins = []string{ctCORSOrigin}
 			c.Server.AllowSignup = &on
 			c.Server.LoginPerIP, c.Server.LoginPerAccount = generous, generous
 		})
