@@ -60,8 +60,9 @@ import (
 
 // The servers the cases run against, each started on first use.
 const (
-	// ctMain has everything on: signup, the admin API, introspection
-	// clients, an https issuer, generous login throttles.
+	// ctMain has everything on: signup, the admin API, service clients
+	// (ctClients), application claims (ctClaims), a CORS origin
+	// (ctCORSOrigin), an https issuer, generous login throttles.
 	ctMain = "main"
 	// ctBare has nothing optional: signup off, no admin token, no clients,
 	// the default issuer "sessiond" (so no RFC 8414 metadata).
