@@ -36,7 +36,7 @@ func TestDeriveSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if _, err := httpauth.NewWeb(httpauth.WebConfig{Manager: m, CSRFKey: s.CSRFKey}); err != nil {
+	if _, err := httpauth.NewWeb(context.Background(), httpauth.WebConfig{Manager: m, CSRFKey: s.CSRFKey}); err != nil {
 		t.Fatal(err)
 	}
 	for name, weak := range map[string][]byte{"all zero": make([]byte, 32), "short": master[:16], "repeated": bytes.Repeat([]byte{9}, 32)} {

@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,12 +31,36 @@ const (
 	browserSessionKey = "httpauth.browser_session"
 )
 
-// WebConfig configures a Web. Manager and CSRFKey are required.
+// WebConfig configures a Web. It needs either a MasterKey and a Store (Web
+// makes the Manager: one secret for everything), or a Manager and a
+// CSRFKey (or a MasterKey to derive it from).
 type WebConfig struct {
-	// Manager keeps the sessions.
+	// MasterKey is the one secret: 32 random bytes or more, the same on
+	// every node, from which every key is derived as sessiond serve
+	// derives its own (DeriveSecrets): the CSRF key and, when Manager is
+	// nil, the Manager's refresh key, audit key and the key sealing its
+	// key ring in the store. Given the same master key and store as a
+	// sessiond server, a Web shares its sessions.
+	MasterKey []byte
+	// Store keeps the sessions of the Manager Web makes (memstore.New(),
+	// or a shared store); if it is also a token.RingStore (every store of
+	// this module is), the key ring is kept in it, sealed, so every node
+	// and restart signs with the same keys (it is not rotated; run a
+	// sessiond node for that). Only with MasterKey and no Manager.
+	Store session.Store
+	// Issuer and Audience of the access tokens of the Manager Web makes.
+	// Default "sessiond" each, as sessiond serve's.
+	Issuer, Audience string
+	// Policy and Now (the clock; nil is time.Now) of the Manager Web makes.
+	Policy session.Policy
+	Now    func() time.Time
+
+	// Manager keeps the sessions, when the application has its own (a
+	// node's, say); then Store, Issuer, Audience, Policy and Now are not
+	// used.
 	Manager *session.Manager
 	// CSRFKey keys the CSRF tokens: at least 32 random bytes, the same on
-	// every node (DeriveSecrets derives it from a master key).
+	// every node. With a MasterKey, leave it empty: it is derived.
 	CSRFKey []byte
 	// CookieName names the cookies: "__Host-"+CookieName+"_at" and
 	// "__Host-"+CookieName+"_rt" (see SessionCookies.Name). Default
@@ -48,11 +74,16 @@ type WebConfig struct {
 	// it closes. Default DefaultBrowserSessionLifetime; at most the
 	// Manager's Policy.AbsoluteTimeout (a remembered login's).
 	BrowserSessionLifetime time.Duration
+	// LoginURL, if set, is where Require sends a request without a
+	// session: 303 See Other (for a GET or HEAD, with the page asked for in
+	// the query parameter "next", a path on this site only), instead of
+	// calling OnError with 401.
+	LoginURL string
 	// OnError answers a request Web refuses: 401 CodeUnauthorized (Require
-	// without a session), 403 CodeCSRFFailed (an unsafe request without
-	// the session's CSRF token), 503 CodeUnavailable (the store failed).
-	// An application renders its own page or redirects (to its login page
-	// on 401). Nil writes the JSON error of WriteError.
+	// without a session, when LoginURL is not set), 403 CodeCSRFFailed (an
+	// unsafe request without the session's CSRF token), 503
+	// CodeUnavailable (the store failed). An application renders its own
+	// page or redirects. Nil writes the JSON error of WriteError.
 	OnError func(w http.ResponseWriter, r *http.Request, status int, code string)
 	// ClientIP finds the client's address for the sessions' metadata; the
 	// zero value trusts no proxy.
@@ -76,6 +107,8 @@ type WebConfig struct {
 // as the cookies go in its header.
 type Web struct {
 	m        *session.Manager
+	own      bool // m was made by NewWeb; Close closes it
+	loginURL string
 	csrf     *CSRF
 	cookies  SessionCookies
 	lifetime time.Duration
@@ -84,15 +117,24 @@ type Web struct {
 	log      *slog.Logger
 }
 
-// NewWeb checks cfg and returns a Web. Errors are clear and change
-// nothing: a missing Manager, a CSRF key that token.CheckSecret refuses, a
-// cookie name SessionCookies.Validate refuses, a bad form field name, a
-// browser-session lifetime out of range.
-func NewWeb(cfg WebConfig) (*Web, error) {
-	if cfg.Manager == nil {
-		return nil, errors.New("httpauth: web: a Manager is required")
+// NewWeb checks cfg and returns a Web, making its Manager if cfg has
+// none (ctx bounds that: loading the key ring and the revocations). Errors
+// are clear and change nothing: no Manager and no MasterKey and Store, a
+// master or CSRF key that token.CheckSecret refuses, a cookie name
+// SessionCookies.Validate refuses, a bad form field name or login URL, a
+// browser-session lifetime out of range. Close it when done.
+func NewWeb(ctx context.Context, cfg WebConfig) (*Web, error) {
+	csrfKey := cfg.CSRFKey
+	if cfg.MasterKey != nil {
+		if csrfKey != nil {
+			return nil, errors.New("httpauth: web: give a MasterKey or a CSRFKey, not both (the CSRF key is derived from the master key)")
+		}
+		if err := token.CheckSecret(cfg.MasterKey); err != nil {
+			return nil, fmt.Errorf("httpauth: web: master key: %w", err)
+		}
+		csrfKey = token.DeriveKey(cfg.MasterKey, token.PurposeCSRF)
 	}
-	if err := token.CheckSecret(cfg.CSRFKey); err != nil {
+	if err := token.CheckSecret(csrfKey); err != nil {
 		return nil, fmt.Errorf("httpauth: web: CSRF key: %w", err)
 	}
 	cookies := SessionCookies{RefreshPath: "/", Name: cfg.CookieName, RefreshSameSite: http.SameSiteLaxMode}
@@ -106,27 +148,108 @@ func NewWeb(cfg WebConfig) (*Web, error) {
 	if !validFieldName(field) {
 		return nil, fmt.Errorf("httpauth: web: CSRF field %q: want 1 to 64 letters, digits, '-' and '_'", field)
 	}
-	abs := cfg.Manager.Policy().AbsoluteTimeout
-	lifetime := cfg.BrowserSessionLifetime
-	if lifetime == 0 {
-		lifetime = min(DefaultBrowserSessionLifetime, abs)
-	}
-	if lifetime < time.Minute || lifetime > abs {
-		return nil, fmt.Errorf("httpauth: web: browser-session lifetime %v must be between 1m and the policy's absolute timeout %v", lifetime, abs)
+	if cfg.LoginURL != "" && !localPath(cfg.LoginURL) {
+		return nil, fmt.Errorf("httpauth: web: login URL %q: want a path on this site, such as /login", cfg.LoginURL)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	m, own := cfg.Manager, false
+	if m == nil {
+		var err error
+		if m, err = newWebManager(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+		own = true
+	}
+	abs := m.Policy().AbsoluteTimeout
+	lifetime := cfg.BrowserSessionLifetime
+	if lifetime == 0 {
+		lifetime = min(DefaultBrowserSessionLifetime, abs)
+	}
+	if lifetime < time.Minute || lifetime > abs {
+		if own {
+			m.Close()
+		}
+		return nil, fmt.Errorf("httpauth: web: browser-session lifetime %v must be between 1m and the policy's absolute timeout %v", lifetime, abs)
+	}
 	return &Web{
-		m:        cfg.Manager,
-		csrf:     &CSRF{Key: append([]byte(nil), cfg.CSRFKey...), FormField: field},
+		m:        m,
+		own:      own,
+		loginURL: cfg.LoginURL,
+		csrf:     &CSRF{Key: append([]byte(nil), csrfKey...), FormField: field},
 		cookies:  cookies,
 		lifetime: lifetime,
 		onError:  cfg.OnError,
 		clientIP: cfg.ClientIP,
 		log:      log,
 	}, nil
+}
+
+// newWebManager makes the Manager of a Web configured with a master key
+// and a store.
+func newWebManager(ctx context.Context, cfg WebConfig, log *slog.Logger) (*session.Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("httpauth: web: a Manager, or a MasterKey and a Store, is required")
+	}
+	secrets, err := DeriveSecrets(cfg.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("httpauth: web: %w", err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	var keys *token.KeyRing
+	if rs, ok := cfg.Store.(token.RingStore); ok {
+		keys, err = token.LoadOrCreateKeyRing(ctx, rs, secrets.KeyRingKey, token.ES256, now())
+	} else {
+		keys, err = token.NewKeyRing(token.ES256, now())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("httpauth: web: key ring: %w", err)
+	}
+	m, err := session.New(ctx, session.Config{
+		Store:      cfg.Store,
+		Keys:       keys,
+		Issuer:     cmpOr(cfg.Issuer, "sessiond"),
+		Audience:   cmpOr(cfg.Audience, "sessiond"),
+		RefreshKey: secrets.RefreshKey,
+		Policy:     cfg.Policy,
+		Audit:      audit.New(log, secrets.AuditKey),
+		Now:        cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("httpauth: web: %w", err)
+	}
+	return m, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// localPath reports whether u is a path on this site ("/login"), not a
+// URL of another ("//evil.example", "https://...", "/\\evil").
+func localPath(u string) bool {
+	return strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") && !strings.HasPrefix(u, "/\\") &&
+		!strings.ContainsFunc(u, func(r rune) bool { return r < ' ' || r == 0x7f })
+}
+
+// Manager is the Manager of w's sessions.
+func (w *Web) Manager() *session.Manager { return w.m }
+
+// Close stops the Manager NewWeb made (it does not close the Store); it
+// does nothing to a Manager given in WebConfig.
+func (w *Web) Close() error {
+	if w.own {
+		return w.m.Close()
+	}
+	return nil
 }
 
 func validFieldName(s string) bool {
@@ -267,11 +390,23 @@ func (w *Web) meta(r *http.Request) session.Meta {
 	return session.Meta{IP: w.clientIP.Of(r), UserAgent: r.UserAgent()}
 }
 
-// Require is Load that refuses a request without a session: OnError
-// answers 401 CodeUnauthorized (an application redirects to its login page).
+// Require is Load that refuses a request without a session: it is sent to
+// WebConfig.LoginURL, or else OnError answers 401 CodeUnauthorized.
 func (w *Web) Require(next http.Handler) http.Handler {
 	return w.Load(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if st := stateOf(r); st == nil || st.id == nil {
+			if w.loginURL != "" {
+				to := w.loginURL
+				if r.Method == http.MethodGet || r.Method == http.MethodHead {
+					sep := "?"
+					if strings.Contains(to, "?") {
+						sep = "&"
+					}
+					to += sep + "next=" + url.QueryEscape(r.URL.RequestURI())
+				}
+				http.Redirect(rw, r, to, http.StatusSeeOther)
+				return
+			}
 			w.fail(rw, r, http.StatusUnauthorized, CodeUnauthorized)
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -43,7 +45,7 @@ func newWebFixture(t *testing.T, mod func(*httpauth.WebConfig)) *webFixture {
 	if mod != nil {
 		mod(&cfg)
 	}
-	web, err := httpauth.NewWeb(cfg)
+	web, err := httpauth.NewWeb(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,6 +386,15 @@ func TestWebRequire(t *testing.T) {
 			}
 		})
 	}
+	t.Run("LoginURL", func(t *testing.T) {
+		g := newWebFixture(t, func(c *httpauth.WebConfig) { c.LoginURL = "/login?from=shop" })
+		for method, want := range map[string]string{"GET": "/login?from=shop&next=%2Fpage", "POST": "/login?from=shop"} {
+			rec, got := g.serve(t, g.web.Require, request{method: method})
+			if rec.Code != 303 || rec.Header().Get("Location") != want || got != nil {
+				t.Fatalf("%s: %d %q", method, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+	})
 	t.Run("default answer", func(t *testing.T) {
 		g := newWebFixture(t, nil)
 		rec, _ := g.serve(t, g.web.Require, request{})
@@ -736,7 +747,7 @@ func TestNewWebRefuses(t *testing.T) {
 		cfg  httpauth.WebConfig
 		says string
 	}{
-		{"no manager", httpauth.WebConfig{CSRFKey: testCSRFKey}, "Manager is required"},
+		{"no manager", httpauth.WebConfig{CSRFKey: testCSRFKey}, "a Manager, or a MasterKey and a Store, is required"},
 		{"no CSRF key", httpauth.WebConfig{Manager: m}, "0 bytes"},
 		{"all-zero CSRF key", httpauth.WebConfig{Manager: m, CSRFKey: make([]byte, 32)}, "all 32 bytes are zero"},
 		{"cookie name with a prefix", httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, CookieName: "__Host-shop"}, "the prefix is added"},
@@ -745,10 +756,17 @@ func TestNewWebRefuses(t *testing.T) {
 		{"field with a space", httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, CSRFField: "csrf token"}, "CSRF field"},
 		{"lifetime over the policy's", httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, BrowserSessionLifetime: 8 * 24 * time.Hour}, "browser-session lifetime"},
 		{"lifetime under a minute", httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, BrowserSessionLifetime: time.Second}, "browser-session lifetime"},
+		{"master key and CSRF key", httpauth.WebConfig{Manager: m, MasterKey: testRefreshKey, CSRFKey: testCSRFKey}, "not both"},
+		{"master key without a store", httpauth.WebConfig{MasterKey: testRefreshKey}, "a MasterKey and a Store"},
+		{"all-zero master key", httpauth.WebConfig{MasterKey: make([]byte, 32), Store: memstore.New()}, "all 32 bytes are zero"},
+		{"bad policy", httpauth.WebConfig{MasterKey: testRefreshKey, Store: memstore.New(), Policy: session.Policy{AccessTTL: 2 * time.Hour}}, "access TTL"},
+		{"login URL of another site", httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, LoginURL: "//evil.example/login"}, "login URL"},
+		{"login URL absolute", httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, LoginURL: "https://evil.example/login"}, "login URL"},
+		{"nothing", httpauth.WebConfig{}, "0 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := httpauth.NewWeb(tc.cfg)
+			w, err := httpauth.NewWeb(context.Background(), tc.cfg)
 			if err == nil || w != nil || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("NewWeb = %v, %v; want an error saying %q", w, err, tc.says)
 			}
@@ -779,5 +797,41 @@ func TestCSRFField(t *testing.T) {
 	}
 	if got := httpauth.CSRFField(httptest.NewRequest("GET", "/", nil)); got != "" {
 		t.Fatalf("outside Load: %q", got)
+	}
+}
+
+// TestWebFromMasterKey: one master key and a store make the whole Web. A
+// second Web on the same store and key (another node, or a restart) reads
+// the first one's cookies: the key ring is kept in the store, sealed, and
+// the refresh and CSRF keys are derived the same way.
+func TestWebFromMasterKey(t *testing.T) {
+	st := memstore.New()
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	master := []byte("Qw8Er4Ty6Ui2Op0As5Df7Gh1Jk3Lz9Xc")
+	mk := func() *httpauth.Web {
+		w, err := httpauth.NewWeb(context.Background(), httpauth.WebConfig{MasterKey: master, Store: st, Now: c.Now, CookieName: "shop", Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		return w
+	}
+	one, two := mk(), mk()
+	f1 := &webFixture{clock: c, m: one.Manager(), web: one}
+	f2 := &webFixture{clock: c, m: two.Manager(), web: two}
+	jar := f1.login(t, "u1", true)
+	_, got := f2.serve(t, two.Load, request{cookies: jar})
+	if got == nil || got.user != "u1" {
+		t.Fatal("the second Web does not read the first one's access cookie")
+	}
+	if got.csrf != csrfOf(t, f1, jar) {
+		t.Fatal("the two Webs disagree on the CSRF token")
+	}
+	c.Add(pastAccessTTL)
+	if _, got := f2.serve(t, two.Load, request{cookies: jar}); got == nil || got.user != "u1" {
+		t.Fatal("the second Web cannot refresh the first one's session")
+	}
+	if one.Manager().Policy().AccessTTL != session.DefaultAccessTTL {
+		t.Fatal("the policy's defaults were not applied")
 	}
 }

@@ -33,7 +33,7 @@ func TestWebStoreDownFailsClosed(t *testing.T) {
 	}
 	defer m.Close()
 	var hooked int
-	web, err := httpauth.NewWeb(httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, CookieName: "shop",
+	web, err := httpauth.NewWeb(context.Background(), httpauth.WebConfig{Manager: m, CSRFKey: testCSRFKey, CookieName: "shop",
 		OnError: func(w http.ResponseWriter, r *http.Request, status int, code string) {
 			hooked = status
 			http.Error(w, "try again in a moment", status)
