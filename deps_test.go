@@ -98,6 +98,9 @@ var layers = map[string]layer{
 	"e2e":          {uses: nil, allow: []string{"any"}}, // end-to-end tests only: their imports are test imports
 	"faults":       {uses: nil, allow: []string{"std"}}, // the fault-injection suite: tests only, a doc.go
 	"ui":           {uses: nil, allow: []string{"std"}}, // embed, io/fs and net/http serve the pages
+	// examples/...: programs that show the library as an application
+	// uses it: its public packages, never the server or a node.
+	"examples/...": {uses: []string{"httpauth", "session", "token", "audit", "store/memstore"}, allow: []string{"std"}},
 }
 
 // matches reports whether pkg is one of the packages pattern names.
@@ -304,6 +307,12 @@ func TestLayerRules(t *testing.T) {
 		{"cmd/sessiond", "@node", true},
 		{"cmd/sessiond", "@store/pgstore", true},
 		{"cmd/sessiond", "@ui", false},
+
+		{"examples/shop", "@httpauth", true},
+		{"examples/shop", "@store/memstore", true},
+		{"examples/shop", "@server", false},
+		{"examples/shop", "@node", false},
+		{"examples/shop", "github.com/alexedwards/scs/v2", false},
 	}
 	for _, tt := range tests {
 		imp := tt.imp
