@@ -88,8 +88,8 @@ type WebConfig struct {
 	// ClientIP finds the client's address for the sessions' metadata; the
 	// zero value trusts no proxy.
 	ClientIP ClientIP
-	// Logger receives operational errors (a failing store); nil uses
-	// slog.Default.
+	// Logger receives operational errors (a failing store) and the audit
+	// events of the Manager NewWeb makes; nil uses slog.Default.
 	Logger *slog.Logger
 }
 
@@ -434,8 +434,19 @@ func (w *Web) fail(rw http.ResponseWriter, r *http.Request, status int, code str
 func (w *Web) auditLog() *audit.Logger { return w.m.Audit() }
 
 // ErrNoSession: a Web method that needs the request's session was called
-// for a request without one (not under Load, or anonymous).
+// for a request without one (not under Load, or anonymous), or the session
+// has ended since its access token was issued (then the error also wraps
+// session.ErrNotFound, ErrRevoked or ErrExpired): treat the visitor as
+// logged out. Any other error is the store's (session.ErrStore).
 var ErrNoSession = errors.New("httpauth: the request has no session")
+
+// noSession marks an error that says the session is gone as ErrNoSession.
+func noSession(err error) error {
+	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrExpired) {
+		return fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	return err
+}
 
 // Login starts a session for userID, whom the caller has just
 // authenticated, and sets its cookies in rw's header: persistent ones if
@@ -491,8 +502,9 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
 
 // Renew gives the request's session a new id, as after a change of
 // privilege (the user proved a second factor, became an administrator):
-// a new session with the same user, metadata, authentication, claims,
-// application data and absolute expiry, whose cookies are set in rw's
+// a new session with the same user, authentication (method, AMR, auth
+// time), claims, application data and absolute expiry, and the request's
+// client IP and User-Agent, whose cookies are set in rw's
 // header, while the old session is ended (its tokens are refused at once).
 // change, if not nil, may amend the new session's grant first (new AMR or
 // claims, a new AuthTime). The request's own context still names the old
@@ -504,7 +516,7 @@ func (w *Web) Renew(rw http.ResponseWriter, r *http.Request, change func(*sessio
 	}
 	old, err := w.m.Get(r.Context(), st.id.SessionID)
 	if err != nil {
-		return nil, err
+		return nil, noSession(err)
 	}
 	left := old.AbsExpiresAt.Sub(w.m.Now())
 	if left <= 0 {
@@ -512,7 +524,7 @@ func (w *Web) Renew(rw http.ResponseWriter, r *http.Request, change func(*sessio
 	}
 	g := session.Grant{
 		UserID:          old.UserID,
-		Meta:            session.Meta{IP: old.IP, UserAgent: old.UserAgent, AuthMethod: old.AuthMethod},
+		Meta:            session.Meta{IP: w.clientIP.Of(r), UserAgent: r.UserAgent(), AuthMethod: old.AuthMethod},
 		AMR:             old.AMR,
 		AuthTime:        old.AuthTime,
 		Claims:          old.Claims,
@@ -552,7 +564,7 @@ func (w *Web) Renew(rw http.ResponseWriter, r *http.Request, change func(*sessio
 
 // Session returns the request's session with its application data (a
 // store read the first time in a request; later calls, and Update, keep
-// it current). ErrNoSession if the request has none.
+// it current). ErrNoSession if the request has none or it has ended.
 func (w *Web) Session(r *http.Request) (*session.Session, error) {
 	st := stateOf(r)
 	if st == nil || st.id == nil {
@@ -565,7 +577,7 @@ func (w *Web) Session(r *http.Request) (*session.Session, error) {
 	}
 	s, err := w.m.Get(r.Context(), st.id.SessionID)
 	if err != nil {
-		return nil, err
+		return nil, noSession(err)
 	}
 	st.sess = s
 	return s, nil
@@ -581,7 +593,7 @@ func (w *Web) Update(r *http.Request, fn func(*session.Session) error) (*session
 	}
 	s, err := w.m.Update(r.Context(), st.id.SessionID, fn)
 	if err != nil {
-		return nil, err
+		return nil, noSession(err)
 	}
 	st.mu.Lock()
 	st.sess = s
@@ -637,7 +649,7 @@ func (w *Web) PopFlash(r *http.Request) ([]string, error) {
 		s.Delete(FlashKey)
 		return nil
 	})
-	if errors.Is(err, errNoFlash) {
+	if errors.Is(err, errNoFlash) || errors.Is(err, ErrNoSession) {
 		return nil, nil
 	}
 	if err != nil {

@@ -835,3 +835,50 @@ func TestWebFromMasterKey(t *testing.T) {
 		t.Fatal("the policy's defaults were not applied")
 	}
 }
+
+// TestWebSessionEndedElsewhere: another node ended the session, and this
+// node has not heard yet, so the access cookie still verifies. Reading or
+// writing the session's data then says ErrNoSession (and why), not a store
+// failure: the application treats the visitor as logged out.
+func TestWebSessionEndedElsewhere(t *testing.T) {
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	st := memstore.New()
+	keys, _ := token.NewKeyRing(token.EdDSA, c.Now())
+	newManager := func(passive bool) *session.Manager {
+		m, err := session.New(context.Background(), session.Config{Store: st, Keys: keys, Issuer: "iss", Audience: "aud",
+			RefreshKey: testRefreshKey, Now: c.Now, RevocationPoll: -1, Passive: passive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	here, elsewhere := newManager(true), newManager(false) // here does not listen
+	web, err := httpauth.NewWeb(context.Background(), httpauth.WebConfig{Manager: here, CSRFKey: testCSRFKey, CookieName: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &webFixture{clock: c, m: here, web: web}
+	jar := f.login(t, "u1", true)
+	if err := elsewhere.Revoke(context.Background(), sessionOf(t, f, jar)); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, ck := range jar {
+		r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	web.Load(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := httpauth.FromContext(r.Context()); !ok {
+			t.Fatal("the access cookie did not verify: the test needs it to")
+		}
+		if _, err := web.Session(r); !errors.Is(err, httpauth.ErrNoSession) || !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Session = %v, want ErrNoSession and ErrNotFound", err)
+		}
+		if _, err := web.Update(r, func(*session.Session) error { return nil }); !errors.Is(err, httpauth.ErrNoSession) {
+			t.Errorf("Update = %v, want ErrNoSession", err)
+		}
+		if msgs, err := web.PopFlash(r); msgs != nil || err != nil {
+			t.Errorf("PopFlash = %q, %v", msgs, err)
+		}
+	})).ServeHTTP(httptest.NewRecorder(), r)
+}
