@@ -303,6 +303,11 @@ func stateOf(r *http.Request) *webState {
 // header or the form field (CSRFField); without it OnError answers 403. A
 // store that fails during a refresh is 503, and the cookies are kept.
 //
+// Load reads cookies only: an Authorization header is not looked at (an
+// API beside the pages uses Auth). Serve static assets outside it: they
+// need no session, and each would otherwise refresh on its own after
+// expiry.
+//
 // The handler gets the ResponseWriter Load was given, unwrapped, so
 // http.ResponseController (Flush, deadlines, full duplex) works as it does
 // without Load. Wrap the application in http.CrossOriginProtection as well.

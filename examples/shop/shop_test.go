@@ -261,6 +261,9 @@ func TestShopInChromium(t *testing.T) {
 	if got := cart(t, tab); got != "tea, cake, tea" {
 		t.Fatalf("cart after a post without an access cookie: %q", got)
 	}
+	if shop.count("refresh") != refreshes+3 {
+		t.Fatal("the post without an access cookie was not refreshed in-band")
+	}
 	if shop.count("refresh.reuse_detected") != 0 {
 		t.Fatal("theft detection tripped")
 	}
