@@ -75,7 +75,7 @@ func startSessiondWith(t *testing.T, policy session.Policy, cfg server.Config) *
 	logs := &syncBuffer{}
 	n, err := node.Open(context.Background(), node.Config{
 		Backend:        memstore.New(),
-		MasterKey:      bytes.Repeat([]byte{3}, 32),
+		MasterKey:      []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"),
 		PasswordParams: fastParams,
 		Policy:         policy,
 		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),

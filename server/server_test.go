@@ -113,7 +113,7 @@ func newEnv(t *testing.T, mod func(*config)) *env {
 	e := &env{t: t, clock: c, logs: &syncBuffer{}}
 	cfg := config{Node: node.Config{
 		Backend:        memstore.New(),
-		MasterKey:      bytes.Repeat([]byte{1}, 32),
+		MasterKey:      []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"),
 		Issuer:         "https://sessiond.test",
 		Audience:       "api",
 		Now:            c.Now,
