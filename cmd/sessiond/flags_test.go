@@ -69,6 +69,7 @@ func TestEveryServeFlagReachesItsSetting(t *testing.T) {
 		"allow-signup":          {nil, []string{"--allow-signup=false"}},
 		"trusted-proxies":       {nil, []string{"--trusted-proxies", "10.0.0.0/8"}},
 		"trusted-origins":       {nil, []string{"--trusted-origins", "https://app.example.com"}},
+		"return-to-origins":     {nil, []string{"--return-to-origins", "https://app.example.com"}},
 		"tls-cert":              {[]string{"--tls-cert", "a.pem", "--tls-key", "k.pem"}, []string{"--tls-cert", "b.pem", "--tls-key", "k.pem"}},
 		"tls-key":               {[]string{"--tls-cert", "a.pem", "--tls-key", "k.pem"}, []string{"--tls-cert", "a.pem", "--tls-key", "l.pem"}},
 		"dev-tls":               {nil, []string{"--dev-tls"}},

@@ -33,6 +33,7 @@ type serveOptions struct {
 	allowSignup    boolFlag
 	trustedProxies string
 	trustedOrigins string
+	returnOrigins  string
 	loginPerIP     int
 	loginPerAcct   int
 	sessionRate    int
@@ -68,6 +69,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.Var(&o.allowSignup, "allow-signup", "accept POST /v1/signup (default: on for bolt and memory stores, off for shared ones)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins (https://app.example.com) allowed to send cross-origin unsafe requests")
+	fs.StringVar(&o.returnOrigins, "return-to-origins", "", "comma-separated origins (https://app.example.com) an absolute return_to may send a browser to after login or forward-auth's refresh (paths need none)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.BoolVar(&o.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost made at start (development only)")
@@ -128,6 +130,11 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 	for _, origin := range strings.Split(o.trustedOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
 			o.server.TrustedOrigins = append(o.server.TrustedOrigins, origin)
+		}
+	}
+	for _, origin := range strings.Split(o.returnOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			o.server.ReturnToOrigins = append(o.server.ReturnToOrigins, origin)
 		}
 	}
 	if v := getenv("SESSIOND_MASTER_KEY"); v != "" {
