@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/httpauth"
@@ -143,7 +144,9 @@ func claimValue(raw json.RawMessage) (v string, ok bool) {
 // at nginx. There is nothing to protect by counting them (no store read),
 // and limiting clients is the proxy's job, which sees their address.
 //
-// Anything else is refused. A browser navigation (see navigation) is sent
+// Anything else is refused, and so is a page load (GET) whose access
+// cookie is about to expire (see refreshAhead). A browser navigation (see
+// navigation) is sent
 // to RefreshRedirectPath with the original URI as return_to (checked like
 // every return_to; one that fails is left out): there a refresh cookie gets
 // a new access cookie and the browser comes back, and without one it goes
@@ -199,24 +202,51 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		httpauth.WriteError(w, http.StatusForbidden, httpauth.CodeForbidden, "this user id cannot be passed on in a header")
 		return
 	}
+	if !bearer && s.refreshAhead(r, id) {
+		s.refuseForwardAuth(w, r, deny401, httpauth.CodeInvalidToken, "the access token is about to expire")
+		return
+	}
 	s.writeIdentity(w.Header(), id)
 	w.WriteHeader(http.StatusOK)
 }
 
-// writeIdentity sets the identity headers of id on h.
+// maxRefreshAhead bounds how long before its access cookie expires a page
+// load is refreshed in-band (see refreshAhead).
+const maxRefreshAhead = time.Minute
+
+// refreshAhead reports whether a page load whose access cookie is still
+// valid goes through the in-band refresh all the same, because the cookie
+// is in the last fifth of its life (at most maxRefreshAhead): the images,
+// scripts and styles the page asks for next are no navigations, and would
+// get 401s once it expired halfway through them. A token just minted is
+// never in its last fifth, so this never sends a browser round twice.
+func (s *Server) refreshAhead(r *http.Request, id *session.Identity) bool {
+	if m := originalMethod(r); (m != http.MethodGet && m != http.MethodHead) || !navigation(r) {
+		return false
+	}
+	ahead := min(id.ExpiresAt.Sub(id.IssuedAt)/5, maxRefreshAhead)
+	return id.ExpiresAt.Sub(s.now()) < ahead
+}
+
+// writeIdentity sets the identity headers of id on h. The client id and
+// every configured claim's header are always there, empty when the session
+// has no value that can be sent: a proxy that copies a header the answer
+// lacks may otherwise pass on the client's own (Caddy 2.9 and 2.10 do), or
+// a placeholder's text (Caddy 2.6 to 2.8 do). An empty one is the same to
+// the upstream as an absent one: no such claim.
 func (s *Server) writeIdentity(h http.Header, id *session.Identity) {
 	h.Set(HeaderUserID, id.UserID)
 	h.Set(HeaderSessionID, id.SessionID)
+	h.Set(HeaderClientID, "")
 	if headerSafe(id.ClientID) {
 		h.Set(HeaderClientID, id.ClientID)
 	}
 	for _, c := range s.claimHeaders {
-		raw, ok := id.Claims[c.claim]
-		if !ok {
-			continue
-		}
-		if v, ok := claimValue(raw); ok {
-			h.Set(c.header, v)
+		h.Set(c.header, "")
+		if raw, ok := id.Claims[c.claim]; ok {
+			if v, ok := claimValue(raw); ok {
+				h.Set(c.header, v)
+			}
 		}
 	}
 }

@@ -293,6 +293,14 @@ func TestForwardAuthIdentityHeaders(t *testing.T) {
 					t.Errorf("%s = %q, want %q", h, got, want)
 				}
 			}
+			// Every configured claim's header is there, empty when the
+			// session has no value for it that can be sent.
+			for _, h := range []string{"X-Sessiond-Claim-Role", "X-Sessiond-Claim-Tenant-Id", "X-Sessiond-Claim-Groups",
+				"X-Sessiond-Claim-Note", "X-Sessiond-Claim-Https---Example-Com-Level"} {
+				if n := len(r.header.Values(h)); n != 1 {
+					t.Errorf("%s sent %d times, want once", h, n)
+				}
+			}
 			for h, vs := range r.header {
 				for _, v := range vs {
 					if strings.ContainsAny(v, "\r\n") {
@@ -357,5 +365,49 @@ func TestForwardAuthReadsNoStoreAndIsNotThrottled(t *testing.T) {
 	}
 	if r := e.fwd("GET", "/v1/forward-auth", map[string]string{"Authorization": "Bearer " + tk.AccessToken}, nil); r.status != 200 {
 		t.Fatalf("forward-auth once the API limit is used up: %d", r.status)
+	}
+}
+
+// TestForwardAuthRefreshesAhead: a page load whose access cookie is in the
+// last fifth of its life (at most a minute) is refreshed in-band before it
+// expires, so the page's assets, which come after it and are no
+// navigations, do not meet an expired cookie; the new cookie is let in at
+// once (no second round). Assets, scripts and bearer clients are let in
+// until the token expires.
+func TestForwardAuthRefreshesAhead(t *testing.T) {
+	e := newFwdEnv(t)
+	tk := e.start("ann", nil)
+	cookie := map[string]string{httpauth.AccessCookie: tk.AccessToken}
+	e.clock.Advance(session.DefaultAccessTTL - 61*time.Second)
+	if r := e.fwd("GET", "/v1/forward-auth", navigate("/page"), cookie); r.status != 200 {
+		t.Fatalf("61 s before expiry: %d", r.status)
+	}
+	e.clock.Advance(2 * time.Second)
+	r := e.fwd("GET", "/v1/forward-auth", navigate("/page"), cookie)
+	if r.status != 302 || r.header.Get("Location") != server.RefreshRedirectPath+"?return_to=%2Fpage" {
+		t.Fatalf("59 s before expiry, a page load: %d %q", r.status, r.header.Get("Location"))
+	}
+	for name, h := range map[string]map[string]string{
+		"an image":  {"Sec-Fetch-Mode": "no-cors"},
+		"a fetch":   {"Sec-Fetch-Mode": "cors"},
+		"a POST":    with(navigate("/page"), "X-Forwarded-Method", "POST"),
+		"a bearer":  with(navigate("/page"), "Authorization", "Bearer "+tk.AccessToken),
+		"a no-cors": {"Sec-Fetch-Mode": "no-cors", "Accept": "text/html"},
+	} {
+		c := cookie
+		if name == "a bearer" {
+			c = nil
+		}
+		if r := e.fwd("GET", "/v1/forward-auth", h, c); r.status != 200 {
+			t.Errorf("59 s before expiry, %s: %d", name, r.status)
+		}
+	}
+	r = e.fwd("GET", r.header.Get("Location"), navigate(""), map[string]string{httpauth.RefreshCookie: tk.RefreshToken})
+	fresh := setCookies(t, r.header)[httpauth.AccessCookie]
+	if r.status != 302 || fresh == nil {
+		t.Fatalf("the refresh: %d %v", r.status, r.header.Values("Set-Cookie"))
+	}
+	if r := e.fwd("GET", "/v1/forward-auth", navigate("/page"), map[string]string{httpauth.AccessCookie: fresh.Value}); r.status != 200 {
+		t.Fatalf("back with the new cookie: %d", r.status)
 	}
 }
