@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 
@@ -27,6 +29,15 @@ const loginPage = "/ui/login"
 // return_to=R (302; 303 for a POST, which the login page takes as a GET).
 // R is checked like every return_to (a refused one is a 400 that changes
 // nothing); absent, the browser goes back to "/".
+//
+// A navigation that another site started (Sec-Fetch-Site: cross-site: a
+// link in a mail) comes without the refresh cookie, which is SameSite=Strict
+// and withheld from the whole redirect chain; it gets a page that loads the
+// same URL again as a navigation of this origin, which carries the cookie
+// (see bounce). That makes the refresh cookie, for this one GET, as
+// available to a top-level navigation from another site as the Lax access
+// cookie already is, and the site that started it gains as little: a
+// rotation of the browser's own token, and a redirect to an allowed page.
 //
 // Why a refresh on a GET is safe: the refresh cookie is SameSite=Strict, so
 // a navigation started by another site does not carry it, and another
@@ -69,6 +80,14 @@ func (s *Server) handleRefreshRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := httpauth.RefreshTokenCookie(r)
+	if rt == "" && !post && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		// Followed from another site (a link in a mail, a search result):
+		// the browser withholds the SameSite=Strict refresh cookie from
+		// the whole redirect chain. A page of ours that loads this URL
+		// again starts a same-origin navigation, which carries it.
+		s.bounce(w, r)
+		return
+	}
 	if rt == "" {
 		s.toLogin(w, target, post)
 		return
@@ -112,4 +131,18 @@ func (s *Server) toLogin(w http.ResponseWriter, target string, post bool) {
 		return
 	}
 	w.WriteHeader(http.StatusFound)
+}
+
+// bounce answers a cross-site navigation with a page that loads the same
+// URL again at once (a meta refresh: no script, which the CSP forbids),
+// now as a navigation of this origin, which carries the refresh cookie.
+// Its Sec-Fetch-Site is then same-origin, so it is never bounced twice.
+// The link is there for a browser that ignores the meta refresh.
+func (s *Server) bounce(w http.ResponseWriter, r *http.Request) {
+	u := html.EscapeString(r.URL.RequestURI())
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=%s"><title>Signing you in</title></head><body><p><a href="%s">Continue</a></p></body></html>
+`, u, u)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,8 @@ func TestRefreshRedirect(t *testing.T) {
 		{"a script's fetch", "GET", "?return_to=" + rt, map[string]string{"Sec-Fetch-Mode": "cors"}, e.fresh, 400, "", false, false},
 		{"an image", "GET", "?return_to=" + rt, map[string]string{"Sec-Fetch-Mode": "no-cors"}, e.fresh, 400, "", false, false},
 		{"a refused return_to", "GET", "?return_to=" + url.QueryEscape("//evil.com"), navigate(""), e.fresh, 400, "", false, false},
+		{"a link on another site, the cookie withheld: bounced", "GET", "?return_to=" + rt, with(navigate(""), "Sec-Fetch-Site", "cross-site"), nil, 200, "", false, false},
+		{"a link on another site, the cookie sent", "GET", "?return_to=" + rt, with(navigate(""), "Sec-Fetch-Site", "cross-site"), e.fresh, 302, "/orders?page=2", true, false},
 		{"another site's form", "POST", "?return_to=" + rt, with(navigate(""), "Sec-Fetch-Site", "cross-site"), e.fresh, 403, "", false, false},
 	}
 	for _, tc := range tests {
@@ -66,6 +69,14 @@ func TestRefreshRedirect(t *testing.T) {
 			}
 			if r.header.Get("Cache-Control") != "no-store" {
 				t.Error("may be cached")
+			}
+			if tc.status == 200 {
+				// The bounce: the same URL again, as a navigation of this
+				// origin, by meta refresh (the CSP allows no script).
+				want := `<meta http-equiv="refresh" content="0; url=` + server.RefreshRedirectPath + `?return_to=` + rt + `">`
+				if !strings.Contains(r.raw, want) || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
+					t.Fatalf("the bounce page lacks %s: %s", want, r.raw)
+				}
 			}
 			set := setCookies(t, r.header)
 			at, rc := set[httpauth.AccessCookie], set[httpauth.RefreshCookie]
