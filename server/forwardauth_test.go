@@ -66,7 +66,7 @@ type fwdEnv struct {
 	store *countingStore
 }
 
-func newFwdEnv(t *testing.T) *fwdEnv {
+func newFwdEnv(t testing.TB) *fwdEnv {
 	t.Helper()
 	st := &countingStore{Store: memstore.New()}
 	e := newEnv(t, func(c *config) {
