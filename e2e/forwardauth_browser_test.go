@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,15 @@ func TestBrowserForwardAuth(t *testing.T) {
 			}()
 			sd.apiSignup(t, "fay@example.com")
 			tab := startBrowser(t)
+
+			// A login link that would send the user on to another origin
+			// does not even open the form.
+			for _, bad := range []string{"https://evil.example/", "//evil.example/", `/\evil.example/`} {
+				do(t, tab, chromedp.Navigate(px.URL+"/ui/login?return_to="+url.QueryEscape(bad)))
+				if txt := eval[string](t, tab, "document.body.innerText"); !strings.Contains(txt, "400 Bad Request") || eval[bool](t, tab, "!!document.querySelector('#login-form')") {
+					t.Fatalf("the login page with return_to %q: %q", bad, txt)
+				}
+			}
 
 			page := px.URL + "/app/orders?page=2"
 			do(t, tab, chromedp.Navigate(page))
