@@ -146,11 +146,10 @@ func claimValue(raw json.RawMessage) (v string, ok bool) {
 //
 // Anything else is refused, and so is a page load (GET) whose access
 // cookie is about to expire (see refreshAhead). A browser navigation (see
-// navigation) is sent
-// to RefreshRedirectPath with the original URI as return_to (checked like
-// every return_to; one that fails is left out): there a refresh cookie gets
-// a new access cookie and the browser comes back, and without one it goes
-// on to the login page. By default that is a 302 (307 for a POST, which
+// navigation) without a bearer token is sent to RefreshRedirectPath with
+// the original URI as return_to (checked like every return_to; one that
+// fails is left out): there a refresh cookie gets a new access cookie and
+// the browser comes back, and without one it goes on to the login page. By default that is a 302 (307 for a POST, which
 // the browser then repeats with its body), which Caddy and Traefik hand to
 // the browser; with ?deny=401 every refusal is a 401 and the way on is in
 // its Location header, for nginx, whose auth_request takes any status but
