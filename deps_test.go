@@ -315,6 +315,8 @@ func TestLayerRules(t *testing.T) {
 		{"examples/gobackend", "@internal/testenv", false},
 		{"examples/gobackend", "@cmd/sessiond", false},
 		{"examples/express", "@ui", false},
+		{"examples/shop", "@httpauth", true},
+		{"examples/shop", "@store/memstore", true},
 	}
 	for _, tt := range tests {
 		imp := tt.imp

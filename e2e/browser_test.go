@@ -72,14 +72,19 @@ func startSessiondSignup(t *testing.T, policy session.Policy, signup bool) *sess
 
 func startSessiondWith(t *testing.T, policy session.Policy, cfg server.Config) *sessiond {
 	t.Helper()
+	return startSessiondNode(t, node.Config{Policy: policy}, cfg)
+}
+
+// startSessiondNode is startSessiond with more of the node's settings
+// (its policy, claims); the store, keys and logger are the tests'.
+func startSessiondNode(t *testing.T, nc node.Config, cfg server.Config) *sessiond {
+	t.Helper()
 	logs := &syncBuffer{}
-	n, err := node.Open(context.Background(), node.Config{
-		Backend:        memstore.New(),
-		MasterKey:      bytes.Repeat([]byte{3}, 32),
-		PasswordParams: fastParams,
-		Policy:         policy,
-		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),
-	})
+	nc.Backend = memstore.New()
+	nc.MasterKey = []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe")
+	nc.PasswordParams = fastParams
+	nc.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	n, err := node.Open(context.Background(), nc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func startSessiondWith(t *testing.T, cfg node.Config, sc server.Config) *session
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	cfg.PasswordParams = fastParams
 	if cfg.MasterKey == nil {
-		cfg.MasterKey = bytes.Repeat([]byte{5}, 32)
+		cfg.MasterKey = []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe")
 	}
 	n, err := node.Open(context.Background(), cfg)
 	if err != nil {

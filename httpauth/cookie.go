@@ -2,7 +2,10 @@ package httpauth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/session"
@@ -25,16 +28,44 @@ const (
 	DefaultRefreshPath = "/v1/refresh"
 )
 
+// DefaultCookieName is the name SessionCookies gives its cookies when Name
+// is empty: AccessCookie and RefreshCookie.
+const DefaultCookieName = "sessiond"
+
+// MaxCookieNameLen is the longest SessionCookies.Name.
+const MaxCookieNameLen = 64
+
+// ErrCookieName: a SessionCookies.Name or RefreshPath that cannot make a
+// cookie (see SessionCookies.Validate).
+var ErrCookieName = errors.New("httpauth: invalid cookie layout")
+
 // SessionCookies writes and clears the cookies of cookie mode. The zero
-// value is sessiond's layout (refresh cookie scoped to /v1/refresh); an
-// application that serves refresh elsewhere sets RefreshPath. It holds no
+// value is sessiond's layout (AccessCookie, and RefreshCookie scoped to
+// /v1/refresh); an application that serves refresh elsewhere sets
+// RefreshPath, and one that wants its own names sets Name. It holds no
 // state and is safe for concurrent use.
+//
+// The names keep their prefixes, whatever Name is: the access cookie is
+// "__Host-" + Name + "_at" (Secure, Path=/, no Domain: no sibling subdomain
+// can plant or shadow it); the refresh cookie is "__Host-" + Name + "_rt"
+// when RefreshPath is "/" and "__Secure-" + Name + "_rt" otherwise (a
+// "__Host-" cookie must have Path=/).
 //
 // The tokens are only ever in HttpOnly cookies: never in a URL, in a body
 // readable by script, in localStorage, or in a log.
 type SessionCookies struct {
 	// RefreshPath is the Path of the refresh cookie. Default DefaultRefreshPath.
 	RefreshPath string
+	// Name is the name between the prefix and the suffix: 1 to
+	// MaxCookieNameLen letters, digits, '-' and '_', not starting with
+	// '_' or '-'. Default DefaultCookieName.
+	Name string
+	// RefreshSameSite is the SameSite of the refresh cookie. Default (zero)
+	// Strict; Web uses Lax, so that a visitor who follows a link from
+	// another site to a page whose access cookie has expired is refreshed
+	// rather than logged out (a cross-site POST still carries neither
+	// cookie).
+	RefreshSameSite http.SameSite
 }
 
 func (c SessionCookies) refreshPath() string {
@@ -42,6 +73,54 @@ func (c SessionCookies) refreshPath() string {
 		return DefaultRefreshPath
 	}
 	return c.RefreshPath
+}
+
+func (c SessionCookies) name() string {
+	if c.Name == "" {
+		return DefaultCookieName
+	}
+	return c.Name
+}
+
+// AccessName is the name of the access cookie: "__Host-" + Name + "_at".
+func (c SessionCookies) AccessName() string { return "__Host-" + c.name() + "_at" }
+
+// RefreshName is the name of the refresh cookie: "__Host-" + Name + "_rt"
+// if RefreshPath is "/", else "__Secure-" + Name + "_rt".
+func (c SessionCookies) RefreshName() string {
+	if c.refreshPath() == "/" {
+		return "__Host-" + c.name() + "_rt"
+	}
+	return "__Secure-" + c.name() + "_rt"
+}
+
+// Validate reports whether c makes cookies a browser keeps: Name as its
+// doc says, RefreshPath absolute and free of ';', spaces and control
+// characters, RefreshSameSite zero, Lax or Strict (None would send the
+// refresh token along with cross-site requests). The error wraps
+// ErrCookieName.
+func (c SessionCookies) Validate() error {
+	n := c.name()
+	if len(n) > MaxCookieNameLen {
+		return fmt.Errorf("%w: name is %d bytes, the limit is %d", ErrCookieName, len(n), MaxCookieNameLen)
+	}
+	for i := 0; i < len(n); i++ {
+		b := n[i]
+		ok := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || (i > 0 && (b == '-' || b == '_'))
+		if !ok {
+			return fmt.Errorf("%w: name %q: want letters, digits, '-' and '_', starting with a letter or digit (the prefix is added)", ErrCookieName, n)
+		}
+	}
+	p := c.refreshPath()
+	if p[0] != '/' || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == ';' || r == 0x7f }) {
+		return fmt.Errorf("%w: refresh path %q: want an absolute path without ';', spaces or control characters", ErrCookieName, p)
+	}
+	switch c.RefreshSameSite {
+	case 0, http.SameSiteDefaultMode, http.SameSiteLaxMode, http.SameSiteStrictMode:
+	default:
+		return fmt.Errorf("%w: the refresh cookie's SameSite must be Lax or Strict", ErrCookieName)
+	}
+	return nil
 }
 
 // Set adds Set-Cookie headers for the access and refresh tokens of t; now
@@ -54,6 +133,16 @@ func (c SessionCookies) Set(w http.ResponseWriter, t *session.Tokens, now time.T
 	}
 	http.SetCookie(w, c.refresh(t.RefreshToken, maxAge(end.Sub(now))))
 	// A response that sets a session cookie must never be stored by a cache.
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// SetBrowserSession is Set with browser-session cookies: neither has
+// Max-Age or Expires, so the browser forgets both when it closes (a login
+// the user did not ask to be remembered). The session still ends on the
+// server at its own absolute expiry, and an access token at its exp.
+func (c SessionCookies) SetBrowserSession(w http.ResponseWriter, t *session.Tokens) {
+	http.SetCookie(w, c.access(t.AccessToken, 0))
+	http.SetCookie(w, c.refresh(t.RefreshToken, 0))
 	w.Header().Set("Cache-Control", "no-store")
 }
 
@@ -70,14 +159,26 @@ func (c SessionCookies) ClearAccess(w http.ResponseWriter) {
 	http.SetCookie(w, c.access("", -1))
 }
 
+// AccessToken returns the token of r's access cookie, or "" if there is
+// none or more than one (see RefreshTokenCookie).
+func (c SessionCookies) AccessToken(r *http.Request) string { return cookieValue(r, c.AccessName()) }
+
+// RefreshToken returns the token of r's refresh cookie, or "" if there is
+// none or more than one (see RefreshTokenCookie).
+func (c SessionCookies) RefreshToken(r *http.Request) string { return cookieValue(r, c.RefreshName()) }
+
 func (c SessionCookies) access(v string, age int) *http.Cookie {
-	return &http.Cookie{Name: AccessCookie, Value: v, Path: "/", MaxAge: age,
+	return &http.Cookie{Name: c.AccessName(), Value: v, Path: "/", MaxAge: age,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
 }
 
 func (c SessionCookies) refresh(v string, age int) *http.Cookie {
-	return &http.Cookie{Name: RefreshCookie, Value: v, Path: c.refreshPath(), MaxAge: age,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}
+	same := c.RefreshSameSite
+	if same != http.SameSiteLaxMode {
+		same = http.SameSiteStrictMode
+	}
+	return &http.Cookie{Name: c.RefreshName(), Value: v, Path: c.refreshPath(), MaxAge: age,
+		HttpOnly: true, Secure: true, SameSite: same}
 }
 
 // maxAge is d in whole seconds, rounded down so a cookie never outlives its

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // CSRF errors. Check wraps ErrCSRF in each, so callers branch on ErrCSRF for
@@ -52,7 +53,16 @@ const csrfLabel = "csrf/v1\x00"
 type CSRF struct {
 	// Key is the MAC key (>= 32 bytes).
 	Key []byte
+	// FormField, if set, names a form field (of an
+	// application/x-www-form-urlencoded or multipart/form-data body) that
+	// Check reads the token from when the request has no X-CSRF-Token
+	// header: a plain HTML form can send it, as CSRFField writes it.
+	// Empty: the header only. Web sets DefaultCSRFField.
+	FormField string
 }
+
+// DefaultCSRFField is the form field Web reads the CSRF token from.
+const DefaultCSRFField = "csrf_token"
 
 // Token returns the CSRF token of the session, or "" if Key is too short.
 func (c *CSRF) Token(sessionID string) string {
@@ -70,15 +80,20 @@ func (c *CSRF) mac(sessionID string) []byte {
 }
 
 // Check reports whether r carries the CSRF token of sessionID in its
-// X-CSRF-Token header. It checks whatever the method; the caller decides
-// which requests need it (Auth: unsafe methods authenticated by cookie).
-// The comparison is constant-time. Errors wrap ErrCSRF and one of
-// ErrCSRFMissing, ErrCSRFInvalid or ErrCSRFKey.
+// X-CSRF-Token header or, when it has none and FormField is set, in that
+// form field (which parses the body: see http.Request.ParseMultipartForm).
+// It checks whatever the method; the caller decides which requests need
+// it (Auth: unsafe methods authenticated by cookie). The comparison is
+// constant-time. Errors wrap ErrCSRF and one of ErrCSRFMissing,
+// ErrCSRFInvalid or ErrCSRFKey.
 func (c *CSRF) Check(r *http.Request, sessionID string) error {
 	if len(c.Key) < MinCSRFKeyLen {
 		return fmt.Errorf("%w: %w", ErrCSRF, ErrCSRFKey)
 	}
 	vals := r.Header.Values(CSRFHeader)
+	if len(vals) == 0 && c.FormField != "" {
+		vals = formValues(r, c.FormField)
+	}
 	if len(vals) == 0 || vals[0] == "" {
 		return fmt.Errorf("%w: %w", ErrCSRF, ErrCSRFMissing)
 	}
@@ -90,6 +105,28 @@ func (c *CSRF) Check(r *http.Request, sessionID string) error {
 		return fmt.Errorf("%w: %w", ErrCSRF, ErrCSRFInvalid)
 	}
 	return nil
+}
+
+// formValues returns the values of the body's form field name (none if the
+// body is not a form or cannot be parsed).
+func formValues(r *http.Request, name string) []string {
+	if r.PostForm == nil {
+		if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/form-data") {
+			_ = r.ParseMultipartForm(32 << 20) // net/http's default, as PostFormValue does
+		} else {
+			_ = r.ParseForm()
+		}
+	}
+	return r.PostForm[name]
+}
+
+// description is what a refusal by c tells the client: which header, and
+// which form field if any, must carry the token.
+func (c *CSRF) description() string {
+	if c != nil && c.FormField != "" {
+		return "a valid X-CSRF-Token header or " + c.FormField + " form field is required"
+	}
+	return "a valid X-CSRF-Token header is required (GET /v1/csrf)"
 }
 
 // SafeMethod reports whether m is one of the methods that must not change

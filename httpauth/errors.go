@@ -13,6 +13,14 @@
 // refused. Bearer requests carry no ambient credential and need no token.
 // Wrap the application's mux in http.CrossOriginProtection as well: it refuses
 // cross-origin unsafe requests from browsers, including login CSRF.
+//
+// Server-rendered applications use Web (NewWeb) instead: it loads the
+// session from its cookies and refreshes it in-band when the access cookie
+// has expired, takes the CSRF token from a form field as well (CSRFField
+// writes it), logs in with or without "remember me", renews the session id,
+// keeps flash messages, and lets the application answer refusals with its
+// own pages (WebConfig.OnError). DeriveSecrets derives every key it needs
+// from one master key, as sessiond serve does.
 package httpauth
 
 import (

@@ -26,6 +26,10 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
+// testRefreshKey is a fixed key that session.New accepts (it refuses keys
+// that are obviously not random).
+var testRefreshKey = []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe")
+
 func manager(t *testing.T, c *clock) *session.Manager {
 	t.Helper()
 	keys, err := token.NewKeyRing(token.EdDSA, c.Now())
@@ -33,7 +37,7 @@ func manager(t *testing.T, c *clock) *session.Manager {
 		t.Fatal(err)
 	}
 	m, err := session.New(context.Background(), session.Config{Store: memstore.New(), Keys: keys, Issuer: "iss", Audience: "aud",
-		RefreshKey: make([]byte, 32), Now: c.Now, RevocationPoll: -1})
+		RefreshKey: testRefreshKey, Now: c.Now, RevocationPoll: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,8 +43,9 @@ type Auth struct {
 	// access cookie (cookie mode). Nil refuses every such request: a
 	// cookie-authenticated POST is never let through unchecked.
 	CSRF *CSRF
-	// Cookies is the cookie layout; the zero value is sessiond's. A revoked
-	// session's cookies are cleared on the 401.
+	// Cookies is the cookie layout; the zero value is sessiond's. The
+	// access cookie is read under its name (SessionCookies.AccessName). A
+	// revoked session's cookies are cleared on the 401.
 	Cookies SessionCookies
 }
 
@@ -90,7 +91,7 @@ func (a *Auth) Authenticate(next http.Handler) http.Handler {
 		if tok == "" {
 			// Cookie mode: only when there is no Authorization header, so a
 			// bearer client is never judged by a stray cookie.
-			tok = AccessTokenCookie(r)
+			tok = a.Cookies.AccessToken(r)
 			viaCookie = tok != ""
 		}
 		if tok == "" {
@@ -147,7 +148,7 @@ func (a *Auth) checkCSRF(w http.ResponseWriter, r *http.Request, id *session.Ide
 	}
 	a.auditLog().Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, SessionID: id.SessionID, UserID: id.UserID,
 		UserAgent: r.UserAgent(), Reason: csrfReason(err)})
-	WriteError(w, http.StatusForbidden, CodeCSRFFailed, "a valid X-CSRF-Token header is required (GET /v1/csrf)")
+	WriteError(w, http.StatusForbidden, CodeCSRFFailed, c.description())
 	return false
 }
 

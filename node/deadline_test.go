@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -65,7 +64,7 @@ func TestStoreCallsHaveADeadline(t *testing.T) {
 	u := &uninterruptible{Store: memstore.New()}
 	t.Cleanup(u.release)
 	n, err := node.Open(context.Background(), node.Config{
-		Backend: u, MasterKey: bytes.Repeat([]byte{7}, 32), StoreTimeout: timeout, Logger: slog.New(slog.DiscardHandler),
+		Backend: u, MasterKey: []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"), StoreTimeout: timeout, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ func TestOpenWarnsOfRedisThatCanLoseWrites(t *testing.T) {
 			r := testenv.StartRedis(t, tc.args...)
 			logs := &syncBuf{}
 			n, err := node.Open(context.Background(), node.Config{
-				Store: r.URL(), MasterKey: make([]byte, 32), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+				Store: r.URL(), MasterKey: []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"), Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 			})
 			if err != nil {
 				t.Fatal(err)

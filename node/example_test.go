@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log"
 	"os"
@@ -18,10 +19,12 @@ func ExampleOpen() {
 	dir, _ := os.MkdirTemp("", "sessiond-example")
 	defer os.RemoveAll(dir)
 	ctx, stop := context.WithCancel(context.Background())
+	master := make([]byte, 32) // in production: node.ParseMasterKey(os.Getenv("SESSIOND_MASTER_KEY"))
+	rand.Read(master)
 
 	n, err := node.Open(ctx, node.Config{
 		Store:     "bolt://" + filepath.Join(dir, "data"), // or redis://..., postgres://...
-		MasterKey: make([]byte, 32),                       // in production: node.ParseMasterKey(os.Getenv("SESSIOND_MASTER_KEY"))
+		MasterKey: master,
 		Issuer:    "https://auth.example.com",
 		Audience:  "https://api.example.com",
 	})

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -11,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sessiond/sessiond/token"
 )
 
 // MasterKeyFile is the name of the generated master key in the data directory.
@@ -64,13 +64,18 @@ func masterKey(d Driver, url string, log *slog.Logger) ([]byte, error) {
 
 // ParseMasterKey decodes a master key given as base64 (standard or URL
 // alphabet, padded or not) of exactly 32 bytes, as SESSIOND_MASTER_KEY
-// holds it. Its error wraps ErrConfig and never quotes the key.
+// holds it, and refuses one that is obviously not random (see
+// token.CheckSecret: all zero, one byte repeated). Its error wraps
+// ErrConfig and never quotes the key.
 func ParseMasterKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if k, err := enc.DecodeString(s); err == nil {
 			if len(k) != 32 {
 				return nil, fmt.Errorf("%w: master key: want 32 bytes, got %d", ErrConfig, len(k))
+			}
+			if err := token.CheckSecret(k); err != nil {
+				return nil, fmt.Errorf("%w: master key: %w", ErrConfig, err)
 			}
 			return k, nil
 		}
@@ -80,11 +85,6 @@ func ParseMasterKey(s string) ([]byte, error) {
 
 // DeriveKey derives a purpose-bound 32-byte key from the master key
 // (HKDF-SHA256, info "sessiond/v1/"+purpose), so no two uses share a key.
-// The purposes in use: "keyring", "refresh", "audit-hash", "csrf".
-func DeriveKey(master []byte, purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, master, nil, "sessiond/v1/"+purpose, 32)
-	if err != nil {
-		panic(err) // only for lengths hkdf cannot produce; 32 is fine
-	}
-	return k
-}
+// The purposes in use: "keyring", "refresh", "audit-hash", "csrf". It is
+// token.DeriveKey, which a Go program uses to derive the same keys.
+func DeriveKey(master []byte, purpose string) []byte { return token.DeriveKey(master, purpose) }

@@ -68,8 +68,10 @@ type Config struct {
 	Shared bool
 	// AutoMigrate applies pending PostgreSQL migrations at Open.
 	AutoMigrate bool
-	// MasterKey (32 bytes) seals the key ring and derives every other
-	// secret (see DeriveKey); the same on every node. Nil: a store with a
+	// MasterKey (32 random bytes) seals the key ring and derives every
+	// other secret (see DeriveKey); the same on every node. One that is
+	// obviously not random (token.CheckSecret: all zero, one byte
+	// repeated) is refused, as anyone could derive its keys. Nil: a store with a
 	// data directory keeps a generated one there, the memory store makes
 	// one for the life of the process, a shared store refuses to open.
 	MasterKey []byte
@@ -217,6 +219,8 @@ func (c *Config) check() error {
 	switch {
 	case c.MasterKey != nil && len(c.MasterKey) != 32:
 		return fmt.Errorf("%w: the master key must be 32 bytes", ErrConfig)
+	case c.MasterKey != nil && token.CheckSecret(c.MasterKey) != nil:
+		return fmt.Errorf("%w: master key: %w", ErrConfig, token.CheckSecret(c.MasterKey))
 	case c.KeyReload < 0 || c.SweepEvery < 0:
 		return fmt.Errorf("%w: key reload and sweep intervals must be positive", ErrConfig)
 	case c.StoreTimeout < time.Millisecond || c.StoreTimeout > 25*time.Second:

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -30,7 +29,7 @@ func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func cfg(b node.Backend, c *clock) node.Config {
-	return node.Config{Backend: b, MasterKey: bytes.Repeat([]byte{9}, 32), Now: c.Now, Logger: quiet,
+	return node.Config{Backend: b, MasterKey: []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"), Now: c.Now, Logger: quiet,
 		PasswordParams: account.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
 }
 
@@ -42,6 +41,8 @@ func TestOpenRefusesBadConfigurationBeforeCreatingFiles(t *testing.T) {
 		"algorithm":       {Store: "bolt://" + dir, SigningAlg: "HS256"},
 		"policy":          {Store: "bolt://" + dir, Policy: session.Policy{AccessTTL: 2 * time.Hour}},
 		"master key":      {Store: "bolt://" + dir, MasterKey: []byte("short")},
+		"zero master key": {Store: "bolt://" + dir, MasterKey: make([]byte, 32)},
+		"repeated key":    {Store: "bolt://" + dir, MasterKey: []byte("abababababababababababababababab")},
 		"key rotation":    {Store: "bolt://" + dir, KeyRotation: time.Minute},
 		"key reload":      {Store: "bolt://" + dir, JWKSMaxAge: 10 * time.Second, KeyReload: 5 * time.Second},
 		"scheme":          {Store: "ftp://" + dir},

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -36,7 +35,7 @@ func TestRotateCarriesTheStoreDeadline(t *testing.T) {
 	const timeout = 2 * time.Second
 	spy := &rotateSpy{Store: memstore.New()}
 	n, err := node.Open(context.Background(), node.Config{
-		Backend: spy, MasterKey: bytes.Repeat([]byte{7}, 32), StoreTimeout: timeout, Logger: slog.New(slog.DiscardHandler),
+		Backend: spy, MasterKey: []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"), StoreTimeout: timeout, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func (e *env) introspectRefresh(rt string) resp {
 
 // claimsJSON is claims as one compact JSON object, keys sorted ("{}" for
 // none), whatever spelling the store gave back.
-func claimsJSON(t *testing.T, claims map[string]json.RawMessage) string {
+func claimsJSON(t testing.TB, claims map[string]json.RawMessage) string {
 	t.Helper()
 	if len(claims) == 0 {
 		return "{}"

@@ -71,7 +71,7 @@ func (e *env) cdo(r creq) resp {
 	return out
 }
 
-func setCookies(t *testing.T, h http.Header) map[string]*http.Cookie {
+func setCookies(t testing.TB, h http.Header) map[string]*http.Cookie {
 	t.Helper()
 	out := map[string]*http.Cookie{}
 	for _, line := range h.Values("Set-Cookie") {

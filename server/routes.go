@@ -31,6 +31,11 @@ func (s *Server) routes() http.Handler {
 	browser("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
 	browser("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
 	browser("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
+	// Forward-auth is not behind auth (Require): it answers refusals its
+	// own way, and the per-session rate limit must not count it.
+	mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
+	mux.HandleFunc("GET "+RefreshRedirectPath, s.handleRefreshRedirect)
+	mux.HandleFunc("POST "+RefreshRedirectPath, s.handleRefreshRedirect)
 	// Service clients' routes (client credentials) and the admin API.
 	mux.HandleFunc("POST /v1/introspect", s.handleIntrospect)
 	mux.HandleFunc("POST /v1/revoke", s.handleRevoke)

@@ -62,6 +62,12 @@ type Config struct {
 	// origin does; a request it makes with the access cookie still needs the
 	// CSRF token. Default none.
 	CORSOrigins []string
+	// ReturnToOrigins are the origins ("https://app.example.com") an
+	// absolute return_to may send a browser to, after the login page or
+	// the in-band refresh of forward-auth; a return_to that is a path
+	// ("/orders?page=2") stays on the browser's origin and needs none.
+	// Scheme, host and port must match exactly. Default none: paths only.
+	ReturnToOrigins []string
 	// LoginPerIP and LoginPerAccount throttle logins; zero: the httpauth defaults.
 	LoginPerIP, LoginPerAccount ratelimit.Limit
 	// SessionLimit limits authenticated requests per session. Default
@@ -93,8 +99,12 @@ type Server struct {
 	adminHash []byte
 	csrf      *httpauth.CSRF
 	cop       *http.CrossOriginProtection
-	metrics   *metrics
-	now       func() time.Time
+	// returnTo are the origins a return_to may name (ReturnToOrigins).
+	returnTo returnOrigins
+	// claimHeaders are the configured claims forward-auth passes on.
+	claimHeaders []claimHeader
+	metrics      *metrics
+	now          func() time.Time
 	// readiness is the last state /readyz found ("" ready, else why
 	// not), so each change is logged once.
 	readiness struct {
@@ -110,7 +120,7 @@ type Server struct {
 }
 
 // Validate reports whether New would accept cfg (a short admin token, an
-// invalid trusted or CORS origin are refused), with an error wrapping
+// invalid trusted, CORS or return-to origin are refused), with an error wrapping
 // node.ErrConfig; it needs no node, so a command line can judge its flags
 // before it opens anything.
 func (cfg Config) Validate() error {
@@ -125,6 +135,9 @@ func (cfg Config) Validate() error {
 	}
 	if _, err := newCORSPolicy(cfg.CORSOrigins); err != nil {
 		return fmt.Errorf("%w: %w", node.ErrConfig, err)
+	}
+	if _, err := parseReturnOrigins(cfg.ReturnToOrigins); err != nil {
+		return err
 	}
 	return nil
 }
@@ -154,6 +167,10 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if s.returnTo, err = parseReturnOrigins(cfg.ReturnToOrigins); err != nil {
+		return nil, err
+	}
+	s.claimHeaders = claimHeaders(n.Config().Claims, cfg.Logger)
 	limiter := n.Limiter()
 	s.auth = &httpauth.Auth{Manager: s.mgr, Limiter: limiter, SessionLimit: cfg.SessionLimit, Audit: s.audit, Logger: cfg.Logger}
 	s.throttle = &httpauth.LoginThrottle{Limiter: limiter, PerIP: cfg.LoginPerIP, PerAccount: cfg.LoginPerAccount}

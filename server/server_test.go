@@ -46,7 +46,7 @@ func (c *clock) Advance(d time.Duration) {
 var fastParams = account.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *server.Server
 	http    *httptest.Server
 	clock   *clock
@@ -107,13 +107,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newEnv(t *testing.T, mod func(*config)) *env {
+func newEnv(t testing.TB, mod func(*config)) *env {
 	t.Helper()
 	c := &clock{t: time.Now().Truncate(time.Second)}
 	e := &env{t: t, clock: c, logs: &syncBuffer{}}
 	cfg := config{Node: node.Config{
 		Backend:        memstore.New(),
-		MasterKey:      bytes.Repeat([]byte{1}, 32),
+		MasterKey:      []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"),
 		Issuer:         "https://sessiond.test",
 		Audience:       "api",
 		Now:            c.Now,

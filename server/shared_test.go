@@ -74,7 +74,7 @@ func newNode(t testing.TB, st node.Backend) peer {
 	t.Helper()
 	t.Cleanup(func() { st.Close() }) // after the node's own cleanup
 	srv := startNode(t, node.Config{
-		Backend: st, Shared: true, MasterKey: make([]byte, 32), Issuer: "iss", Audience: "aud",
+		Backend: st, Shared: true, MasterKey: []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"), Issuer: "iss", Audience: "aud",
 		PasswordParams: fastParams, Logger: quietLogger(),
 	}, server.Config{})
 	return peer{srv: srv, back: st}

@@ -50,6 +50,11 @@ type Grant struct {
 	// carries, each one JSON value, under names the Manager was configured
 	// with (Config.Claims); at most Policy.MaxClaimsBytes as JSON.
 	Claims map[string]json.RawMessage
+	// AbsoluteTimeout, if set, ends this session that long after it
+	// starts instead of Policy.AbsoluteTimeout, which it may not exceed: a
+	// login the user did not ask to be remembered gets a shorter life. Zero
+	// means the policy's.
+	AbsoluteTimeout time.Duration
 }
 
 // CheckClaimNames reports whether names can configure a Manager

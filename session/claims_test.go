@@ -41,6 +41,8 @@ func TestStartRefusesWhatItCannotKeep(t *testing.T) {
 		{"client id too long", session.Grant{UserID: "u", ClientID: strings.Repeat("c", session.MaxClientIDLen+1)}, session.ErrInvalidClaims},
 		{"auth time in the future", session.Grant{UserID: "u", AuthTime: now.Add(time.Hour)}, session.ErrInvalidClaims},
 		{"auth time before the absolute timeout", session.Grant{UserID: "u", AuthTime: now.Add(-session.DefaultAbsoluteTimeout - time.Hour)}, session.ErrInvalidClaims},
+		{"negative absolute timeout", session.Grant{UserID: "u", AbsoluteTimeout: -time.Hour}, session.ErrPolicy},
+		{"absolute timeout over the policy's", session.Grant{UserID: "u", AbsoluteTimeout: session.DefaultAbsoluteTimeout + time.Second}, session.ErrPolicy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := m.Start(ctx, tc.g); !errors.Is(err, tc.want) {

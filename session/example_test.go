@@ -51,7 +51,9 @@ func ExampleManager() {
 func ExampleGet() {
 	ctx := context.Background()
 	keys, _ := token.NewKeyRing(token.EdDSA, time.Now())
-	m, _ := session.New(ctx, session.Config{Store: memstore.New(), Keys: keys, Issuer: "iss", Audience: "aud", RefreshKey: make([]byte, 32)})
+	refreshKey := make([]byte, 32)
+	rand.Read(refreshKey)
+	m, _ := session.New(ctx, session.Config{Store: memstore.New(), Keys: keys, Issuer: "iss", Audience: "aud", RefreshKey: refreshKey})
 	defer m.Close()
 	tokens, _ := m.Login(ctx, "user-42", session.Meta{})
 

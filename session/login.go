@@ -120,7 +120,8 @@ func (m *Manager) Login(ctx context.Context, userID string, meta Meta) (*Tokens,
 // Start starts a new session for the user of g, whom the caller has just
 // authenticated, and returns its first tokens. Every session gets a new
 // id. A user id that cannot be kept is ErrInvalidUserID; claims, AMR or a
-// client id Grant refuses are ErrInvalidClaims; nothing is stored then.
+// client id Grant refuses are ErrInvalidClaims; an absolute timeout that is
+// negative or longer than the policy's is ErrPolicy; nothing is stored then.
 func (m *Manager) Start(ctx context.Context, g Grant) (*Tokens, error) {
 	userID := g.UserID
 	if err := checkUserID(userID); err != nil {
@@ -143,6 +144,13 @@ func (m *Manager) Start(ctx context.Context, g Grant) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
+	lifetime := m.policy.AbsoluteTimeout
+	switch {
+	case g.AbsoluteTimeout < 0 || g.AbsoluteTimeout > lifetime:
+		return nil, fmt.Errorf("%w: grant absolute timeout %v must be between 0 and the policy's %v", ErrPolicy, g.AbsoluteTimeout, lifetime)
+	case g.AbsoluteTimeout > 0:
+		lifetime = g.AbsoluteTimeout
+	}
 	authTime := g.AuthTime.Truncate(time.Microsecond)
 	switch {
 	case authTime.IsZero():
@@ -161,7 +169,7 @@ func (m *Manager) Start(ctx context.Context, g Grant) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("refresh token: %w", err)
 	}
-	abs := now.Add(m.policy.AbsoluteTimeout)
+	abs := now.Add(lifetime)
 	rec := &Record{
 		ID:            id,
 		UserID:        userID,

@@ -24,9 +24,14 @@ type Config struct {
 	// Issuer and Audience become the iss and aud of access tokens, and are
 	// required of every token Verify accepts.
 	Issuer, Audience string
-	// RefreshKey (at least 32 bytes, secret, the same on every node) derives
-	// the child of a refresh token, so a replay within the grace window gets
-	// the same child without the child ever being stored in clear.
+	// RefreshKey (at least 32 random bytes, secret, the same on every
+	// node) derives the child of a refresh token, so a replay within the
+	// grace window gets the same child without the child ever being stored
+	// in clear, and tags every refresh token, so no one without it can make
+	// one. A key that is obviously not random (all zero, one byte repeated,
+	// fewer than 8 distinct byte values: token.CheckSecret) is refused.
+	// token.DeriveKey(master, token.PurposeRefresh) derives it from a
+	// master key as sessiond serve does.
 	RefreshKey []byte
 	// Policy holds lifetimes and limits; zero fields take their defaults.
 	Policy Policy
@@ -110,8 +115,10 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, fmt.Errorf("%w: Issuer and Audience are required", ErrPolicy)
 	}
-	if len(cfg.RefreshKey) < 32 {
-		return nil, fmt.Errorf("%w: RefreshKey must be at least 32 bytes", ErrPolicy)
+	if err := token.CheckSecret(cfg.RefreshKey); err != nil {
+		// A key anyone can guess lets anyone make refresh tokens that
+		// pass the tag check: the forged-refresh attack the tag prevents.
+		return nil, fmt.Errorf("%w: RefreshKey: %w", ErrPolicy, err)
 	}
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
 		return nil, fmt.Errorf("%w: leeway %v must be between 0 and %v", ErrPolicy, cfg.Leeway, MaxLeeway)

@@ -70,6 +70,7 @@ func TestEveryServeFlagReachesItsSetting(t *testing.T) {
 		"trusted-proxies":       {nil, []string{"--trusted-proxies", "10.0.0.0/8"}},
 		"trusted-origins":       {nil, []string{"--trusted-origins", "https://app.example.com"}},
 		"cors-origins":          {nil, []string{"--cors-origins", "https://app.example.com,http://localhost:5173"}},
+		"return-to-origins":     {nil, []string{"--return-to-origins", "https://app.example.com"}},
 		"tls-cert":              {[]string{"--tls-cert", "a.pem", "--tls-key", "k.pem"}, []string{"--tls-cert", "b.pem", "--tls-key", "k.pem"}},
 		"tls-key":               {[]string{"--tls-cert", "a.pem", "--tls-key", "k.pem"}, []string{"--tls-cert", "a.pem", "--tls-key", "l.pem"}},
 		"dev-tls":               {nil, []string{"--dev-tls"}},

@@ -264,7 +264,7 @@ func TestCommandLine(t *testing.T) {
 			case "env twin":
 				cmd.Env = append(cmd.Env, "SESSIOND_STORE=nope://x")
 			case "unreachable store is a failure":
-				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY="+base64.StdEncoding.EncodeToString([]byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe")))
 			case "bad master key":
 				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY=not base64!")
 			case "short admin token":

@@ -47,7 +47,7 @@ func freshSchema(t *testing.T) string {
 
 func TestPostgresMigrateAndServe(t *testing.T) {
 	url := freshSchema(t)
-	key := "SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	key := "SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"))
 	run := func(env []string, args ...string) (int, string) {
 		cmd := exec.Command(binary, args...)
 		cmd.Env = append(os.Environ(), env...)

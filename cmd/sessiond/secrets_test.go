@@ -23,7 +23,7 @@ func TestStorePasswordNeverPrinted(t *testing.T) {
 	rd := testenv.StartRedis(t)
 	t.Run("serve on redis", func(t *testing.T) {
 		url := "redis://default:" + secret + "@" + rd.Addr() + "/0"
-		p := startStore(t, url, []string{"SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))})
+		p := startStore(t, url, []string{"SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"))})
 		if code, _ := p.call("GET", "/healthz", "", nil); code != 200 {
 			t.Fatalf("healthz %d", code)
 		}

@@ -34,6 +34,7 @@ type serveOptions struct {
 	trustedProxies string
 	trustedOrigins string
 	corsOrigins    string
+	returnOrigins  string
 	loginPerIP     int
 	loginPerAcct   int
 	sessionRate    int
@@ -70,6 +71,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed")
 	fs.StringVar(&o.trustedOrigins, "trusted-origins", "", "comma-separated origins (https://app.example.com) allowed to send cross-origin unsafe requests")
 	fs.StringVar(&o.corsOrigins, "cors-origins", "", "comma-separated origins (https://app.example.com,http://localhost:5173) whose pages may call the API with CORS, credentials included")
+	fs.StringVar(&o.returnOrigins, "return-to-origins", "", "comma-separated origins (https://app.example.com) an absolute return_to may send a browser to after login or forward-auth's refresh (paths need none)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.BoolVar(&o.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost made at start (development only)")
@@ -135,6 +137,11 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 	for _, origin := range strings.Split(o.corsOrigins, ",") {
 		if origin = strings.TrimSpace(origin); origin != "" {
 			o.server.CORSOrigins = append(o.server.CORSOrigins, origin)
+		}
+	}
+	for _, origin := range strings.Split(o.returnOrigins, ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			o.server.ReturnToOrigins = append(o.server.ReturnToOrigins, origin)
 		}
 	}
 	if v := getenv("SESSIOND_MASTER_KEY"); v != "" {

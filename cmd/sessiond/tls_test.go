@@ -66,6 +66,8 @@ func TestServeTLSFlagsUsage(t *testing.T) {
 		{"dev and files", []string{"serve", "--store", "memory://", "--dev-tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, 2},
 		{"missing files", []string{"serve", "--store", "memory://", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, 1},
 		{"bad trusted origin", []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--trusted-origins", "not an origin"}, 2},
+		{"return-to origin with a path", []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--return-to-origins", "https://app.example.com/app"}, 2},
+		{"return-to origin not http", []string{"serve", "--store", "memory://", "--addr", "127.0.0.1:0", "--return-to-origins", "javascript://x"}, 2},
 		// The development certificate is for localhost: serving it to the
 		// network teaches users to click through certificate warnings.
 		{"dev-tls on every interface", []string{"serve", "--store", "memory://", "--addr", "0.0.0.0:0", "--dev-tls"}, 2},

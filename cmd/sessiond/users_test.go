@@ -44,7 +44,7 @@ func TestUsersListFollowsTheCursor(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(binary, "users", "list", "--store", "bolt://"+dir)
-			cmd.Env = append(os.Environ(), "SESSIOND_MASTER_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)))
+			cmd.Env = append(os.Environ(), "SESSIOND_MASTER_KEY="+base64.StdEncoding.EncodeToString([]byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe")))
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("users list: %v", err)
@@ -99,7 +99,7 @@ func TestUsersClaims(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	key := "SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	key := "SESSIOND_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"))
 	runClaims := func(args ...string) (int, string) {
 		t.Helper()
 		cmd := exec.Command(binary, append([]string{"users", "claims", "--store", "bolt://" + dir}, args...)...)

@@ -110,14 +110,14 @@ func accessToken(ctx context.Context) string {
 // window with the same child.
 func (a *app) session(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		access := httpauth.AccessTokenCookie(r)
+		access := a.cookies.AccessToken(r)
 		if access != "" {
 			if id, err := a.verify.verify(access); err == nil {
 				next.ServeHTTP(w, a.with(r, id, access))
 				return
 			}
 		}
-		refresh := httpauth.RefreshTokenCookie(r)
+		refresh := a.cookies.RefreshToken(r)
 		if refresh == "" {
 			if access != "" {
 				a.cookies.ClearAccess(w)

@@ -324,9 +324,9 @@ func TestGoBackend(t *testing.T) {
 		for _, c := range a.cookies {
 			byName[c.Name] = c
 		}
-		at, rt := byName[httpauth.AccessCookie], byName[httpauth.RefreshCookie]
+		at, rt := byName[httpauth.AccessCookie], byName[refreshCookie]
 		if len(byName) != 2 || at == nil || rt == nil {
-			t.Fatalf("cookies %v; want %s and %s", a.cookies, httpauth.AccessCookie, httpauth.RefreshCookie)
+			t.Fatalf("cookies %v; want %s and %s", a.cookies, httpauth.AccessCookie, refreshCookie)
 		}
 		for _, c := range []*http.Cookie{at, rt} {
 			if !c.HttpOnly || !c.Secure || c.Path != "/" || c.Domain != "" {
@@ -434,7 +434,7 @@ func TestGoBackend(t *testing.T) {
 		var latest float64
 		for _, b := range []*browser{dropping, stale} {
 			c := claimsOf(t, b.get(httpauth.AccessCookie))
-			before[b] = was{b.get(httpauth.AccessCookie), b.get(httpauth.RefreshCookie), c["sid"].(string)}
+			before[b] = was{b.get(httpauth.AccessCookie), b.get(refreshCookie), c["sid"].(string)}
 			latest = max(latest, c["exp"].(float64))
 		}
 		wait := time.Until(time.Unix(int64(latest), 0).Add(100 * time.Millisecond))
@@ -448,7 +448,7 @@ func TestGoBackend(t *testing.T) {
 			if a.status != http.StatusOK {
 				t.Fatalf("%s: %d %v", name, a.status, a.body)
 			}
-			at, rt := b.get(httpauth.AccessCookie), b.get(httpauth.RefreshCookie)
+			at, rt := b.get(httpauth.AccessCookie), b.get(refreshCookie)
 			if at == "" || at == before[b].at || rt == "" || rt == before[b].rt {
 				t.Errorf("%s: the tokens did not change (%d cookies set)", name, len(a.cookies))
 			}
@@ -465,12 +465,12 @@ func TestGoBackend(t *testing.T) {
 	t.Run("logout ends the session: cookies cleared, the refresh token refused", func(t *testing.T) {
 		b := newBrowser(t, app).login("bob")
 		kept := b.clone() // another tab's copy, or a thief's
-		rt := b.get(httpauth.RefreshCookie)
+		rt := b.get(refreshCookie)
 		a := b.do("POST", "/logout", nil, nil)
 		if a.status != http.StatusOK || a.body["revoked"] != float64(1) {
 			t.Fatalf("logout: %d %v", a.status, a.body)
 		}
-		if b.get(httpauth.AccessCookie) != "" || b.get(httpauth.RefreshCookie) != "" {
+		if b.get(httpauth.AccessCookie) != "" || b.get(refreshCookie) != "" {
 			t.Errorf("logout left cookies: %v", b.cookies)
 		}
 		if a := b.do("GET", "/me", nil, nil); a.status != http.StatusUnauthorized {
@@ -485,8 +485,8 @@ func TestGoBackend(t *testing.T) {
 			t.Errorf("sessiond refreshed a logged-out session: %d", res.StatusCode)
 		}
 		delete(kept.cookies, httpauth.AccessCookie)
-		if a := kept.do("GET", "/me", nil, nil); a.status != http.StatusUnauthorized || kept.get(httpauth.RefreshCookie) != "" {
-			t.Errorf("the kept copy: %d, refresh cookie %q; want 401 and the cookie cleared", a.status, kept.get(httpauth.RefreshCookie))
+		if a := kept.do("GET", "/me", nil, nil); a.status != http.StatusUnauthorized || kept.get(refreshCookie) != "" {
+			t.Errorf("the kept copy: %d, refresh cookie %q; want 401 and the cookie cleared", a.status, kept.get(refreshCookie))
 		}
 		if a := newBrowser(t, app).do("POST", "/logout", nil, nil); a.status != http.StatusOK || a.body["revoked"] != float64(0) {
 			t.Errorf("logout without a session: %d %v", a.status, a.body)
@@ -545,3 +545,7 @@ func TestGoBackendWithoutSessiond(t *testing.T) {
 		t.Errorf("login with sessiond down: %d %v", a.status, a.body)
 	}
 }
+
+// refreshCookie is the name of the app's refresh cookie: scoped to every
+// path, it is a __Host- cookie.
+var refreshCookie = httpauth.SessionCookies{RefreshPath: "/"}.RefreshName()

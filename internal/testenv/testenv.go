@@ -1,5 +1,6 @@
 // Package testenv is how tests reach the real servers they talk to: Redis,
-// a Redis Cluster, PostgreSQL (and, for the browser tests, Chromium). A test
+// a Redis Cluster, PostgreSQL (and, for the browser tests, Chromium; for the
+// forward-auth tests, nginx and Caddy, which it starts). A test
 // that cannot reach its server FAILS with a message that says how to start
 // it; it never skips, so a green run means the real thing was tested.
 //

@@ -65,8 +65,27 @@ function busy(form, on) {
   form.setAttribute('aria-busy', String(on));
 }
 
+// returnTo is the return_to this page was opened with ('' if none): the
+// page to go back to once logged in. The server checked it before it served
+// this page (a refused one is a 400), and /ui/continue checks it again and
+// sends the browser there; the rule lives in the server alone.
+function returnTo() {
+  return new URLSearchParams(location.search).get('return_to') || '';
+}
+
+function withReturnTo(path) {
+  const rt = returnTo();
+  return rt ? path + '?return_to=' + encodeURIComponent(rt) : path;
+}
+
 function nextPage() {
-  return '/ui/devices';
+  return returnTo() ? withReturnTo('/ui/continue') : '/ui/devices';
+}
+
+// keepReturnTo makes the links between the login and signup pages carry
+// return_to along, so signing up first still ends on the page asked for.
+function keepReturnTo(link) {
+  if (link && returnTo()) link.href = withReturnTo(link.pathname);
 }
 
 function initLogin() {
@@ -78,6 +97,7 @@ function initLogin() {
   if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
   // Offer signing up only when the server says it accepts signups.
   config().then((c) => { if (c && c.signup === true) $('#signup-link').hidden = false; });
+  keepReturnTo($('#signup-link a'));
   const form = $('#login-form');
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -100,6 +120,7 @@ function initLogin() {
 
 async function initSignup() {
   const form = $('#signup-form');
+  keepReturnTo($('a[href="/ui/login"]'));
   const c = await config();
   if (c && c.signup === false) {
     // No form to fill in for nothing: say so instead.
