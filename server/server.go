@@ -209,6 +209,9 @@ type RunConfig struct {
 	// TLSConfig, when set, serves HTTPS with it (see LoadTLS and DevTLS);
 	// responses then carry Strict-Transport-Security.
 	TLSConfig *tls.Config
+	// HSTS is the Strict-Transport-Security value of answers over TLS;
+	// empty means HSTS (two years, subdomains). DevHSTS is for --dev-tls.
+	HSTS string
 }
 
 // Run serves s on rc.Addr until ctx is done, then shuts down gracefully:
@@ -232,6 +235,7 @@ func Run(ctx context.Context, s *Server, rc RunConfig) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       withHSTS(rc.HSTS),
 	}
 	if rc.Ready != nil {
 		rc.Ready(ln.Addr())

@@ -260,9 +260,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	case err := <-ran:
 		return err
 	}
+	hsts := "" // server.HSTS
+	if o.devTLS {
+		hsts = server.DevHSTS
+	}
 	err = server.Run(ctx, srv, server.RunConfig{
 		Addr:      o.addr,
 		TLSConfig: tlsCfg,
+		HSTS:      hsts,
 		Ready: func(a net.Addr) {
 			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, node.RedactStoreURL(o.node.Store))
 			if fingerprint != "" {
