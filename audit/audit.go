@@ -68,6 +68,11 @@ type Event struct {
 	// UserID identifies the account; at a failed login it may be the name the
 	// client typed.
 	UserID string
+	// Account is the normalised email an attempt was made for (a failed
+	// login). Like SessionID it is never written: the line carries its keyed
+	// hash (see Logger.HashAccount) under "account", so an operator can see
+	// that failures target one account without the log holding addresses.
+	Account string
 	// IP is the client address.
 	IP string
 	// UserAgent is the client's User-Agent header.
@@ -129,7 +134,7 @@ type Option func(*Logger)
 // WithObserver calls fn with every event logged, whatever the log level,
 // before it is written (metrics count events this way). fn must be fast
 // and safe for concurrent use; it sees the raw event, so it must not log
-// SessionID itself.
+// SessionID or Account itself.
 func WithObserver(fn func(Event)) Option { return func(l *Logger) { l.observer = fn } }
 
 // HashID returns a short keyed hash of id: the first 12 bytes of
@@ -147,9 +152,19 @@ func (l *Logger) HashID(id string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:hashLen])
 }
 
+// HashAccount returns the keyed hash written for Event.Account: HashID of
+// the email under a label of its own, so an account's hash never equals a
+// session id's. HashAccount of "" is "", and a nil Logger returns "".
+func (l *Logger) HashAccount(email string) string {
+	if email == "" {
+		return ""
+	}
+	return l.HashID("account\x00" + email)
+}
+
 // Log writes e as one line with the message "audit", at the level of
 // e.Kind (see Kind.Level), with the attributes event, session (the keyed
-// hash of e.SessionID), user, ip, ua, reason and count, each left out when
+// hash of e.SessionID), account (the keyed hash of e.Account), user, ip, ua, reason and count, each left out when
 // empty. Text fields are capped at MaxFieldLen bytes, and any occurrence of
 // the raw session id inside them is replaced by its hash, so a careless
 // caller cannot leak it through Reason. Log on a nil Logger does nothing.
@@ -165,10 +180,13 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 		return
 	}
 	hash := l.HashID(e.SessionID)
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("event", string(e.Kind)))
 	if hash != "" {
 		attrs = append(attrs, slog.String("session", hash))
+	}
+	if a := l.HashAccount(e.Account); a != "" {
+		attrs = append(attrs, slog.String("account", a))
 	}
 	for _, f := range [...]struct{ name, val string }{
 		{"user", e.UserID}, {"ip", e.IP}, {"ua", e.UserAgent}, {"reason", e.Reason},

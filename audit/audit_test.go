@@ -53,6 +53,33 @@ func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return out
 }
 
+// TestHashAccount: the account's hash is keyed (another key gives
+// another hash), distinct per address, never the address itself, and
+// never equal to HashID of the same string (a label of its own).
+func TestHashAccount(t *testing.T) {
+	l, _ := newLogger(t, slog.LevelDebug)
+	other := audit.New(nil, []byte("another key, sixteen bytes at least"))
+	a := l.HashAccount("alice@example.com")
+	for _, tc := range []struct {
+		name, got string
+	}{
+		{"another address", l.HashAccount("bob@example.com")},
+		{"another key", other.HashAccount("alice@example.com")},
+		{"HashID of the same string", l.HashID("alice@example.com")},
+		{"the address itself", "alice@example.com"},
+	} {
+		if tc.got == a {
+			t.Errorf("%s gives the same hash %q", tc.name, a)
+		}
+	}
+	if len(a) != 16 || l.HashAccount("alice@example.com") != a {
+		t.Errorf("HashAccount = %q, want a stable 16-character hash", a)
+	}
+	if l.HashAccount("") != "" || (*audit.Logger)(nil).HashAccount("x@example.com") != "" {
+		t.Error("HashAccount of nothing, or on a nil Logger, is not empty")
+	}
+}
+
 func TestLogFields(t *testing.T) {
 	l, _ := newLogger(t, slog.LevelDebug)
 	hash := l.HashID(sessionID)
@@ -79,6 +106,12 @@ func TestLogFields(t *testing.T) {
 			ev:   audit.Event{Kind: audit.LoginFailed, UserID: "alice@example.com", IP: "2001:db8::1", Reason: "bad_password"},
 			want: map[string]any{"level": "WARN", "msg": "audit", "event": "login.failed",
 				"user": "alice@example.com", "ip": "2001:db8::1", "reason": "bad_password"},
+		},
+		{
+			name: "failed login names the account by its keyed hash",
+			ev:   audit.Event{Kind: audit.LoginFailed, Account: "alice@example.com", IP: "192.0.2.7"},
+			want: map[string]any{"level": "WARN", "msg": "audit", "event": "login.failed",
+				"account": l.HashAccount("alice@example.com"), "ip": "192.0.2.7"},
 		},
 		{
 			name: "revoke user with count",

@@ -409,6 +409,43 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	}
 }
 
+// TestLoginFailedNamesAccountHashed: a login.failed line carries the
+// account as a keyed hash of the normalised email (the same for "Dave@"
+// and "dave@", another for another address), never the email itself.
+func TestLoginFailedNamesAccountHashed(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signupLogin("dave@example.com")
+	accountOf := func(email string) string {
+		t.Helper()
+		before := len(e.logs.String())
+		if r := e.post("/v1/login", "", map[string]string{"email": email, "password": "wrong password!"}); r.status != 401 {
+			t.Fatalf("login %q: %d", email, r.status)
+		}
+		for line := range strings.Lines(e.logs.String()[before:]) {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["event"] == "login.failed" {
+				a, _ := m["account"].(string)
+				if len(a) != 16 {
+					t.Fatalf("login.failed line without an account hash: %s", line)
+				}
+				return a
+			}
+		}
+		t.Fatalf("no login.failed line for %q", email)
+		return ""
+	}
+	dave := accountOf("dave@example.com")
+	if got := accountOf(" Dave@Example.COM"); got != dave {
+		t.Errorf("the same account, typed otherwise, hashes to %q, want %q", got, dave)
+	}
+	if got := accountOf("nobody@example.com"); got == dave {
+		t.Error("another address hashes to the same account")
+	}
+	if logs := strings.ToLower(e.logs.String()); strings.Contains(logs, "nobody@example.com") {
+		t.Error("an email typed at a failed login is in the log")
+	}
+}
+
 func TestLoginThrottle(t *testing.T) {
 	e := newEnv(t, func(c *config) {
 		c.Server.LoginPerAccount = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 2}
