@@ -234,6 +234,53 @@ func TestTour(t *testing.T) {
 	}
 }
 
+// TestRefreshAtTheVeryEnd: POST /v1/refresh with less than a second of
+// the session's absolute life left answers 401 invalid_grant (it answered
+// 500 after the rotation was committed) and leaves the stored session as
+// it was; a second earlier it rotates.
+func TestRefreshAtTheVeryEnd(t *testing.T) {
+	tests := []struct {
+		name   string
+		left   time.Duration
+		status int
+	}{
+		{"200 ms left", 200 * time.Millisecond, http.StatusUnauthorized},
+		{"2 s left", 2 * time.Second, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *config) { c.Node.Policy.AbsoluteTimeout = time.Hour })
+			e.signupLogin("end@example.com")
+			e.clock.Advance(700 * time.Millisecond) // sessions start at a fraction of a second
+			l := e.login("end@example.com")
+			sid := str(l, "session_id")
+			before, err := e.backend.Get(context.Background(), sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(before.AbsExpiresAt.Add(-tc.left).Sub(e.clock.Now()))
+			r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")})
+			if r.status != tc.status {
+				t.Fatalf("refresh with %v left: %d %s, want %d", tc.left, r.status, r.raw, tc.status)
+			}
+			after, err := e.backend.Get(context.Background(), sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.status != http.StatusOK {
+				if str(r, "error") != "invalid_grant" {
+					t.Fatalf("refused refresh: %s", r.raw)
+				}
+				if after.Version != before.Version || !after.LastSeenAt.Equal(before.LastSeenAt) {
+					t.Fatal("a refused refresh changed the stored session")
+				}
+			} else if after.Version == before.Version {
+				t.Fatal("the refresh did not rotate")
+			}
+		})
+	}
+}
+
 func TestStrictDecoding(t *testing.T) {
 	e := newEnv(t, nil)
 	tests := []struct {
