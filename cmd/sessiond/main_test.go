@@ -203,6 +203,7 @@ func TestCommandLine(t *testing.T) {
 		{"claims cap over the limit", []string{"serve", "--store", "memory://", "--claims-max-bytes", "4096"}, "", 2, ``, `claims cap`},
 		{"a clients file that is missing", []string{"serve", "--store", "memory://", "--clients", "/nonexistent/clients.json"}, "", 2, ``, `--clients`},
 		{"HS256 refused in server mode", []string{"serve", "--store", "memory://", "--signing-alg", "HS256"}, "", 2, ``, `library mode`},
+		{"plain HTTP off loopback", []string{"serve", "--store", "memory://", "--addr", "0.0.0.0:0"}, "", 2, ``, `not a loopback address and serves plain HTTP.*--insecure-http`},
 		{"bad store", []string{"gc", "--store", "ftp://x"}, "", 2, ``, `unknown scheme`},
 		{"bolt store without a directory", []string{"users", "list", "--store", "bolt://"}, "", 2, ``, `needs a directory`},
 		{"shared store without a master key", []string{"gc", "--store", "redis://127.0.0.1:1/0"}, "", 2, ``, `SESSIOND_MASTER_KEY`},

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"github.com/sessiond/sessiond/server"
 	"io"
 	"net/http"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/server"
 )
 
 func TestServeDevTLS(t *testing.T) {
