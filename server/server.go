@@ -127,6 +127,11 @@ func (cfg Config) Validate() error {
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
 		return fmt.Errorf("%w: the admin token must be at least %d characters", node.ErrConfig, MinAdminTokenLen)
 	}
+	if cfg.AdminToken != "" {
+		if err := checkSecretEntropy(cfg.AdminToken); err != nil {
+			return fmt.Errorf("%w: the admin token is %w", node.ErrConfig, err)
+		}
+	}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {

@@ -252,6 +252,7 @@ func TestCommandLine(t *testing.T) {
 		{"bad log level", []string{"serve", "--log-level", "loud"}, "", 2, ``, `log-level`},
 		{"bad master key", []string{"gc"}, "", 2, ``, `master key: not base64`},
 		{"short admin token", []string{"serve"}, "", 2, ``, `admin token`},
+		{"admin token of one character repeated", []string{"serve"}, "", 2, ``, `admin token is not random enough to be a secret.*one byte repeated 32 times`},
 		{"keys rotate to an unknown algorithm", []string{"keys", "rotate", "--signing-alg", "HS256"}, "", 2, ``, `signing-alg`},
 	}
 	for _, tc := range tests {
@@ -270,6 +271,8 @@ func TestCommandLine(t *testing.T) {
 				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY=not base64!")
 			case "short admin token":
 				cmd.Env = append(cmd.Env, "SESSIOND_ADMIN_TOKEN=aaaa")
+			case "admin token of one character repeated":
+				cmd.Env = append(cmd.Env, "SESSIOND_ADMIN_TOKEN="+strings.Repeat("a", 32))
 			}
 			cmd.Stdin = strings.NewReader(tc.stdin)
 			var out, errb bytes.Buffer
