@@ -25,33 +25,36 @@ type Kind string
 
 // The events sessiond records.
 const (
-	LoginOK       Kind = "login.ok"               // a login succeeded and a session was created
-	LoginFailed   Kind = "login.failed"           // a login was refused (bad credentials, unknown user, ...)
-	Signup        Kind = "signup"                 // an account was created
-	Refresh       Kind = "refresh"                // a refresh token was rotated
-	ReuseDetected Kind = "refresh.reuse_detected" // a rotated refresh token came back: the session was revoked
-	Logout        Kind = "logout"                 // a session ended at its owner's request
-	Revoke        Kind = "revoke"                 // one session was revoked
-	RevokeUser    Kind = "revoke.user"            // several sessions of a user were revoked (Count says how many)
-	Throttled     Kind = "ratelimit.throttled"    // a request was refused by a rate limit
-	CSRFRejected  Kind = "csrf.rejected"          // an unsafe request failed the CSRF checks
-	KeyRotated    Kind = "keys.rotated"           // the token signing key was rotated
-	Minted        Kind = "session.minted"         // a service client started a session for a user it authenticated (Reason: the client)
-	ClaimsChanged Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
+	LoginOK          Kind = "login.ok"               // a login succeeded and a session was created
+	LoginFailed      Kind = "login.failed"           // a login was refused (bad credentials, unknown user, ...)
+	Signup           Kind = "signup"                 // an account was created
+	Refresh          Kind = "refresh"                // a refresh token was rotated
+	ReuseDetected    Kind = "refresh.reuse_detected" // a rotated refresh token came back: the session was revoked
+	Logout           Kind = "logout"                 // a session ended at its owner's request
+	Revoke           Kind = "revoke"                 // one session was revoked
+	RevokeUser       Kind = "revoke.user"            // several sessions of a user were revoked (Count says how many)
+	Throttled        Kind = "ratelimit.throttled"    // a request was refused by a rate limit
+	CSRFRejected     Kind = "csrf.rejected"          // an unsafe request failed the CSRF checks
+	KeyRotated       Kind = "keys.rotated"           // the token signing key was rotated
+	Minted           Kind = "session.minted"         // a service client started a session for a user it authenticated (Reason: the client)
+	ClaimsChanged    Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
+	AdminAuthFailed  Kind = "admin.auth_failed"      // a wrong admin token was presented (Reason: the path)
+	ClientAuthFailed Kind = "client.auth_failed"     // a wrong client id or secret was presented (UserID: the client id given; Reason: the path)
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
-		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged}
+		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
+		AdminAuthFailed, ClientAuthFailed}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the
 // kinds that may signal an attack (ReuseDetected, CSRFRejected, Throttled,
-// LoginFailed), Info for the others.
+// LoginFailed, AdminAuthFailed, ClientAuthFailed), Info for the others.
 func (k Kind) Level() slog.Level {
 	switch k {
-	case ReuseDetected, CSRFRejected, Throttled, LoginFailed:
+	case ReuseDetected, CSRFRejected, Throttled, LoginFailed, AdminAuthFailed, ClientAuthFailed:
 		return slog.LevelWarn
 	default:
 		return slog.LevelInfo

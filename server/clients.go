@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/token"
 )
@@ -249,6 +250,10 @@ type clientCreds struct{ id, secret string }
 // §2.3), 401 invalid_client for missing or wrong credentials, 403
 // unauthorized_client for a client without perm.
 func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, perm Permission, post clientCreds) (*Client, bool) {
+	ip := s.clientIP.Of(r)
+	if s.credentialsBlocked(w, ip) {
+		return nil, false
+	}
 	id, secret, basic := r.BasicAuth()
 	switch {
 	case basic && (post.id != "" || post.secret != ""):
@@ -264,8 +269,10 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, perm
 	}
 	cl, ok := s.clients.check(id, secret, basic)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="sessiond"`)
-		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidClient, "client authentication failed")
+		s.credentialsFailed(w, r, ip, audit.ClientAuthFailed, id, func() {
+			w.Header().Set("WWW-Authenticate", `Basic realm="sessiond"`)
+			httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidClient, "client authentication failed")
+		})
 		return nil, false
 	}
 	if !cl.Can(perm) {
