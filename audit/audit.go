@@ -25,33 +25,36 @@ type Kind string
 
 // The events sessiond records.
 const (
-	LoginOK       Kind = "login.ok"               // a login succeeded and a session was created
-	LoginFailed   Kind = "login.failed"           // a login was refused (bad credentials, unknown user, ...)
-	Signup        Kind = "signup"                 // an account was created
-	Refresh       Kind = "refresh"                // a refresh token was rotated
-	ReuseDetected Kind = "refresh.reuse_detected" // a rotated refresh token came back: the session was revoked
-	Logout        Kind = "logout"                 // a session ended at its owner's request
-	Revoke        Kind = "revoke"                 // one session was revoked
-	RevokeUser    Kind = "revoke.user"            // several sessions of a user were revoked (Count says how many)
-	Throttled     Kind = "ratelimit.throttled"    // a request was refused by a rate limit
-	CSRFRejected  Kind = "csrf.rejected"          // an unsafe request failed the CSRF checks
-	KeyRotated    Kind = "keys.rotated"           // the token signing key was rotated
-	Minted        Kind = "session.minted"         // a service client started a session for a user it authenticated (Reason: the client)
-	ClaimsChanged Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
+	LoginOK          Kind = "login.ok"               // a login succeeded and a session was created
+	LoginFailed      Kind = "login.failed"           // a login was refused (bad credentials, unknown user, ...)
+	Signup           Kind = "signup"                 // an account was created
+	Refresh          Kind = "refresh"                // a refresh token was rotated
+	ReuseDetected    Kind = "refresh.reuse_detected" // a rotated refresh token came back: the session was revoked
+	Logout           Kind = "logout"                 // a session ended at its owner's request
+	Revoke           Kind = "revoke"                 // one session was revoked
+	RevokeUser       Kind = "revoke.user"            // several sessions of a user were revoked (Count says how many)
+	Throttled        Kind = "ratelimit.throttled"    // a request was refused by a rate limit
+	CSRFRejected     Kind = "csrf.rejected"          // an unsafe request failed the CSRF checks
+	KeyRotated       Kind = "keys.rotated"           // the token signing key was rotated
+	Minted           Kind = "session.minted"         // a service client started a session for a user it authenticated (Reason: the client)
+	ClaimsChanged    Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
+	AdminAuthFailed  Kind = "admin.auth_failed"      // a wrong admin token was presented (Reason: the path)
+	ClientAuthFailed Kind = "client.auth_failed"     // a wrong client id or secret was presented (UserID: the client id given; Reason: the path)
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
-		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged}
+		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
+		AdminAuthFailed, ClientAuthFailed}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the
 // kinds that may signal an attack (ReuseDetected, CSRFRejected, Throttled,
-// LoginFailed), Info for the others.
+// LoginFailed, AdminAuthFailed, ClientAuthFailed), Info for the others.
 func (k Kind) Level() slog.Level {
 	switch k {
-	case ReuseDetected, CSRFRejected, Throttled, LoginFailed:
+	case ReuseDetected, CSRFRejected, Throttled, LoginFailed, AdminAuthFailed, ClientAuthFailed:
 		return slog.LevelWarn
 	default:
 		return slog.LevelInfo
@@ -68,6 +71,11 @@ type Event struct {
 	// UserID identifies the account; at a failed login it may be the name the
 	// client typed.
 	UserID string
+	// Account is the normalised email an attempt was made for (a failed
+	// login). Like SessionID it is never written: the line carries its keyed
+	// hash (see Logger.HashAccount) under "account", so an operator can see
+	// that failures target one account without the log holding addresses.
+	Account string
 	// IP is the client address.
 	IP string
 	// UserAgent is the client's User-Agent header.
@@ -129,7 +137,7 @@ type Option func(*Logger)
 // WithObserver calls fn with every event logged, whatever the log level,
 // before it is written (metrics count events this way). fn must be fast
 // and safe for concurrent use; it sees the raw event, so it must not log
-// SessionID itself.
+// SessionID or Account itself.
 func WithObserver(fn func(Event)) Option { return func(l *Logger) { l.observer = fn } }
 
 // HashID returns a short keyed hash of id: the first 12 bytes of
@@ -147,9 +155,19 @@ func (l *Logger) HashID(id string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:hashLen])
 }
 
+// HashAccount returns the keyed hash written for Event.Account: HashID of
+// the email under a label of its own, so an account's hash never equals a
+// session id's. HashAccount of "" is "", and a nil Logger returns "".
+func (l *Logger) HashAccount(email string) string {
+	if email == "" {
+		return ""
+	}
+	return l.HashID("account\x00" + email)
+}
+
 // Log writes e as one line with the message "audit", at the level of
 // e.Kind (see Kind.Level), with the attributes event, session (the keyed
-// hash of e.SessionID), user, ip, ua, reason and count, each left out when
+// hash of e.SessionID), account (the keyed hash of e.Account), user, ip, ua, reason and count, each left out when
 // empty. Text fields are capped at MaxFieldLen bytes, and any occurrence of
 // the raw session id inside them is replaced by its hash, so a careless
 // caller cannot leak it through Reason. Log on a nil Logger does nothing.
@@ -165,10 +183,13 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 		return
 	}
 	hash := l.HashID(e.SessionID)
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("event", string(e.Kind)))
 	if hash != "" {
 		attrs = append(attrs, slog.String("session", hash))
+	}
+	if a := l.HashAccount(e.Account); a != "" {
+		attrs = append(attrs, slog.String("account", a))
 	}
 	for _, f := range [...]struct{ name, val string }{
 		{"user", e.UserID}, {"ip", e.IP}, {"ua", e.UserAgent}, {"reason", e.Reason},

@@ -53,6 +53,33 @@ func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return out
 }
 
+// TestHashAccount: the account's hash is keyed (another key gives
+// another hash), distinct per address, never the address itself, and
+// never equal to HashID of the same string (a label of its own).
+func TestHashAccount(t *testing.T) {
+	l, _ := newLogger(t, slog.LevelDebug)
+	other := audit.New(nil, []byte("another key, sixteen bytes at least"))
+	a := l.HashAccount("alice@example.com")
+	for _, tc := range []struct {
+		name, got string
+	}{
+		{"another address", l.HashAccount("bob@example.com")},
+		{"another key", other.HashAccount("alice@example.com")},
+		{"HashID of the same string", l.HashID("alice@example.com")},
+		{"the address itself", "alice@example.com"},
+	} {
+		if tc.got == a {
+			t.Errorf("%s gives the same hash %q", tc.name, a)
+		}
+	}
+	if len(a) != 16 || l.HashAccount("alice@example.com") != a {
+		t.Errorf("HashAccount = %q, want a stable 16-character hash", a)
+	}
+	if l.HashAccount("") != "" || (*audit.Logger)(nil).HashAccount("x@example.com") != "" {
+		t.Error("HashAccount of nothing, or on a nil Logger, is not empty")
+	}
+}
+
 func TestLogFields(t *testing.T) {
 	l, _ := newLogger(t, slog.LevelDebug)
 	hash := l.HashID(sessionID)
@@ -81,6 +108,12 @@ func TestLogFields(t *testing.T) {
 				"user": "alice@example.com", "ip": "2001:db8::1", "reason": "bad_password"},
 		},
 		{
+			name: "failed login names the account by its keyed hash",
+			ev:   audit.Event{Kind: audit.LoginFailed, Account: "alice@example.com", IP: "192.0.2.7"},
+			want: map[string]any{"level": "WARN", "msg": "audit", "event": "login.failed",
+				"account": l.HashAccount("alice@example.com"), "ip": "192.0.2.7"},
+		},
+		{
 			name: "revoke user with count",
 			ev:   audit.Event{Kind: audit.RevokeUser, UserID: "u-42", Count: 5},
 			want: map[string]any{"level": "INFO", "msg": "audit", "event": "revoke.user", "user": "u-42", "count": 5.0},
@@ -107,7 +140,7 @@ func TestLogFields(t *testing.T) {
 }
 
 func TestKindLevel(t *testing.T) {
-	warn := []audit.Kind{audit.ReuseDetected, audit.CSRFRejected, audit.Throttled, audit.LoginFailed}
+	warn := []audit.Kind{audit.ReuseDetected, audit.CSRFRejected, audit.Throttled, audit.LoginFailed, audit.AdminAuthFailed, audit.ClientAuthFailed}
 	for _, k := range audit.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			want := slog.LevelInfo
@@ -130,7 +163,7 @@ func TestKindLevel(t *testing.T) {
 func TestKindsComplete(t *testing.T) {
 	want := []string{"login.ok", "login.failed", "signup", "refresh", "refresh.reuse_detected",
 		"logout", "revoke", "revoke.user", "ratelimit.throttled", "csrf.rejected", "keys.rotated",
-		"session.minted", "claims.changed"}
+		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed"}
 	var got []string
 	for _, k := range audit.Kinds() {
 		got = append(got, string(k))

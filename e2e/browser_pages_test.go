@@ -269,3 +269,40 @@ func TestBrowserDevicesShowsAccount(t *testing.T) {
 		t.Errorf("a minted session: %v", minted)
 	}
 }
+
+// TestBrowserDevicesBidiAgent: a user agent carrying bidirectional
+// overrides, isolates and marks (which would show "exe.gnp" as "pnge.exe")
+// is rendered on the devices page without any of them, its label isolated
+// in a <bdi>.
+func TestBrowserDevicesBidiAgent(t *testing.T) {
+	sd := startSessiond(t, session.Policy{})
+	tab := startBrowser(t)
+	do(t, tab, chromedp.Navigate(sd.base+"/ui/signup"))
+	fillAndSubmit(t, tab, "ida@example.com", password)
+	waitFor(t, tab, "the devices page", devicesLoaded)
+	sd.apiLogin(t, "ida@example.com", "\u202Eexe.gnp\u202C \u2066Tool\u2069\u200F/1\u061C\u200E\u202A\u202B\u202D\u2067\u2068")
+	do(t, tab, chromedp.Reload())
+	waitFor(t, tab, "two sessions", devicesLoaded+" && document.querySelectorAll('#sessions li').length === 2")
+	labels := eval[string](t, tab, "JSON.stringify([...document.querySelectorAll('#sessions .device bdi')].map(e => e.textContent))")
+	var got []string
+	if err := json.Unmarshal([]byte(labels), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("device labels in <bdi>: %q, want 2", got)
+	}
+	found := false
+	for _, l := range got {
+		if strings.ContainsAny(l, "\u061C\u200E\u200F\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069") {
+			t.Errorf("device label %q keeps bidirectional controls", l)
+		}
+		found = found || l == "exe.gnp Tool/1"
+	}
+	if !found {
+		t.Errorf("device labels %q lack the agent as sent, controls removed", got)
+	}
+	aria := eval[string](t, tab, "document.querySelector('#sessions li:not(.current) button.revoke').getAttribute('aria-label')")
+	if strings.ContainsAny(aria, "\u202E\u2066") || !strings.Contains(aria, "exe.gnp Tool/1") {
+		t.Errorf("the revoke button's label %q", aria)
+	}
+}

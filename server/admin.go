@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/session"
@@ -25,10 +26,21 @@ func (s *Server) adminOnly(next http.HandlerFunc) http.Handler {
 			httpauth.WriteError(w, http.StatusNotFound, httpauth.CodeNotFound, "the admin API is disabled (set SESSIOND_ADMIN_TOKEN)")
 			return
 		}
-		tok, ok := httpauth.BearerToken(r)
-		got := sha256.Sum256([]byte(tok))
-		if !ok || tok == "" || subtle.ConstantTimeCompare(got[:], s.adminHash) != 1 {
+		ip := s.clientIP.Of(r)
+		if s.credentialsBlocked(w, ip) {
+			return
+		}
+		refuse := func() {
 			httpauth.WriteError(w, http.StatusUnauthorized, CodeInvalidAdminToken, "an admin token is required")
+		}
+		tok, ok := httpauth.BearerToken(r)
+		if !ok || tok == "" {
+			refuse() // no guess to count
+			return
+		}
+		got := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(got[:], s.adminHash) != 1 {
+			s.credentialsFailed(w, r, ip, audit.AdminAuthFailed, "", refuse)
 			return
 		}
 		next(w, r)

@@ -14,7 +14,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/token"
 )
 
 // Permission is what a service client may do.
@@ -64,6 +66,18 @@ type clientFile struct {
 	Permissions []Permission `json:"permissions"`
 }
 
+// checkSecretEntropy refuses a secret (client secret, admin token) that is
+// certainly not random (token.CheckSecret: one character repeated, fewer
+// than 8 distinct ones): its length then says nothing of how hard it is to
+// guess, and "32×a" is the first thing a guesser tries. The error wraps
+// token.ErrWeakKey and never quotes the secret.
+func checkSecretEntropy(secret string) error {
+	if err := token.CheckSecret([]byte(secret)); err != nil {
+		return fmt.Errorf("not random enough to be a secret: %w", err)
+	}
+	return nil
+}
+
 // ParseClientsJSON parses a clients file: a JSON array of {"id", "secret",
 // "permissions"}. Unknown members, an id that is not 1 to 64 letters,
 // digits, '.', '_' or '-', a secret shorter than MinClientSecretLen, an
@@ -86,6 +100,9 @@ func ParseClientsJSON(b []byte) (Clients, error) {
 		}
 		if len(e.Secret) < MinClientSecretLen {
 			return nil, fmt.Errorf("clients: the secret of %q is shorter than %d characters", e.ID, MinClientSecretLen)
+		}
+		if err := checkSecretEntropy(e.Secret); err != nil {
+			return nil, fmt.Errorf("clients: the secret of %q: %w", e.ID, err)
 		}
 		if len(e.Permissions) == 0 {
 			return nil, fmt.Errorf("clients: %q has no permissions (want some of %v)", e.ID, permissions)
@@ -155,6 +172,9 @@ func ParseClients(s string) (Clients, error) {
 		}
 		if len(secret) < MinClientSecretLen {
 			return nil, fmt.Errorf("clients: the secret of %q is shorter than %d characters", id, MinClientSecretLen)
+		}
+		if err := checkSecretEntropy(secret); err != nil {
+			return nil, fmt.Errorf("clients: the secret of %q: %w", id, err)
 		}
 		if _, dup := out[id]; dup {
 			return nil, fmt.Errorf("clients: %q listed twice", id)
@@ -230,6 +250,10 @@ type clientCreds struct{ id, secret string }
 // §2.3), 401 invalid_client for missing or wrong credentials, 403
 // unauthorized_client for a client without perm.
 func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, perm Permission, post clientCreds) (*Client, bool) {
+	ip := s.clientIP.Of(r)
+	if s.credentialsBlocked(w, ip) {
+		return nil, false
+	}
 	id, secret, basic := r.BasicAuth()
 	switch {
 	case basic && (post.id != "" || post.secret != ""):
@@ -245,8 +269,10 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, perm
 	}
 	cl, ok := s.clients.check(id, secret, basic)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="sessiond"`)
-		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidClient, "client authentication failed")
+		s.credentialsFailed(w, r, ip, audit.ClientAuthFailed, id, func() {
+			w.Header().Set("WWW-Authenticate", `Basic realm="sessiond"`)
+			httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidClient, "client authentication failed")
+		})
 		return nil, false
 	}
 	if !cl.Can(perm) {

@@ -406,6 +406,78 @@ func TestHSTSOnlyOverTLS(t *testing.T) {
 	}
 }
 
+// TestTLSSuitesAndDevHSTS makes real handshakes with server.Run over the
+// dev certificate: TLS 1.2 with only a CBC (or RSA key exchange) suite
+// offered is refused, an AEAD suite and TLS 1.3 are served, and
+// RunConfig.HSTS = DevHSTS is what the answers carry. LoadTLS shares the
+// suite list (checked on its config).
+func TestTLSSuitesAndDevHSTS(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg, _, err := server.DevTLS(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, e.srv, server.RunConfig{Addr: "127.0.0.1:0", TLSConfig: cfg, HSTS: server.DevHSTS, Ready: func(a net.Addr) { addr <- a }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	a := (<-addr).String()
+	tests := []struct {
+		name   string
+		max    uint16
+		suites []uint16
+		ok     bool
+	}{
+		{"TLS 1.2 ECDHE-ECDSA AES-128-CBC-SHA", tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}, false},
+		{"TLS 1.2 ECDHE-ECDSA AES-256-CBC-SHA", tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA}, false},
+		{"TLS 1.2 RSA AES-128-GCM", tls.VersionTLS12, []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}, false},
+		{"TLS 1.2 ECDHE-ECDSA AES-128-GCM", tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}, true},
+		{"TLS 1.2 ECDHE-ECDSA ChaCha20", tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}, true},
+		{"TLS 1.3", tls.VersionTLS13, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tls.Dial("tcp", a, &tls.Config{InsecureSkipVerify: true, MaxVersion: tc.max, CipherSuites: tc.suites}) // self-signed dev certificate
+			if !tc.ok {
+				if err == nil {
+					c.Close()
+					t.Fatal("handshake offering only a non-AEAD suite succeeded")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			c.Close()
+		})
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	res, err := client.Get("https://" + a + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Strict-Transport-Security"); got != server.DevHSTS || strings.Contains(got, "includeSubDomains") {
+		t.Fatalf("HSTS with RunConfig.HSTS = DevHSTS: %q", got)
+	}
+	for _, s := range cfg.CipherSuites {
+		if tls.CipherSuiteName(s) == "" || strings.Contains(tls.CipherSuiteName(s), "CBC") {
+			t.Errorf("DevTLS offers %s", tls.CipherSuiteName(s))
+		}
+	}
+	if len(cfg.CipherSuites) == 0 {
+		t.Error("DevTLS leaves the TLS 1.2 suites to the default list")
+	}
+}
+
 // TestRefreshCookieTossing: a __Secure- cookie, unlike a __Host- one, may
 // carry a Domain, so a sibling subdomain can plant its own refresh cookie
 // (its attacker's session) in the victim's browser. The browser then sends

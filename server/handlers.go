@@ -152,7 +152,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	acct, err := s.accounts.Authenticate(r.Context(), req.Email, req.Password)
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, IP: ip, UserAgent: r.UserAgent()})
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
 		return
 	}
@@ -177,7 +177,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	t, err = s.settleLoginClaims(r.Context(), acct, t, meta)
 	if errors.Is(err, account.ErrNotFound) {
 		// The account was deleted during the login.
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, IP: ip, UserAgent: r.UserAgent()})
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
 		return
 	}

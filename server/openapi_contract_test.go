@@ -295,7 +295,7 @@ func contractCases() []contractCase {
 	const html, text = "text/html; charset=utf-8", "text/plain; charset=utf-8"
 	refused := page(text, "This link would send you on to a page this server does not send anyone to")
 
-	return []contractCase{
+	cases := []contractCase{
 		// POST /v1/signup
 		{name: "signup", server: ctMain, status: 201, req: fixed(signup("new@example.com"))},
 		{name: "signup with an unknown member", server: ctMain, status: 400, outside: true,
@@ -948,6 +948,42 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("GET", "/ui/continue?return_to="+url.QueryEscape("https://evil.example/"))), check: refused},
 		{name: "root", server: ctMain, status: 302, req: fixed(ctReq("GET", "/"))},
 	}
+	return append(cases, credThrottledCases(cases)...)
+}
+
+// credThrottledCases are the 429 of every operation behind the admin token
+// or client credentials: on ctLimited (one failure allowed per address an
+// hour), an address of its own fails twice (401, then 429: the block
+// begins), and the case's request, one of cases sent again from that
+// address, is refused 429 whatever it carries.
+func credThrottledCases(cases []contractCase) []contractCase {
+	twins := []string{
+		"admin lists users with a wrong token", "admin lists a user's sessions", "admin logs a user out with a wrong token",
+		"admin sets claims with a wrong token", "admin revokes a session", "admin lists keys with a wrong token", "admin rotates keys",
+		"introspect with a wrong secret", "revoke without client credentials", "mint with a wrong secret",
+		"a client lists a user's sessions with a wrong secret", "a client logs a user out with a wrong secret",
+		"a client sets claims with a wrong secret",
+	}
+	var out []contractCase
+	for i, name := range twins {
+		j := slices.IndexFunc(cases, func(c contractCase) bool { return c.name == name })
+		if j < 0 {
+			panic("credThrottledCases: no case " + name)
+		}
+		orig := cases[j]
+		ip := ctHeader("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+		wrong := ctReq("GET", "/admin/v1/keys", ctBearer("not-the-admin-token-0123456789abcdef"), ip)
+		if !strings.HasPrefix(name, "admin") {
+			wrong = ctReq("POST", "/v1/introspect", ctBasic("api", "wrong"), ctForm(url.Values{"token": {"x"}}), ip)
+		}
+		out = append(out, contractCase{name: name + ", from an address over the failed-authentication limit", server: ctLimited, status: 429,
+			req: func(f *contractFixture) ctRequest {
+				f.exchange(ctLimited, "the one failure this address may have", false, wrong, 401)
+				f.exchange(ctLimited, "the failure that blocks the address", false, wrong, 429)
+				return withOpts(orig.req(f), ip)
+			}})
+	}
+	return out
 }
 
 // ctExcludedRoutes are the routes the document leaves out, and why; each
@@ -1281,12 +1317,15 @@ func (f *contractFixture) server(name string) *ctServer {
 			c.Server.ReturnToOrigins = []string{ctReturnOrigin}
 			c.Server.AllowSignup = &on
 			c.Server.LoginPerIP, c.Server.LoginPerAccount = generous, generous
+			c.Server.CredentialFailures = generous
 		})
 	case ctBare:
 		s.e = newEnv(t, func(c *config) { c.Node.Issuer, c.Server.AllowSignup = "", &off })
 	case ctLimited:
 		once := ratelimit.Limit{Rate: 1, Period: time.Hour} // no burst: one at once
 		s.e = newEnv(t, func(c *config) {
+			clients(c)
+			c.Server.CredentialFailures = once
 			c.Server.AllowSignup = &on
 			c.Server.LoginPerIP, c.Server.SessionLimit = once, once
 			c.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}

@@ -70,6 +70,11 @@ type Config struct {
 	ReturnToOrigins []string
 	// LoginPerIP and LoginPerAccount throttle logins; zero: the httpauth defaults.
 	LoginPerIP, LoginPerAccount ratelimit.Limit
+	// CredentialFailures limits the wrong admin tokens and client
+	// credentials one client address may present; past it the address gets
+	// 429 for a while, right credentials included. Zero:
+	// DefaultCredentialFailures.
+	CredentialFailures ratelimit.Limit
 	// SessionLimit limits authenticated requests per session. Default
 	// 600 a minute with a burst of 100.
 	SessionLimit ratelimit.Limit
@@ -89,6 +94,7 @@ type Server struct {
 	accounts *account.Service
 	auth     *httpauth.Auth
 	throttle *httpauth.LoginThrottle
+	creds    *credThrottle
 	clientIP httpauth.ClientIP
 	signup   bool
 	handler  http.Handler
@@ -126,6 +132,16 @@ type Server struct {
 func (cfg Config) Validate() error {
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
 		return fmt.Errorf("%w: the admin token must be at least %d characters", node.ErrConfig, MinAdminTokenLen)
+	}
+	if cfg.CredentialFailures.Rate != 0 {
+		if err := cfg.CredentialFailures.Validate(); err != nil {
+			return fmt.Errorf("%w: credential failures limit: %w", node.ErrConfig, err)
+		}
+	}
+	if cfg.AdminToken != "" {
+		if err := checkSecretEntropy(cfg.AdminToken); err != nil {
+			return fmt.Errorf("%w: the admin token is %w", node.ErrConfig, err)
+		}
 	}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -174,6 +190,11 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	limiter := n.Limiter()
 	s.auth = &httpauth.Auth{Manager: s.mgr, Limiter: limiter, SessionLimit: cfg.SessionLimit, Audit: s.audit, Logger: cfg.Logger}
 	s.throttle = &httpauth.LoginThrottle{Limiter: limiter, PerIP: cfg.LoginPerIP, PerAccount: cfg.LoginPerAccount}
+	credLimit := cfg.CredentialFailures
+	if credLimit.Rate == 0 {
+		credLimit = DefaultCredentialFailures
+	}
+	s.creds = &credThrottle{limiter: limiter, limit: credLimit, now: n.Now, blocked: map[string]time.Time{}}
 	s.clientIP = httpauth.ClientIP{Trusted: cfg.TrustedProxies}
 	if cfg.AllowSignup != nil {
 		s.signup = *cfg.AllowSignup
@@ -209,6 +230,9 @@ type RunConfig struct {
 	// TLSConfig, when set, serves HTTPS with it (see LoadTLS and DevTLS);
 	// responses then carry Strict-Transport-Security.
 	TLSConfig *tls.Config
+	// HSTS is the Strict-Transport-Security value of answers over TLS;
+	// empty means HSTS (two years, subdomains). DevHSTS is for --dev-tls.
+	HSTS string
 }
 
 // Run serves s on rc.Addr until ctx is done, then shuts down gracefully:
@@ -232,6 +256,7 @@ func Run(ctx context.Context, s *Server, rc RunConfig) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       withHSTS(rc.HSTS),
 	}
 	if rc.Ready != nil {
 		rc.Ready(ln.Addr())

@@ -234,6 +234,53 @@ func TestTour(t *testing.T) {
 	}
 }
 
+// TestRefreshAtTheVeryEnd: POST /v1/refresh with less than a second of
+// the session's absolute life left answers 401 invalid_grant (it answered
+// 500 after the rotation was committed) and leaves the stored session as
+// it was; a second earlier it rotates.
+func TestRefreshAtTheVeryEnd(t *testing.T) {
+	tests := []struct {
+		name   string
+		left   time.Duration
+		status int
+	}{
+		{"200 ms left", 200 * time.Millisecond, http.StatusUnauthorized},
+		{"2 s left", 2 * time.Second, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *config) { c.Node.Policy.AbsoluteTimeout = time.Hour })
+			e.signupLogin("end@example.com")
+			e.clock.Advance(700 * time.Millisecond) // sessions start at a fraction of a second
+			l := e.login("end@example.com")
+			sid := str(l, "session_id")
+			before, err := e.backend.Get(context.Background(), sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(before.AbsExpiresAt.Add(-tc.left).Sub(e.clock.Now()))
+			r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")})
+			if r.status != tc.status {
+				t.Fatalf("refresh with %v left: %d %s, want %d", tc.left, r.status, r.raw, tc.status)
+			}
+			after, err := e.backend.Get(context.Background(), sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.status != http.StatusOK {
+				if str(r, "error") != "invalid_grant" {
+					t.Fatalf("refused refresh: %s", r.raw)
+				}
+				if after.Version != before.Version || !after.LastSeenAt.Equal(before.LastSeenAt) {
+					t.Fatal("a refused refresh changed the stored session")
+				}
+			} else if after.Version == before.Version {
+				t.Fatal("the refresh did not rotate")
+			}
+		})
+	}
+}
+
 func TestStrictDecoding(t *testing.T) {
 	e := newEnv(t, nil)
 	tests := []struct {
@@ -406,6 +453,43 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), `"login.failed"`) {
 		t.Fatal("failed logins are not audited")
+	}
+}
+
+// TestLoginFailedNamesAccountHashed: a login.failed line carries the
+// account as a keyed hash of the normalised email (the same for "Dave@"
+// and "dave@", another for another address), never the email itself.
+func TestLoginFailedNamesAccountHashed(t *testing.T) {
+	e := newEnv(t, nil)
+	e.signupLogin("dave@example.com")
+	accountOf := func(email string) string {
+		t.Helper()
+		before := len(e.logs.String())
+		if r := e.post("/v1/login", "", map[string]string{"email": email, "password": "wrong password!"}); r.status != 401 {
+			t.Fatalf("login %q: %d", email, r.status)
+		}
+		for line := range strings.Lines(e.logs.String()[before:]) {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["event"] == "login.failed" {
+				a, _ := m["account"].(string)
+				if len(a) != 16 {
+					t.Fatalf("login.failed line without an account hash: %s", line)
+				}
+				return a
+			}
+		}
+		t.Fatalf("no login.failed line for %q", email)
+		return ""
+	}
+	dave := accountOf("dave@example.com")
+	if got := accountOf(" Dave@Example.COM"); got != dave {
+		t.Errorf("the same account, typed otherwise, hashes to %q, want %q", got, dave)
+	}
+	if got := accountOf("nobody@example.com"); got == dave {
+		t.Error("another address hashes to the same account")
+	}
+	if logs := strings.ToLower(e.logs.String()); strings.Contains(logs, "nobody@example.com") {
+		t.Error("an email typed at a failed login is in the log")
 	}
 }
 

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -53,6 +54,67 @@ func TestGrantAbsoluteTimeout(t *testing.T) {
 			f.clock.Advance(start.Add(tc.want).Sub(f.clock.Now()))
 			if _, err := m.Refresh(ctx, rt, session.Meta{}); !errors.Is(err, session.ErrInvalidToken) {
 				t.Fatalf("refresh at the absolute end: %v", err)
+			}
+		})
+	}
+}
+
+// TestRefreshAtTheVeryEnd: a refresh with less than a second of the
+// session left is refused with ErrInvalidToken (ErrExpired) and the stored
+// record is left as it was; with a second or more it works and the access
+// token ends with the session, after its iat. The session starts at a
+// fraction of a second, as real ones do, so its end is not a whole second
+// (where an access token's exp, truncated, fell on its iat: a 500 after
+// the rotation had been committed).
+func TestRefreshAtTheVeryEnd(t *testing.T) {
+	tests := []struct {
+		name string
+		left time.Duration
+		ok   bool
+	}{
+		{"100 ms left", 100 * time.Millisecond, false},
+		{"1 ns left", time.Nanosecond, false},
+		{"999 ms left", 999 * time.Millisecond, false},
+		{"1 s left", time.Second, true},
+		{"1.5 s left", 1500 * time.Millisecond, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			m := f.manager(t, nil)
+			f.clock.Advance(300 * time.Millisecond)
+			tk, err := m.Start(ctx, session.Grant{UserID: "u", AbsoluteTimeout: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := tk.Session.AbsExpiresAt
+			f.clock.Advance(end.Add(-tc.left).Sub(f.clock.Now()))
+			before, err := f.store.Get(ctx, tk.Session.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := m.Refresh(ctx, tk.RefreshToken, session.Meta{})
+			after, gerr := f.store.Get(ctx, tk.Session.ID)
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			if !tc.ok {
+				if !errors.Is(err, session.ErrInvalidToken) || !errors.Is(err, session.ErrExpired) {
+					t.Fatalf("refresh with %v left: %v, want ErrInvalidToken (ErrExpired)", tc.left, err)
+				}
+				if after.Version != before.Version || !bytes.Equal(after.RefreshHash, before.RefreshHash) || !after.LastSeenAt.Equal(before.LastSeenAt) {
+					t.Fatal("a refused refresh changed the stored session")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refresh with %v left: %v", tc.left, err)
+			}
+			if n.AccessExpiresAt.After(end) || !n.AccessExpiresAt.After(f.clock.Now().Truncate(time.Second)) {
+				t.Fatalf("access token expires at %v: session ends %v, now %v", n.AccessExpiresAt, end, f.clock.Now())
+			}
+			if after.Version == before.Version {
+				t.Fatal("the refresh did not rotate")
 			}
 		})
 	}

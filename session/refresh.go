@@ -43,6 +43,27 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	if m.revoked.has(id, now) {
 		return nil, invalidToken(ErrRevoked)
 	}
+	// A session with less than minRefreshLife left is refused before
+	// anything is written. Access tokens carry whole seconds: signed with
+	// less, exp (truncated, never past the session's end) can fall on iat,
+	// which Sign refuses, and that came after Rotate had committed the
+	// rotation: a 500 that changed the session. Rotate judges liveness at
+	// req.Now alone, the same way on every backend (memory, bolt, Redis
+	// script, PostgreSQL function), so the check is here, on a read of the
+	// record judged at the same now Rotate is given. The answer cannot go
+	// stale before Rotate: the absolute expiry never moves, and a
+	// concurrent rotation only moves the idle one later. It costs one read
+	// per refresh; carrying a minimum life into Rotate would spare it but
+	// change every backend's rotation (and the PostgreSQL function's
+	// signature) for a window of one second.
+	if cur, err := m.store.Get(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, invalidToken(err)
+		}
+		return nil, fmt.Errorf("refresh: %w", err)
+	} else if cur.ExpiresAt().Sub(now) < minRefreshLife {
+		return nil, invalidToken(ErrExpired)
+	}
 	// The deadline is ctx's, on the real clock (the store checks it on its
 	// own), while the decision is judged at now, the Manager's clock.
 	deadline, _ := ctx.Deadline()
@@ -98,6 +119,11 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	m.audit.Log(ctx, audit.Event{Kind: audit.Refresh, SessionID: id, UserID: rec.UserID, IP: meta.IP, Reason: outcome.String()})
 	return &Tokens{AccessToken: at, AccessExpiresAt: exp, RefreshToken: child, Session: newSession(rec)}, nil
 }
+
+// minRefreshLife is the least a session must have left for Refresh to
+// rotate it: one second, the granularity of an access token's exp and
+// iat (see Refresh).
+const minRefreshLife = time.Second
 
 // sign issues an access token for rec, never outliving the session.
 func (m *Manager) sign(rec *Record, now time.Time) (string, time.Time, error) {

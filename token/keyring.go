@@ -21,8 +21,15 @@ import (
 	"unicode/utf8"
 )
 
-// minRSABits is the smallest RSA modulus accepted for signing or verifying.
+// minRSABits is the smallest RSA modulus accepted for signing or verifying:
+// a ring sealed before keys were generated at genRSABits keeps working, its
+// 2048-bit keys signing until rotated out and verifying until they expire.
 const minRSABits = 2048
+
+// genRSABits is the modulus of every RSA key generated here: 3072 bits, the
+// 128-bit security level OWASP ASVS 5.0 (V11.2) and NIST SP 800-57 ask for;
+// 2048 bits is only 112.
+const genRSABits = 3072
 
 // minHMACKey is the shortest HS256 secret accepted (RFC 7518 §3.2: at least
 // the hash output size).
@@ -77,7 +84,7 @@ func generateKey(alg Algorithm, now time.Time) (*key, error) {
 		}
 		k.ec, k.ecPub = priv, &priv.PublicKey
 	case RS256:
-		priv, err := rsa.GenerateKey(rand.Reader, minRSABits)
+		priv, err := rsa.GenerateKey(rand.Reader, genRSABits)
 		if err != nil {
 			return nil, fmt.Errorf("token: generating RSA key: %w", err)
 		}
@@ -260,7 +267,7 @@ func newRing(keys ...*key) *KeyRing {
 }
 
 // NewKeyRing returns a ring with one freshly generated key for alg:
-// Ed25519 for EdDSA, P-256 for ES256, RSA-2048 for RS256. HS256 is refused
+// Ed25519 for EdDSA, P-256 for ES256, RSA-3072 for RS256. HS256 is refused
 // (ErrAlgorithm): use NewHMACKeyRing.
 func NewKeyRing(alg Algorithm, now time.Time) (*KeyRing, error) {
 	k, err := generateKey(alg, now)

@@ -140,7 +140,8 @@ var (
 	// ErrTooLarge: the token is longer than the Verifier's MaxLen.
 	ErrTooLarge = errors.New("token: too large")
 	// ErrWeakKey: an HMAC secret, master key or derivation key shorter than
-	// required, or an RSA key below 2048 bits.
+	// required, or an RSA key below 2048 bits (new RSA keys are generated
+	// at 3072 bits; existing 2048-bit keys are still accepted).
 	ErrWeakKey = errors.New("token: key too weak")
 	// ErrClaimName: a name that may not be an application claim (see
 	// CheckClaimName), or two names that differ only in letter case. Sign

@@ -23,6 +23,7 @@ type effective struct {
 	Addr            string
 	TLSCert, TLSKey string
 	DevTLS          bool
+	InsecureHTTP    bool
 	LogFormat       string
 	LogLevel        string
 }
@@ -33,7 +34,7 @@ func effectiveOf(t *testing.T, args []string, env map[string]string) effective {
 	if err != nil {
 		t.Fatalf("parseServe(%q, %v): %v", args, env, err)
 	}
-	return effective{o.node, o.server, o.addr, o.tlsCert, o.tlsKey, o.devTLS, o.logFormat, o.logLevel}
+	return effective{o.node, o.server, o.addr, o.tlsCert, o.tlsKey, o.devTLS, o.insecureHTTP, o.logFormat, o.logLevel}
 }
 
 // TestEveryServeFlagReachesItsSetting sets each serve flag in turn to a
@@ -74,6 +75,7 @@ func TestEveryServeFlagReachesItsSetting(t *testing.T) {
 		"tls-cert":              {[]string{"--tls-cert", "a.pem", "--tls-key", "k.pem"}, []string{"--tls-cert", "b.pem", "--tls-key", "k.pem"}},
 		"tls-key":               {[]string{"--tls-cert", "a.pem", "--tls-key", "k.pem"}, []string{"--tls-cert", "a.pem", "--tls-key", "l.pem"}},
 		"dev-tls":               {nil, []string{"--dev-tls"}},
+		"insecure-http":         {[]string{"--addr", "192.0.2.1:8080", "--trusted-proxies", "10.0.0.0/8"}, []string{"--addr", "192.0.2.1:8080", "--trusted-proxies", "10.0.0.0/8", "--insecure-http"}},
 		"login-rate-ip":         {nil, []string{"--login-rate-ip", "30"}},
 		"login-rate-account":    {nil, []string{"--login-rate-account", "30"}},
 		"session-rate":          {nil, []string{"--session-rate", "60"}},

@@ -203,6 +203,7 @@ func TestCommandLine(t *testing.T) {
 		{"claims cap over the limit", []string{"serve", "--store", "memory://", "--claims-max-bytes", "4096"}, "", 2, ``, `claims cap`},
 		{"a clients file that is missing", []string{"serve", "--store", "memory://", "--clients", "/nonexistent/clients.json"}, "", 2, ``, `--clients`},
 		{"HS256 refused in server mode", []string{"serve", "--store", "memory://", "--signing-alg", "HS256"}, "", 2, ``, `library mode`},
+		{"plain HTTP off loopback", []string{"serve", "--store", "memory://", "--addr", "0.0.0.0:0"}, "", 2, ``, `not a loopback address and serves plain HTTP.*--insecure-http`},
 		{"bad store", []string{"gc", "--store", "ftp://x"}, "", 2, ``, `unknown scheme`},
 		{"bolt store without a directory", []string{"users", "list", "--store", "bolt://"}, "", 2, ``, `needs a directory`},
 		{"shared store without a master key", []string{"gc", "--store", "redis://127.0.0.1:1/0"}, "", 2, ``, `SESSIOND_MASTER_KEY`},
@@ -251,6 +252,7 @@ func TestCommandLine(t *testing.T) {
 		{"bad log level", []string{"serve", "--log-level", "loud"}, "", 2, ``, `log-level`},
 		{"bad master key", []string{"gc"}, "", 2, ``, `master key: not base64`},
 		{"short admin token", []string{"serve"}, "", 2, ``, `admin token`},
+		{"admin token of one character repeated", []string{"serve"}, "", 2, ``, `admin token is not random enough to be a secret.*one byte repeated 32 times`},
 		{"keys rotate to an unknown algorithm", []string{"keys", "rotate", "--signing-alg", "HS256"}, "", 2, ``, `signing-alg`},
 	}
 	for _, tc := range tests {
@@ -269,6 +271,8 @@ func TestCommandLine(t *testing.T) {
 				cmd.Env = append(cmd.Env, "SESSIOND_MASTER_KEY=not base64!")
 			case "short admin token":
 				cmd.Env = append(cmd.Env, "SESSIOND_ADMIN_TOKEN=aaaa")
+			case "admin token of one character repeated":
+				cmd.Env = append(cmd.Env, "SESSIOND_ADMIN_TOKEN="+strings.Repeat("a", 32))
 			}
 			cmd.Stdin = strings.NewReader(tc.stdin)
 			var out, errb bytes.Buffer

@@ -45,6 +45,7 @@ type serveOptions struct {
 
 	tlsCert, tlsKey string
 	devTLS          bool
+	insecureHTTP    bool
 
 	logFormat, logLevel string
 }
@@ -75,6 +76,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate chain file: serve HTTPS (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.BoolVar(&o.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost made at start (development only)")
+	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP on an address other than loopback without --trusted-proxies (passwords, tokens and client secrets then cross the network in clear)")
 	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
 	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
@@ -197,6 +199,24 @@ func (o *serveOptions) checkTLS() error {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
 	case o.devTLS && !loopbackAddr(o.addr):
 		return fmt.Errorf("%w: --dev-tls serves a self-signed certificate for localhost only; --addr %q is not a loopback address (use --tls-cert/--tls-key)", errUsage, o.addr)
+	case o.insecureHTTP && (o.devTLS || o.tlsCert != ""):
+		return fmt.Errorf("%w: --insecure-http is for plain HTTP; it makes no sense with --dev-tls or --tls-cert", errUsage)
+	}
+	// Plain HTTP off loopback carries passwords, tokens and client secrets
+	// in clear: it needs TLS, a proxy that terminates TLS in front
+	// (--trusted-proxies names it, and sessiond then believes its
+	// X-Forwarded-For), or an explicit --insecure-http. The last two are
+	// said in the log at start.
+	if o.devTLS || o.tlsCert != "" || loopbackAddr(o.addr) {
+		return nil
+	}
+	switch {
+	case o.insecureHTTP:
+		o.warnings = append(o.warnings, fmt.Sprintf("serving plain HTTP on %s, not a loopback address (--insecure-http): passwords, tokens and client secrets cross the network in clear", o.addr))
+	case o.trustedProxies != "":
+		o.warnings = append(o.warnings, fmt.Sprintf("serving plain HTTP on %s, not a loopback address: the proxies of --trusted-proxies must terminate TLS, and nothing else may reach this address", o.addr))
+	default:
+		return fmt.Errorf("%w: --addr %q is not a loopback address and serves plain HTTP, which carries passwords, tokens and client secrets in clear: give --tls-cert/--tls-key, or --trusted-proxies for the proxy that terminates TLS in front of sessiond, or --insecure-http to serve it anyway", errUsage, o.addr)
 	}
 	return nil
 }
@@ -260,9 +280,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	case err := <-ran:
 		return err
 	}
+	hsts := "" // server.HSTS
+	if o.devTLS {
+		hsts = server.DevHSTS
+	}
 	err = server.Run(ctx, srv, server.RunConfig{
 		Addr:      o.addr,
 		TLSConfig: tlsCfg,
+		HSTS:      hsts,
 		Ready: func(a net.Addr) {
 			fmt.Fprintf(stdout, "sessiond listening on %s://%s (store %s)\n", scheme, a, node.RedactStoreURL(o.node.Store))
 			if fingerprint != "" {

@@ -148,9 +148,21 @@ async function initSignup() {
   });
 }
 
+// BIDI_CONTROLS are the Unicode bidirectional formatting characters: the
+// embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069 and
+// the marks U+200E, U+200F and U+061C. In a user agent they serve only to
+// make text display other than it reads ("exe.gnp" shown as "pnge.exe").
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+// stripBidi returns s without bidirectional formatting characters.
+export function stripBidi(s) {
+  return s.replace(BIDI_CONTROLS, '');
+}
+
 // describeAgent turns a User-Agent header into "Browser on OS". Hand-written
 // and small on purpose: a page needs a readable label, not a device database.
 export function describeAgent(ua) {
+  ua = stripBidi(ua || '');
   if (!ua) return 'Unknown device';
   const browsers = [
     [/Edg(?:e|A|iOS)?\/(\d+)/, 'Edge'],
@@ -220,7 +232,10 @@ function row(term, value) {
 
 function renderSession(s) {
   const device = describeAgent(s.user_agent);
-  const title = el('h2', { class: 'device', text: device });
+  // The device name (bidirectional controls already stripped) is also
+  // isolated in a <bdi>, so right-to-left text in it cannot reorder what
+  // follows, such as the "This device" badge.
+  const title = el('h2', { class: 'device' }, el('bdi', { text: device }));
   if (s.current) title.append(' ', el('span', { class: 'badge', text: 'This device' }));
   const dl = el('dl');
   dl.append(...row('IP address', s.ip || 'unknown'));
