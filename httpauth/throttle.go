@@ -28,11 +28,11 @@ var (
 	DefaultLoginPerAccount = ratelimit.Limit{Rate: 10, Period: time.Minute, Burst: 5}
 )
 
-// ipKey is what the per-IP limit counts: an IPv4 address, or the /64 of an
+// IPKey is what a per-address limit counts: an IPv4 address, or the /64 of an
 // IPv6 one (a single host is commonly handed a whole /64, and would
 // otherwise get a fresh limit for every address it picks from it). Anything
 // that is not an address is counted as given.
-func ipKey(ip string) string {
+func IPKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
@@ -58,7 +58,7 @@ func (t *LoginThrottle) Allow(ctx context.Context, ip, account string) (ok bool,
 	if perAcct.Rate == 0 {
 		perAcct = DefaultLoginPerAccount
 	}
-	d, err := t.Limiter.Allow(ctx, "login-ip:"+ipKey(ip), perIP)
+	d, err := t.Limiter.Allow(ctx, "login-ip:"+IPKey(ip), perIP)
 	if err != nil {
 		return false, 0, fmt.Errorf("login throttle: %w", err)
 	}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -39,23 +38,9 @@ type credThrottle struct {
 	blocked map[string]time.Time // address key → blocked until
 }
 
-// addrKey is what the throttle counts: an IPv4 address, or the /64 of an
-// IPv6 one (as the login throttle does); anything else as given.
-func addrKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap().WithZone("")
-	if a.Is4() {
-		return a.String()
-	}
-	return netip.PrefixFrom(a, 64).Masked().String()
-}
-
 // retryAfter is how long ip stays blocked; 0 when it is not.
 func (t *credThrottle) retryAfter(ip string) time.Duration {
-	k := addrKey(ip)
+	k := httpauth.IPKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	until, ok := t.blocked[k]
@@ -72,7 +57,7 @@ func (t *credThrottle) retryAfter(ip string) time.Duration {
 // failed counts one failure of ip and returns how long ip is now blocked
 // (0: it may go on failing). A limiter error is returned as is.
 func (t *credThrottle) failed(ctx context.Context, ip string) (time.Duration, error) {
-	k := addrKey(ip)
+	k := httpauth.IPKey(ip)
 	d, err := t.limiter.Allow(ctx, "cred-fail:"+k, t.limit)
 	if err != nil || d.Allowed {
 		return 0, err
