@@ -334,14 +334,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	fromCookie := false
 	if req.RefreshToken == "" && cookies {
-		if httpauth.RefreshCookieAmbiguous(r) {
-			// A planted cookie rides beside ours; using either could put this
-			// browser in the planter's session. Nothing is cleared: our
-			// host-only deletion could not reach a cookie set with a Domain.
-			s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
-				Reason: "more than one refresh cookie"})
-			httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
-				"more than one refresh cookie: another site of this domain set one; remove it and log in again")
+		if s.refusedAmbiguousRefresh(w, r) {
 			return
 		}
 		req.RefreshToken = httpauth.RefreshTokenCookie(r)
@@ -544,4 +537,20 @@ func (s *Server) noteReadiness(ctx context.Context, reason string, err error) {
 	default:
 		s.log.WarnContext(ctx, "not ready", "reason", reason, "err", err)
 	}
+}
+
+// refusedAmbiguousRefresh refuses, with 400 and an audit event, a request
+// carrying more than one refresh cookie, and reports whether it did. A
+// planted cookie rides beside ours; using either could put this browser in
+// the planter's session. Nothing is cleared: our host-only deletion could
+// not reach a cookie set with a Domain.
+func (s *Server) refusedAmbiguousRefresh(w http.ResponseWriter, r *http.Request) bool {
+	if !httpauth.RefreshCookieAmbiguous(r) {
+		return false
+	}
+	s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
+		Reason: "more than one refresh cookie"})
+	httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
+		"more than one refresh cookie: another site of this domain set one; remove it and log in again")
+	return true
 }

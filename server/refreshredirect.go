@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/session"
 )
@@ -71,12 +70,7 @@ func (s *Server) handleRefreshRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	post := r.Method == http.MethodPost
-	if httpauth.RefreshCookieAmbiguous(r) {
-		// As at POST /v1/refresh: a planted cookie rides beside ours.
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
-			Reason: "more than one refresh cookie"})
-		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
-			"more than one refresh cookie: another site of this domain set one; remove it and log in again")
+	if s.refusedAmbiguousRefresh(w, r) {
 		return
 	}
 	rt := httpauth.RefreshTokenCookie(r)
