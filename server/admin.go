@@ -125,6 +125,9 @@ func (s *Server) handleAdminUserSessions(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) handleAdminRevokeUser(w http.ResponseWriter, r *http.Request) {
 	ids, err := s.mgr.RevokeUser(r.Context(), r.PathValue("id"), "")
+	if s.refusedInput(w, err) {
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

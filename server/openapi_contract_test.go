@@ -730,6 +730,10 @@ func contractCases() []contractCase {
 		// DELETE /v1/users/{id}/sessions
 		{name: "a client logs a user out", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest { return ctReq("DELETE", userSessions(f), backend) }, check: count("revoked", 2)},
+		{name: "a client logs out a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("DELETE", "/v1/users/"+longID+"/sessions", backend))},
+		{name: "a client lists the sessions of a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("GET", "/v1/users/"+longID+"/sessions", backend))},
 		{name: "a client logs a user out without credentials", server: ctMain, status: 401, outside: true,
 			req: fixed(ctReq("DELETE", "/v1/users/u/sessions"))},
 		{name: "a client logs a user out with a wrong secret", server: ctMain, status: 401,
@@ -814,6 +818,10 @@ func contractCases() []contractCase {
 				}
 				return nil
 			}},
+		{name: "admin logs out a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/"+longID+"/sessions", admin))},
+		{name: "admin lists the sessions of a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("GET", "/admin/v1/users/"+longID+"/sessions", admin))},
 		{name: "admin logs a user out with a wrong token", server: ctMain, status: 401,
 			req: fixed(ctReq("DELETE", "/admin/v1/users/u/sessions", ctBearer("not-the-admin-token")))},
 		{name: "admin logs a user out from another site", server: ctMain, status: 403,

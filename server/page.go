@@ -58,6 +58,9 @@ func (s *Server) writeSessionPage(w http.ResponseWriter, r *http.Request, userID
 		return
 	}
 	list, next, err := s.mgr.ListPage(r.Context(), userID, cursor, limit)
+	if s.refusedInput(w, err) {
+		return
+	}
 	if errors.Is(err, session.ErrInvalidPage) {
 		writeBadCursor(w)
 		return

@@ -106,6 +106,9 @@ func (s *Server) handleClientRevokeUser(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	ids, err := s.mgr.RevokeUserFor(r.Context(), r.PathValue("id"), "", "by client "+cl.ID)
+	if s.refusedInput(w, err) {
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

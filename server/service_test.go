@@ -335,3 +335,35 @@ func accessClaims(t *testing.T, at string) map[string]any {
 	}
 	return c
 }
+
+// TestUserRoutesRefuseIDsNoStoreKeeps: a user id no store can keep (NUL,
+// not UTF-8, over 256 bytes) is 400 on every route that names a user, for
+// service clients and the operator, before any store is read (PostgreSQL
+// would refuse the NUL and the listing would be a 503), and nothing of a
+// real user changes.
+func TestUserRoutesRefuseIDsNoStoreKeeps(t *testing.T) {
+	e := newEnv(t, withServiceClients(t))
+	m := e.asClient("POST", "/v1/sessions", "backend", backendSecret, user42)
+	const admin = "admin-token-0123456789abcdef0123456789"
+	for _, id := range []string{"user-42%00", "%ff", strings.Repeat("u", 257)} {
+		for _, tc := range []struct{ method, path, as string }{
+			{"GET", "/v1/users/" + id + "/sessions", "client"},
+			{"DELETE", "/v1/users/" + id + "/sessions", "client"},
+			{"GET", "/admin/v1/users/" + id + "/sessions", "admin"},
+			{"DELETE", "/admin/v1/users/" + id + "/sessions", "admin"},
+		} {
+			var r resp
+			if tc.as == "client" {
+				r = e.asClient(tc.method, tc.path, "backend", backendSecret, nil)
+			} else {
+				r = e.do(tc.method, tc.path, admin, "", "")
+			}
+			if r.status != 400 || str(r, "error") != "invalid_request" || !strings.Contains(str(r, "error_description"), "user id") {
+				t.Errorf("%s %s: %d %s, want 400 invalid_request naming the user id", tc.method, tc.path[:min(len(tc.path), 40)], r.status, r.raw)
+			}
+		}
+	}
+	if r := e.do("GET", "/v1/session", str(m, "access_token"), "", ""); r.status != 200 {
+		t.Fatalf("user-42's session after the refused calls: %d", r.status)
+	}
+}

@@ -175,3 +175,22 @@ func TestIdentityClaimAccessors(t *testing.T) {
 		t.Fatalf("Claim(n) = %s, %v", r, ok)
 	}
 }
+
+// TestUserIDsNoStoreKeepsAreRefused: listing or revoking the sessions of a
+// user id no store can keep is ErrInvalidUserID, and the store is not asked.
+func TestUserIDsNoStoreKeepsAreRefused(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager(t, nil)
+	tk := login(t, m, "alice")
+	for _, id := range []string{"", "a\x00b", "\xff", strings.Repeat("u", session.MaxUserIDLen+1)} {
+		if _, _, err := m.ListPage(ctx, id, "", 0); !errors.Is(err, session.ErrInvalidUserID) {
+			t.Errorf("ListPage(%q) = %v, want ErrInvalidUserID", id, err)
+		}
+		if _, err := m.RevokeUser(ctx, id, ""); !errors.Is(err, session.ErrInvalidUserID) {
+			t.Errorf("RevokeUser(%q) = %v, want ErrInvalidUserID", id, err)
+		}
+	}
+	if _, err := m.Verify(ctx, tk.AccessToken); err != nil {
+		t.Fatalf("alice after the refused calls: %v", err)
+	}
+}

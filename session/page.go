@@ -118,7 +118,8 @@ func ParseCursor(s string) (PageCursor, error) {
 // the last one. cursor is "" for the first page, else a next cursor that
 // an earlier call returned; limit is the page size, 0 for
 // DefaultPageSize, at most MaxPageSize. A malformed cursor or a limit out
-// of range is an error wrapping ErrInvalidPage.
+// of range is an error wrapping ErrInvalidPage; a user id no store can keep
+// (see Start) is ErrInvalidUserID, before any store read.
 //
 // Expired and revoked sessions are left out, as by List, so a page may
 // hold fewer than limit sessions and still have a next cursor (when many
@@ -128,6 +129,9 @@ func ParseCursor(s string) (PageCursor, error) {
 // and store work per call are bounded by limit, whatever the number of
 // the user's sessions.
 func (m *Manager) ListPage(ctx context.Context, userID, cursor string, limit int) ([]*Session, string, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, "", err
+	}
 	if limit == 0 {
 		limit = DefaultPageSize
 	}

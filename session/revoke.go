@@ -41,7 +41,9 @@ func (m *Manager) revoke(ctx context.Context, id string, ev audit.Event) error {
 }
 
 // RevokeUser ends every session of userID except the one with id except
-// ("" ends them all: log out everywhere). It returns the ids it ended.
+// ("" ends them all: log out everywhere). It returns the ids it ended. A
+// user id no store can keep (see Start) is ErrInvalidUserID, and nothing
+// is read or written.
 func (m *Manager) RevokeUser(ctx context.Context, userID, except string) ([]string, error) {
 	return m.RevokeUserFor(ctx, userID, except, "")
 }
@@ -49,6 +51,9 @@ func (m *Manager) RevokeUser(ctx context.Context, userID, except string) ([]stri
 // RevokeUserFor is RevokeUser, audited with why it was done ("claims
 // changed", "by client api", ...).
 func (m *Manager) RevokeUserFor(ctx context.Context, userID, except, reason string) ([]string, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
 	now := m.now()
 	until := now.Add(revokeHold)
 	ids, err := m.store.DeleteUser(ctx, userID, except, until)
