@@ -34,3 +34,10 @@ func ValidatePassword(pw string) error {
 	}
 	return nil
 }
+
+// ValidateNewPassword checks a password chosen for the account with email
+// (at signup, change or reset): the rules of ValidatePassword. Errors wrap
+// ErrInvalidPassword and say which rule failed.
+func ValidateNewPassword(pw, email string) error {
+	return ValidatePassword(pw)
+}

@@ -81,7 +81,7 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*Account,
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidatePassword(password); err != nil {
+	if err := ValidateNewPassword(password, email); err != nil {
 		return nil, err
 	}
 	release, err := s.acquire(ctx)

@@ -58,6 +58,11 @@ type Store interface {
 	// (session.Manager.CheckClaims). It must not bring back an account a
 	// concurrent DeleteAccount removed.
 	SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error
+	// SetAccountPassword replaces the password hash (a PHC string) of the
+	// account with id and changes nothing else of it; ErrNotFound if there
+	// is none, and then nothing is created. It must not bring back an
+	// account a concurrent DeleteAccount removed.
+	SetAccountPassword(ctx context.Context, id, passwordHash string) error
 	// DeleteAccount removes an account; ErrNotFound if there is none.
 	DeleteAccount(ctx context.Context, id string) error
 }

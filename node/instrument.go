@@ -230,6 +230,13 @@ func (b instrumented) SetAccountClaims(ctx context.Context, id string, claims ma
 	return err
 }
 
+func (b instrumented) SetAccountPassword(ctx context.Context, id, passwordHash string) error {
+	_, err := call(ctx, b.m, "set_account_password", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.SetAccountPassword(ctx, id, passwordHash)
+	})
+	return err
+}
+
 func (b instrumented) DeleteAccount(ctx context.Context, id string) error {
 	_, err := call(ctx, b.m, "delete_account", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.DeleteAccount(ctx, id)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) account.Store) {
 	t.Run("ClaimsNotFound", func(t *testing.T) { testClaimsNotFound(t, newStore(t)) })
 	t.Run("ClaimsCopies", func(t *testing.T) { testClaimsCopies(t, newStore(t)) })
 	t.Run("ClaimsConcurrent", func(t *testing.T) { testClaimsConcurrent(t, newStore(t)) })
+	t.Run("SetPassword", func(t *testing.T) { testSetPassword(t, newStore(t)) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, newStore(t)) })
 }
 
@@ -258,6 +259,7 @@ func testCancelled(t *testing.T, s account.Store) {
 		{"AccountByID", func() error { _, err := s.AccountByID(ctx, "id-alice"); return err }},
 		{"ListAccountsPage", func() error { _, err := s.ListAccountsPage(ctx, "", 10); return err }},
 		{"SetAccountClaims", func() error { return s.SetAccountClaims(ctx, "id-alice", claimsOf("role", `"admin"`)) }},
+		{"SetAccountPassword", func() error { return s.SetAccountPassword(ctx, "id-alice", "$argon2id$changed") }},
 		{"DeleteAccount", func() error { return s.DeleteAccount(ctx, "id-alice") }},
 	}
 	for _, c := range calls {
@@ -280,5 +282,8 @@ func testCancelled(t *testing.T, s account.Store) {
 	}
 	if a, err := s.AccountByID(bg, "id-alice"); err != nil || len(a.Claims) != 0 {
 		t.Errorf("after a cancelled SetAccountClaims: %+v, %v; want alice without claims", a, err)
+	}
+	if a, err := s.AccountByID(bg, "id-alice"); err != nil || a.PasswordHash != newAcct("id-alice", "").PasswordHash {
+		t.Errorf("after a cancelled SetAccountPassword: %+v, %v; want alice's hash unchanged", a, err)
 	}
 }

@@ -200,14 +200,24 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 	return out, nil
 }
 
-// SetAccountClaims replaces the claims of the account with id (read,
-// changed and written back in one write transaction), or returns
+// SetAccountPassword replaces the password hash of the account with id
+// (read, changed and written back in one write transaction), or returns
 // account.ErrNotFound.
-func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+func (s *Store) SetAccountPassword(ctx context.Context, id, passwordHash string) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("boltstore: set account claims: %w", err)
+		return fmt.Errorf("boltstore: set account password: %w", err)
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.updateAccount(id, func(a *account.Account) { a.PasswordHash = passwordHash })
+	if err != nil {
+		return storeErr("set account password", err)
+	}
+	return nil
+}
+
+// updateAccount reads the account with id, applies change and writes it
+// back, in one write transaction; account.ErrNotFound if there is none.
+func (s *Store) updateAccount(id string, change func(*account.Account)) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
 		byID := tx.Bucket(bucketAccounts)
 		if byID == nil {
 			return account.ErrNotFound
@@ -220,12 +230,22 @@ func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[stri
 		if err != nil {
 			return err
 		}
-		a.Claims = claims
+		change(a)
 		if v, err = encodeAccount(a); err != nil {
 			return err
 		}
 		return byID.Put([]byte(id), v)
 	})
+}
+
+// SetAccountClaims replaces the claims of the account with id (read,
+// changed and written back in one write transaction), or returns
+// account.ErrNotFound.
+func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("boltstore: set account claims: %w", err)
+	}
+	err := s.updateAccount(id, func(a *account.Account) { a.Claims = claims })
 	if err != nil {
 		return storeErr("set account claims", err)
 	}

@@ -125,6 +125,22 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 	return out, nil
 }
 
+// SetAccountPassword replaces the password hash of the account with id, or
+// returns account.ErrNotFound.
+func (s *Store) SetAccountPassword(ctx context.Context, id, passwordHash string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: set account password: %w", err)
+	}
+	s.acc.mu.Lock()
+	defer s.acc.mu.Unlock()
+	a, ok := s.acc.byID[id]
+	if !ok {
+		return fmt.Errorf("memstore: set account password: %w", account.ErrNotFound)
+	}
+	a.PasswordHash = passwordHash
+	return nil
+}
+
 // SetAccountClaims replaces the claims of the account with id with a copy
 // of claims, or returns account.ErrNotFound.
 func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {

@@ -116,6 +116,23 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 	return as, nil
 }
 
+// SetAccountPassword replaces the password hash of an account; ErrNotFound
+// if there is none.
+func (s *Store) SetAccountPassword(ctx context.Context, id, passwordHash string) error {
+	const op = "set account password"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE id = $1`, id, passwordHash)
+	if err != nil {
+		return wrapErr(ctx, op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("pgstore: %s: %w", op, account.ErrNotFound)
+	}
+	return nil
+}
+
 // SetAccountClaims replaces the claims of an account (column claims,
 // migration 7); ErrNotFound if there is none.
 func (s *Store) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {

@@ -64,6 +64,14 @@ else redis.call('HSET', KEYS[1], '` + afClaims + `', ARGV[1]) end
 return 1
 `)
 
+// scriptAccountPassword sets the password hash of the account KEYS[1] to
+// ARGV[1] if the account exists; 1 if it did.
+var scriptAccountPassword = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], '` + afHash + `', ARGV[1])
+return 1
+`)
+
 // encodeClaims is the stored form of claims: "" for none.
 func encodeClaims(claims map[string]json.RawMessage) (string, error) {
 	if len(claims) == 0 {
@@ -294,6 +302,24 @@ func (s *Store) ListAccountsPage(ctx context.Context, after string, limit int) (
 		// Resume after the last member read: "(" excludes it.
 		bound = "(" + members[len(members)-1]
 	}
+}
+
+// SetAccountPassword replaces the password hash of the account with id
+// (one script on the account's key, so it never brings back a deleted
+// account), or returns account.ErrNotFound.
+func (s *Store) SetAccountPassword(ctx context.Context, id, passwordHash string) error {
+	const op = "set account password"
+	if err := ctx.Err(); err != nil {
+		return fail(op, err)
+	}
+	n, err := scriptAccountPassword.Run(ctx, s.c, []string{s.acctKey(id)}, passwordHash).Int()
+	if err != nil {
+		return fail(op, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("redisstore: %s: %w", op, account.ErrNotFound)
+	}
+	return nil
 }
 
 // SetAccountClaims replaces the claims of the account with id (one script
