@@ -82,7 +82,7 @@ func testFailSequences(t *testing.T, newLimiter NewFailureLimiter) {
 				{0, true, 3, 1 * s},
 				{10 * s, true, 3, 1 * s}, // one forgotten, one added
 				{15 * s, true, 3, 1 * s}, // 1.5 forgotten: the count rounds up
-				{20 * s, true, 2, 0}, // 2.5 forgotten of 3: 0.5 left, 1.5 after this one
+				{20 * s, true, 2, 0},     // 2.5 forgotten of 3: 0.5 left, 1.5 after this one
 				{100 * s, false, 0, 0},
 				{0, true, 1, 0}, // all forgotten
 			},
