@@ -31,13 +31,21 @@ type Service struct {
 	// ctx is done. Each computation holds Params.Memory (64 MiB by
 	// default), so without a bound a burst of logins could exhaust memory.
 	// Zero means runtime.GOMAXPROCS(0) at first use.
+	//
+	// The slots are shared fairly between clients (see WithClient): a free
+	// slot goes at once to whoever asks while nobody waits; otherwise to
+	// the waiting client with the fewest hashes in flight, the longest
+	// waiting first. A client that floods the service thus gets one slot
+	// at a time while others wait, and cannot make them wait behind its
+	// own queue.
 	MaxConcurrentHashes int
 
 	semOnce sync.Once
-	sem     chan struct{}
+	sem     *hashQueue
 }
 
-// acquire waits for a hashing slot; the returned func gives it back.
+// acquire waits for a hashing slot, in the queue of the client ctx names
+// (WithClient); the returned func gives it back.
 func (s *Service) acquire(ctx context.Context) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("account: %w", err)
@@ -47,14 +55,9 @@ func (s *Service) acquire(ctx context.Context) (func(), error) {
 		if n <= 0 {
 			n = runtime.GOMAXPROCS(0)
 		}
-		s.sem = make(chan struct{}, n)
+		s.sem = newHashQueue(n)
 	})
-	select {
-	case s.sem <- struct{}{}:
-		return func() { <-s.sem }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("account: waiting to hash: %w", ctx.Err())
-	}
+	return s.sem.acquire(ctx, clientOf(ctx))
 }
 
 func (s *Service) params() Params {

@@ -1,0 +1,218 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+// queued counts the callers waiting in q.
+func (q *hashQueue) queued() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, c := range q.ready {
+		n += len(c.waiters)
+	}
+	return n
+}
+
+// grantLog runs callers of a hashQueue in goroutines and reports, one at a
+// time, which caller got a slot, so a test can release slots one by one
+// and read the order in which the queue hands them out.
+type grantLog struct {
+	t       *testing.T
+	q       *hashQueue
+	granted chan grant
+}
+
+type grant struct {
+	key     string
+	release func()
+}
+
+func newGrantLog(t *testing.T, slots int) *grantLog {
+	return &grantLog{t: t, q: newHashQueue(slots), granted: make(chan grant, 1000)}
+}
+
+// wait starts a caller for key and returns once it is queued (or has its
+// slot already).
+func (g *grantLog) wait(ctx context.Context, key string) {
+	g.t.Helper()
+	before := g.q.queued()
+	done := make(chan struct{})
+	go func() {
+		release, err := g.q.acquire(ctx, key)
+		if err == nil {
+			g.granted <- grant{key, release}
+		}
+		close(done)
+	}()
+	for g.q.queued() == before {
+		select {
+		case <-done:
+			return // granted at once, or gave up
+		default:
+			runtime.Gosched()
+		}
+	}
+}
+
+func (g *grantLog) next() grant {
+	g.t.Helper()
+	return <-g.granted
+}
+
+func TestHashQueueTakesFreeSlotsAtOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string
+	}{
+		{"one client, every slot", []string{"a", "a", "a"}},
+		{"three clients", []string{"a", "b", "c"}},
+		{"calls naming no client", []string{"", "", ""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGrantLog(t, len(tc.keys))
+			for _, k := range tc.keys {
+				g.wait(t.Context(), k)
+			}
+			for range tc.keys {
+				g.next().release()
+			}
+			if n := g.q.queued(); n != 0 {
+				t.Fatalf("%d callers waiting with every slot free", n)
+			}
+		})
+	}
+}
+
+// TestHashQueueNewcomerDoesNotWaitForTheFlood: with one slot, client a
+// holds it and queues 50 more calls; client b, arriving after them all,
+// is served next but one (a's turn came first), not 50th.
+func TestHashQueueNewcomerDoesNotWaitForTheFlood(t *testing.T) {
+	g := newGrantLog(t, 1)
+	g.wait(t.Context(), "a")
+	held := g.next()
+	for range 50 {
+		g.wait(t.Context(), "a")
+	}
+	g.wait(t.Context(), "b")
+	held.release()
+	var order []string
+	for range 51 {
+		gr := g.next()
+		order = append(order, gr.key)
+		gr.release()
+	}
+	if order[0] != "b" && order[1] != "b" {
+		t.Fatalf("the newcomer was served at %v, want first or second", order)
+	}
+	if g.q.free != 1 || len(g.q.clients) != 0 {
+		t.Fatalf("after everyone: %d free slots, %d clients kept", g.q.free, len(g.q.clients))
+	}
+}
+
+// TestHashQueueRoundRobin: 20 clients each queue two calls behind two busy
+// slots; a legitimate client arrives last. Every client gets its first
+// hash before any gets its third, and the newcomer is served within one
+// round of the clients ahead of it.
+func TestHashQueueRoundRobin(t *testing.T) {
+	const slots, attackers = 2, 20
+	g := newGrantLog(t, slots)
+	var held []grant
+	for i := range slots {
+		g.wait(t.Context(), fmt.Sprint("busy", i))
+		held = append(held, g.next())
+	}
+	for range 2 {
+		for i := range attackers {
+			g.wait(t.Context(), fmt.Sprint("attacker", i))
+		}
+	}
+	g.wait(t.Context(), "legit")
+	for _, h := range held {
+		h.release()
+	}
+	var order []string
+	for range 2*attackers + 1 {
+		gr := g.next()
+		order = append(order, gr.key)
+		gr.release()
+	}
+	pos := -1
+	for i, k := range order {
+		if k == "legit" {
+			pos = i
+		}
+	}
+	// Two slots are handed out at once, so two neighbours may report in
+	// either order: one place of slack.
+	if pos < 0 || pos > attackers+1 {
+		t.Fatalf("legit served %dth of %d: %v", pos+1, len(order), order)
+	}
+	served := map[string]int{}
+	for _, k := range order[:attackers] {
+		served[k]++
+	}
+	for k, n := range served {
+		if n > 1 {
+			t.Fatalf("%s served %d times in the first round: %v", k, n, order)
+		}
+	}
+}
+
+// TestHashQueueGivingUp: a caller whose ctx ends while it waits leaves the
+// queue with an error wrapping the ctx's, and takes no slot with it.
+func TestHashQueueGivingUp(t *testing.T) {
+	g := newGrantLog(t, 1)
+	g.wait(t.Context(), "a")
+	held := g.next()
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := g.q.acquire(ctx, "b")
+		errc <- err
+	}()
+	for g.q.queued() == 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	g.wait(t.Context(), "c")
+	held.release()
+	if gr := g.next(); gr.key != "c" {
+		t.Fatalf("the slot went to %q", gr.key)
+	} else {
+		gr.release()
+	}
+	if g.q.free != 1 || len(g.q.clients) != 0 || g.q.queued() != 0 {
+		t.Fatalf("after everyone: %d free, %d clients, %d queued", g.q.free, len(g.q.clients), g.q.queued())
+	}
+	// A release called twice gives one slot back.
+	release, err := g.q.acquire(t.Context(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	release()
+	if g.q.free != 1 {
+		t.Fatalf("%d free slots of 1 after a double release", g.q.free)
+	}
+}
+
+// TestHashQueueServiceWithClient: Service.Authenticate queues under the
+// client its ctx names.
+func TestHashQueueServiceWithClient(t *testing.T) {
+	if clientOf(context.Background()) != "" {
+		t.Fatal("a bare context names a client")
+	}
+	if got := clientOf(WithClient(context.Background(), "198.51.100.7")); got != "198.51.100.7" {
+		t.Fatalf("clientOf = %q", got)
+	}
+}
