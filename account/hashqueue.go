@@ -40,10 +40,10 @@ type hashQueue struct {
 }
 
 type hashClient struct {
-	key      string // "" for a call that named no client
-	running  int
-	waiters  []*hashWaiter
-	inReady  bool
+	key       string // "" for a call that named no client
+	running   int
+	waiters   []*hashWaiter
+	inReady   bool
 	anonymous bool // not in clients: a call that named no client
 }
 

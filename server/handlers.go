@@ -92,17 +92,21 @@ func (s *Server) meta(r *http.Request, method string) session.Meta {
 	return session.Meta{IP: s.clientIP.Of(r), UserAgent: ua, AuthMethod: method}
 }
 
-// throttled applies the login throttle and writes the refusal if any.
-func (s *Server) throttled(w http.ResponseWriter, r *http.Request, ip, email string) bool {
-	ok, retry, err := s.throttle.Allow(r.Context(), ip, email)
+// throttled applies the login throttle to an attempt before its password
+// is checked, and writes the refusal if any: 429 with Retry-After, one
+// ratelimit.throttled line (Reason: the path and the rule; Count: the
+// seconds to wait), or 503 when the limiter fails.
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, a httpauth.Attempt) bool {
+	v, err := s.throttle.Check(r.Context(), a)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
 		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
 		return true
 	}
-	if !ok {
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.Throttled, IP: ip, Reason: r.URL.Path})
-		httpauth.WriteRetryAfter(w, retry, "too many attempts; slow down")
+	if !v.OK {
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.Throttled, IP: a.IP, Account: a.Account, Reason: r.URL.Path + ": " + v.Rule,
+			Count: int((v.RetryAfter + time.Second - 1) / time.Second)})
+		httpauth.WriteRetryAfter(w, v.RetryAfter, "too many attempts; slow down")
 		return true
 	}
 	return false
@@ -118,10 +122,10 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP.Of(r)
-	if s.throttled(w, r, ip, "") {
+	if s.throttled(w, r, httpauth.Attempt{IP: ip}) {
 		return
 	}
-	acct, err := s.accounts.Signup(r.Context(), req.Email, req.Password)
+	acct, err := s.accounts.Signup(account.WithClient(r.Context(), httpauth.IPKey(ip)), req.Email, req.Password)
 	switch {
 	case errors.Is(err, account.ErrInvalidEmail), errors.Is(err, account.ErrInvalidPassword):
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, strings.TrimPrefix(err.Error(), "account: "))
@@ -147,12 +151,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		key = strings.ToLower(strings.TrimSpace(req.Email))
 	}
-	if s.throttled(w, r, ip, key) {
+	attempt := s.throttle.AttemptOf(r, ip, key)
+	if s.throttled(w, r, attempt) {
 		return
 	}
-	acct, err := s.accounts.Authenticate(r.Context(), req.Email, req.Password)
+	// The hashing slots are shared fairly between client addresses.
+	acct, err := s.accounts.Authenticate(account.WithClient(r.Context(), httpauth.IPKey(ip)), req.Email, req.Password)
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
+		if _, err := s.throttle.Failed(r.Context(), attempt); err != nil {
+			// The failure could not be counted: fail closed.
+			s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
+			httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
+			return
+		}
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
 		return
 	}
@@ -185,8 +197,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.throttle.Succeeded(r.Context(), attempt); err != nil {
+		// The login stands; only its client's earlier failures stay
+		// counted until they decay.
+		s.log.WarnContext(r.Context(), "login throttle: could not forget the failures before a login", "err", err)
+	}
 	if cookieMode(r) {
 		s.endReplacedSession(r)
+		// The browser's device cookie: its next attempts on this account
+		// are judged by its own failures only (httpauth.DeviceCookies).
+		if err := s.throttle.Devices.Set(w, key); err != nil {
+			s.log.ErrorContext(r.Context(), "device cookie not set", "err", err)
+		}
 	}
 	s.writeTokens(w, r, t)
 }
