@@ -160,7 +160,7 @@ func (d *DeviceCookies) parse(v, account string) string {
 	if d == nil || len(d.Key) < MinDeviceKeyLen || base64.RawURLEncoding.DecodedLen(len(v)) != deviceLen {
 		return ""
 	}
-	b, err := base64.RawURLEncoding.DecodeString(v)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(v)
 	if err != nil || len(b) != deviceLen || b[0] != deviceVersion {
 		return ""
 	}
