@@ -6,45 +6,67 @@ import (
 	"sync"
 )
 
-type clientKeyCtx struct{}
-
-// WithClient returns a copy of ctx that names the client a password hash
-// is computed for, e.g. httpauth.IPKey of its address. A Service shares
-// its hashing slots (MaxConcurrentHashes) fairly between clients: see
-// Service.MaxConcurrentHashes. Calls whose ctx names no client are each a
-// client of their own.
-func WithClient(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, clientKeyCtx{}, key)
+// HashClient names whom a password hash is computed for, so that a Service
+// can share its hashing slots fairly (see Service.MaxConcurrentHashes).
+type HashClient struct {
+	// Key identifies the client, e.g. httpauth.IPKey of its address.
+	// Empty: every call is a client of its own.
+	Key string
+	// Known marks an attempt already tied to its account, such as a login
+	// with a valid device cookie (httpauth.DeviceCookies). Known and other
+	// attempts take turns for the slots, so a flood of unknown ones holds
+	// known ones up by one hash at most, and the other way round.
+	Known bool
 }
 
-func clientOf(ctx context.Context) string {
-	k, _ := ctx.Value(clientKeyCtx{}).(string)
-	return k
+type hashClientCtx struct{}
+
+// WithClient returns a copy of ctx naming the client the password hashes
+// of calls made with it are computed for.
+func WithClient(ctx context.Context, c HashClient) context.Context {
+	return context.WithValue(ctx, hashClientCtx{}, c)
+}
+
+func clientOf(ctx context.Context) HashClient {
+	c, _ := ctx.Value(hashClientCtx{}).(HashClient)
+	return c
 }
 
 // hashQueue hands out n hashing slots. When a slot is free and nobody
 // waits, it is taken at once. Otherwise callers wait, and each freed slot
-// goes to the waiting client with the fewest hashes in flight, the one
-// that has waited longest among those: so under a flood every client gets
-// one hash at a time in turn, and a client that floods only waits behind
-// itself; a newcomer waits for at most one round of the clients ahead of
-// it, not for the flood.
+// goes to a waiting client of the class (known, unknown) not served last,
+// if that class has one waiting; within the class, to the client with the
+// fewest hashes in flight, the one that has waited longest among those. So
+// under a flood every client gets one hash at a time in turn, a client that
+// floods only waits behind itself, a newcomer waits for at most one round
+// of the clients of its class ahead of it, and each class gets at least
+// half of the slots.
 type hashQueue struct {
 	mu   sync.Mutex
 	free int
 	// clients are the clients with a hash in flight or waiting.
-	clients map[string]*hashClient
-	// ready are the clients with waiters, in the order they began to wait
-	// (a client served goes to the back if it still has waiters).
-	ready []*hashClient
+	clients map[HashClient]*hashClient
+	// ready are, per class (0 unknown, 1 known), the clients with waiters
+	// in the order they began to wait (a client served goes to the back if
+	// it still has waiters).
+	ready [2][]*hashClient
+	// last is the class served last.
+	last int
 }
 
 type hashClient struct {
-	key       string // "" for a call that named no client
+	id        HashClient
 	running   int
 	waiters   []*hashWaiter
 	inReady   bool
 	anonymous bool // not in clients: a call that named no client
+}
+
+func (c *hashClient) class() int {
+	if c.id.Known {
+		return 1
+	}
+	return 0
 }
 
 type hashWaiter struct {
@@ -53,20 +75,23 @@ type hashWaiter struct {
 }
 
 func newHashQueue(n int) *hashQueue {
-	return &hashQueue{free: n, clients: map[string]*hashClient{}}
+	return &hashQueue{free: n, clients: map[HashClient]*hashClient{}}
 }
 
-// acquire waits for a slot for key; the returned func gives it back.
-func (q *hashQueue) acquire(ctx context.Context, key string) (func(), error) {
+// waiting reports whether anyone waits. The caller holds q.mu.
+func (q *hashQueue) waiting() bool { return len(q.ready[0])+len(q.ready[1]) > 0 }
+
+// acquire waits for a slot for id; the returned func gives it back.
+func (q *hashQueue) acquire(ctx context.Context, id HashClient) (func(), error) {
 	q.mu.Lock()
 	var c *hashClient
-	if key == "" {
-		c = &hashClient{anonymous: true}
-	} else if c = q.clients[key]; c == nil {
-		c = &hashClient{key: key}
-		q.clients[key] = c
+	if id.Key == "" {
+		c = &hashClient{id: id, anonymous: true}
+	} else if c = q.clients[id]; c == nil {
+		c = &hashClient{id: id}
+		q.clients[id] = c
 	}
-	if q.free > 0 && len(q.ready) == 0 {
+	if q.free > 0 && !q.waiting() {
 		q.free--
 		c.running++
 		q.mu.Unlock()
@@ -76,7 +101,7 @@ func (q *hashQueue) acquire(ctx context.Context, key string) (func(), error) {
 	c.waiters = append(c.waiters, w)
 	if !c.inReady {
 		c.inReady = true
-		q.ready = append(q.ready, c)
+		q.ready[c.class()] = append(q.ready[c.class()], c)
 	}
 	q.mu.Unlock()
 
@@ -122,46 +147,59 @@ func (q *hashQueue) releaser(c *hashClient) func() {
 // dispatch hands free slots to waiters. The caller holds q.mu.
 func (q *hashQueue) dispatch() {
 	for q.free > 0 {
-		// Drop clients that no longer wait (they gave up).
-		live := q.ready[:0]
-		for _, c := range q.ready {
-			if len(c.waiters) > 0 {
-				live = append(live, c)
-			} else {
-				c.inReady = false
-			}
+		for k := range q.ready {
+			q.ready[k] = live(q.ready[k])
 		}
-		clear(q.ready[len(live):])
-		q.ready = live
-		if len(q.ready) == 0 {
+		k := 1 - q.last
+		if len(q.ready[k]) == 0 {
+			k = q.last
+		}
+		ready := q.ready[k]
+		if len(ready) == 0 {
 			return
 		}
 		best := 0
-		for i, c := range q.ready {
-			if c.running < q.ready[best].running {
+		for i, c := range ready {
+			if c.running < ready[best].running {
 				best = i
 			}
 		}
-		c := q.ready[best]
-		q.ready = append(q.ready[:best], q.ready[best+1:]...)
+		c := ready[best]
+		ready = append(ready[:best], ready[best+1:]...)
 		w := c.waiters[0]
 		c.waiters = c.waiters[1:]
 		w.done = true
 		c.running++
 		q.free--
+		q.last = k
 		close(w.granted)
 		if len(c.waiters) > 0 {
-			q.ready = append(q.ready, c)
+			ready = append(ready, c)
+		} else {
+			c.inReady = false
+		}
+		q.ready[k] = ready
+	}
+}
+
+// live drops from ready the clients that no longer wait (they gave up).
+func live(ready []*hashClient) []*hashClient {
+	out := ready[:0]
+	for _, c := range ready {
+		if len(c.waiters) > 0 {
+			out = append(out, c)
 		} else {
 			c.inReady = false
 		}
 	}
+	clear(ready[len(out):])
+	return out
 }
 
 // forgetIfIdle drops c from the clients once it has nothing in flight or
 // waiting. The caller holds q.mu.
 func (q *hashQueue) forgetIfIdle(c *hashClient) {
-	if c.running == 0 && len(c.waiters) == 0 && !c.anonymous && q.clients[c.key] == c {
-		delete(q.clients, c.key)
+	if c.running == 0 && len(c.waiters) == 0 && !c.anonymous && q.clients[c.id] == c {
+		delete(q.clients, c.id)
 	}
 }

@@ -13,8 +13,10 @@ func (q *hashQueue) queued() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := 0
-	for _, c := range q.ready {
-		n += len(c.waiters)
+	for _, ready := range q.ready {
+		for _, c := range ready {
+			n += len(c.waiters)
+		}
 	}
 	return n
 }
@@ -30,6 +32,7 @@ type grantLog struct {
 
 type grant struct {
 	key     string
+	known   bool
 	release func()
 }
 
@@ -39,14 +42,16 @@ func newGrantLog(t *testing.T, slots int) *grantLog {
 
 // wait starts a caller for key and returns once it is queued (or has its
 // slot already).
-func (g *grantLog) wait(ctx context.Context, key string) {
+func (g *grantLog) wait(ctx context.Context, key string) { g.waitAs(ctx, HashClient{Key: key}) }
+
+func (g *grantLog) waitAs(ctx context.Context, id HashClient) {
 	g.t.Helper()
 	before := g.q.queued()
 	done := make(chan struct{})
 	go func() {
-		release, err := g.q.acquire(ctx, key)
+		release, err := g.q.acquire(ctx, id)
 		if err == nil {
-			g.granted <- grant{key, release}
+			g.granted <- grant{id.Key, id.Known, release}
 		}
 		close(done)
 	}()
@@ -174,7 +179,7 @@ func TestHashQueueGivingUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := g.q.acquire(ctx, "b")
+		_, err := g.q.acquire(ctx, HashClient{Key: "b"})
 		errc <- err
 	}()
 	for g.q.queued() == 0 {
@@ -195,7 +200,7 @@ func TestHashQueueGivingUp(t *testing.T) {
 		t.Fatalf("after everyone: %d free, %d clients, %d queued", g.q.free, len(g.q.clients), g.q.queued())
 	}
 	// A release called twice gives one slot back.
-	release, err := g.q.acquire(t.Context(), "d")
+	release, err := g.q.acquire(t.Context(), HashClient{Key: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,13 +211,46 @@ func TestHashQueueGivingUp(t *testing.T) {
 	}
 }
 
-// TestHashQueueServiceWithClient: Service.Authenticate queues under the
-// client its ctx names.
+// TestHashQueueKnownTakeTurns: known attempts (a device cookie) and the
+// others take turns for the slots: behind a flood of unknown clients a
+// known one waits for at most one hash, and a flood of known ones leaves
+// every other slot to the unknown.
+func TestHashQueueKnownTakeTurns(t *testing.T) {
+	g := newGrantLog(t, 1)
+	g.wait(t.Context(), "busy")
+	held := g.next()
+	for i := range 20 {
+		g.wait(t.Context(), fmt.Sprint("attacker", i))
+	}
+	for i := range 5 {
+		g.waitAs(t.Context(), HashClient{Key: fmt.Sprint("known", i), Known: true})
+	}
+	g.waitAs(t.Context(), HashClient{Key: "attacker0", Known: true}) // the same address, known: a client apart
+	held.release()
+	var order []grant
+	for range 26 {
+		gr := g.next()
+		order = append(order, gr)
+		gr.release()
+	}
+	for i, gr := range order[:12] {
+		if gr.known != (i%2 == 0) {
+			t.Fatalf("grant %d went to %q (known %v): the classes do not take turns: %v", i, gr.key, gr.known, order)
+		}
+	}
+	if g.q.free != 1 || len(g.q.clients) != 0 {
+		t.Fatalf("after everyone: %d free slots, %d clients kept", g.q.free, len(g.q.clients))
+	}
+}
+
+// TestHashQueueServiceWithClient: WithClient names the client the
+// Service's hashes queue under.
 func TestHashQueueServiceWithClient(t *testing.T) {
-	if clientOf(context.Background()) != "" {
+	if clientOf(context.Background()) != (HashClient{}) {
 		t.Fatal("a bare context names a client")
 	}
-	if got := clientOf(WithClient(context.Background(), "198.51.100.7")); got != "198.51.100.7" {
-		t.Fatalf("clientOf = %q", got)
+	want := HashClient{Key: "198.51.100.7", Known: true}
+	if got := clientOf(WithClient(context.Background(), want)); got != want {
+		t.Fatalf("clientOf = %+v", got)
 	}
 }

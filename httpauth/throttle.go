@@ -19,9 +19,11 @@ import (
 // never successes, with an exponential back-off instead of a lockout:
 //
 //   - Every attempt from an address counts against PerIP (GCRA), so one
-//     address cannot spray many accounts; attempts that carry a valid
-//     device cookie for the account they try are the exception (they are
-//     judged by their device alone, below).
+//     address cannot spray many accounts. Attempts that carry a valid
+//     device cookie for the account they try count in a limit of their
+//     own, the same PerIP, that the attempts without one cannot drain: a
+//     flood from the owner's network does not keep the owner's browser
+//     out.
 //   - An attempt with a valid device cookie for its account (see
 //     DeviceCookies: a browser that logged in to that account before) is
 //     judged by the failures of that device only (PerDevice). Guessing
@@ -53,8 +55,9 @@ type LoginThrottle struct {
 	// is a ratelimit.FailureLimiter (ratelimit.Memory and the Redis limiter
 	// are), else a ratelimit.Memory of this process.
 	Failures ratelimit.FailureLimiter
-	// PerIP limits every attempt from one address (IPv6 by its /64).
-	// Default DefaultLoginPerIP.
+	// PerIP limits the attempts from one address (IPv6 by its /64): those
+	// without a device, and apart those with one. Default
+	// DefaultLoginPerIP.
 	PerIP ratelimit.Limit
 	// PerClient is the back-off of the failures of one account from one
 	// address. Default DefaultLoginPerClient.
@@ -87,7 +90,7 @@ var (
 
 // Rules of the throttle, as Verdict.Rule names them.
 const (
-	RuleAddress = "address" // PerIP: too many attempts from the address
+	RuleAddress = "address" // PerIP: too many attempts from the address (with a device, or without)
 	RuleClient  = "client"  // PerClient: too many failures of the account from the address
 	RuleAccount = "account" // PerAccount: too many failures of the account, without a device cookie
 	RuleDevice  = "device"  // PerDevice: too many failures of the device
@@ -151,7 +154,8 @@ func (t *LoginThrottle) Allow(ctx context.Context, ip, account string) (ok bool,
 }
 
 // Check judges an attempt before its password is checked: it counts the
-// attempt against PerIP (unless it has a device), and reports whether
+// attempt against PerIP (that of attempts with a device, if it has one),
+// and reports whether
 // the back-offs that apply to it let it go now. A refused attempt must not
 // have its password checked. A failing limiter is an error (fail closed).
 func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
@@ -159,6 +163,15 @@ func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
 		return Verdict{OK: true}, nil
 	}
 	if a.Device != "" && a.Account != "" {
+		// Attempts with a device count per address too, apart from the
+		// others, which cannot drain this limit.
+		d, err := t.Limiter.Allow(ctx, "login-ip-dev:"+IPKey(a.IP), or(t.PerIP, DefaultLoginPerIP))
+		if err != nil {
+			return Verdict{}, fmt.Errorf("login throttle: %w", err)
+		}
+		if !d.Allowed {
+			return Verdict{RetryAfter: d.RetryAfter, Rule: RuleAddress}, nil
+		}
 		w, err := t.failures().Blocked(ctx, deviceKey(a.Device))
 		if err != nil {
 			return Verdict{}, fmt.Errorf("login throttle: %w", err)

@@ -229,7 +229,7 @@ func TestLoginThrottleBackoff(t *testing.T) {
 				}
 			})
 
-			t.Run("a device skips the per-address limit", func(t *testing.T) {
+			t.Run("a device has a per-address limit of its own", func(t *testing.T) {
 				e := newThrottleEnv(t, b.new)
 				e.th.PerIP = httpauth.DefaultLoginPerIP
 				dev := e.device(owner)
@@ -239,11 +239,17 @@ func TestLoginThrottleBackoff(t *testing.T) {
 				if v := e.check(httpauth.Attempt{IP: "198.51.100.7", Account: "new@example.com"}); v.OK || v.Rule != httpauth.RuleAddress {
 					t.Fatalf("spraying from one address: %+v, want the address limited", v)
 				}
-				if v := e.check(httpauth.Attempt{IP: "198.51.100.7", Account: owner, Device: dev}); !v.OK {
-					t.Fatalf("the owner's device on that address: %+v", v)
-				}
 				if v := e.check(httpauth.Attempt{IP: "198.51.100.7"}); v.OK {
 					t.Fatal("a signup (no account) from the limited address was let through")
+				}
+				devAttempt := httpauth.Attempt{IP: "198.51.100.7", Account: owner, Device: dev}
+				for i := range 11 { // the default burst
+					if v := e.check(devAttempt); !v.OK {
+						t.Fatalf("the owner's device on that address, attempt %d: %+v", i+1, v)
+					}
+				}
+				if v := e.check(devAttempt); v.OK || v.Rule != httpauth.RuleAddress {
+					t.Fatalf("a 12th attempt with a device from one address at once: %+v, want the address limited", v)
 				}
 			})
 

@@ -125,7 +125,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w, r, httpauth.Attempt{IP: ip}) {
 		return
 	}
-	acct, err := s.accounts.Signup(account.WithClient(r.Context(), httpauth.IPKey(ip)), req.Email, req.Password)
+	acct, err := s.accounts.Signup(account.WithClient(r.Context(), account.HashClient{Key: httpauth.IPKey(ip)}), req.Email, req.Password)
 	switch {
 	case errors.Is(err, account.ErrInvalidEmail), errors.Is(err, account.ErrInvalidPassword):
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, strings.TrimPrefix(err.Error(), "account: "))
@@ -155,8 +155,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w, r, attempt) {
 		return
 	}
-	// The hashing slots are shared fairly between client addresses.
-	acct, err := s.accounts.Authenticate(account.WithClient(r.Context(), httpauth.IPKey(ip)), req.Email, req.Password)
+	// The hashing slots are shared fairly between client addresses, and
+	// between the browsers known to the account and the rest.
+	hc := account.HashClient{Key: httpauth.IPKey(ip), Known: attempt.Device != ""}
+	acct, err := s.accounts.Authenticate(account.WithClient(r.Context(), hc), req.Email, req.Password)
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
 		if _, err := s.throttle.Failed(r.Context(), attempt); err != nil {
