@@ -21,6 +21,23 @@ type HashClient struct {
 
 type hashClientCtx struct{}
 
+type admitCtx struct{}
+
+// WithAdmission returns a copy of ctx under which a Service calls admit
+// once a hashing slot is held, right before the hash: if admit returns an
+// error, the slot is given back, nothing is hashed, and the call returns
+// that error (wrapped). A login throttle uses it to judge again an attempt
+// that waited for its turn, since failures recorded meanwhile (by the
+// attempts it waited behind) may refuse it now.
+func WithAdmission(ctx context.Context, admit func(context.Context) error) context.Context {
+	return context.WithValue(ctx, admitCtx{}, admit)
+}
+
+func admissionOf(ctx context.Context) func(context.Context) error {
+	f, _ := ctx.Value(admitCtx{}).(func(context.Context) error)
+	return f
+}
+
 // WithClient returns a copy of ctx naming the client the password hashes
 // of calls made with it are computed for.
 func WithClient(ctx context.Context, c HashClient) context.Context {

@@ -45,7 +45,8 @@ type Service struct {
 }
 
 // acquire waits for a hashing slot, in the queue of the client ctx names
-// (WithClient); the returned func gives it back.
+// (WithClient), and then asks the admission ctx holds (WithAdmission);
+// the returned func gives the slot back.
 func (s *Service) acquire(ctx context.Context) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("account: %w", err)
@@ -57,7 +58,17 @@ func (s *Service) acquire(ctx context.Context) (func(), error) {
 		}
 		s.sem = newHashQueue(n)
 	})
-	return s.sem.acquire(ctx, clientOf(ctx))
+	release, err := s.sem.acquire(ctx, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if admit := admissionOf(ctx); admit != nil {
+		if err := admit(ctx); err != nil {
+			release()
+			return nil, fmt.Errorf("account: not admitted to hash: %w", err)
+		}
+	}
+	return release, nil
 }
 
 func (s *Service) params() Params {

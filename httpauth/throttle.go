@@ -155,9 +155,9 @@ func (t *LoginThrottle) Allow(ctx context.Context, ip, account string) (ok bool,
 
 // Check judges an attempt before its password is checked: it counts the
 // attempt against PerIP (that of attempts with a device, if it has one),
-// and reports whether
-// the back-offs that apply to it let it go now. A refused attempt must not
-// have its password checked. A failing limiter is an error (fail closed).
+// and reports whether the back-offs that apply to it let it go now. A
+// refused attempt must not have its password checked. A failing limiter
+// is an error (fail closed).
 func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
 	if t == nil || t.Limiter == nil {
 		return Verdict{OK: true}, nil
@@ -172,14 +172,7 @@ func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
 		if !d.Allowed {
 			return Verdict{RetryAfter: d.RetryAfter, Rule: RuleAddress}, nil
 		}
-		w, err := t.failures().Blocked(ctx, deviceKey(a.Device))
-		if err != nil {
-			return Verdict{}, fmt.Errorf("login throttle: %w", err)
-		}
-		if w > 0 {
-			return Verdict{RetryAfter: w, Rule: RuleDevice}, nil
-		}
-		return Verdict{OK: true}, nil
+		return t.Recheck(ctx, a)
 	}
 	d, err := t.Limiter.Allow(ctx, "login-ip:"+IPKey(a.IP), or(t.PerIP, DefaultLoginPerIP))
 	if err != nil {
@@ -188,10 +181,29 @@ func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
 	if !d.Allowed {
 		return Verdict{RetryAfter: d.RetryAfter, Rule: RuleAddress}, nil
 	}
-	if a.Account == "" {
+	return t.Recheck(ctx, a)
+}
+
+// Recheck judges an attempt by the back-offs alone, counting nothing: for
+// an attempt that Check let through and that then waited, for a hashing
+// slot say (account.WithAdmission), while the failures of the attempts
+// ahead of it were recorded. Without it a flood of attempts that all
+// passed Check before the first failed would all be hashed.
+func (t *LoginThrottle) Recheck(ctx context.Context, a Attempt) (Verdict, error) {
+	if t == nil || t.Limiter == nil || a.Account == "" {
 		return Verdict{OK: true}, nil
 	}
 	f := t.failures()
+	if a.Device != "" {
+		w, err := f.Blocked(ctx, deviceKey(a.Device))
+		if err != nil {
+			return Verdict{}, fmt.Errorf("login throttle: %w", err)
+		}
+		if w > 0 {
+			return Verdict{RetryAfter: w, Rule: RuleDevice}, nil
+		}
+		return Verdict{OK: true}, nil
+	}
 	acct := accountKey(a.Account)
 	wc, err := f.Blocked(ctx, clientKey(acct, a.IP))
 	if err != nil {

@@ -104,9 +104,7 @@ func (s *Server) throttled(w http.ResponseWriter, r *http.Request, a httpauth.At
 		return true
 	}
 	if !v.OK {
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.Throttled, IP: a.IP, Account: a.Account, Reason: r.URL.Path + ": " + v.Rule,
-			Count: int((v.RetryAfter + time.Second - 1) / time.Second)})
-		httpauth.WriteRetryAfter(w, v.RetryAfter, "too many attempts; slow down")
+		s.writeThrottled(w, r, a, v)
 		return true
 	}
 	return false
@@ -158,7 +156,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// The hashing slots are shared fairly between client addresses, and
 	// between the browsers known to the account and the rest.
 	hc := account.HashClient{Key: httpauth.IPKey(ip), Known: attempt.Device != ""}
-	acct, err := s.accounts.Authenticate(account.WithClient(r.Context(), hc), req.Email, req.Password)
+	acct, err := s.accounts.Authenticate(s.admission(account.WithClient(r.Context(), hc), attempt), req.Email, req.Password)
+	if s.refusedAfterWait(w, r, attempt, err) {
+		return
+	}
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
 		if _, err := s.throttle.Failed(r.Context(), attempt); err != nil {

@@ -1,8 +1,15 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/ratelimit"
 )
 
@@ -35,4 +42,56 @@ func (f LoginFailures) validate() error {
 		}
 	}
 	return nil
+}
+
+// writeThrottled answers an attempt the login throttle refused: 429 with
+// Retry-After, and one ratelimit.throttled line (Reason: the path and the
+// rule; Count: the seconds to wait).
+func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, a httpauth.Attempt, v httpauth.Verdict) {
+	s.audit.Log(r.Context(), audit.Event{Kind: audit.Throttled, IP: a.IP, Account: a.Account, Reason: r.URL.Path + ": " + v.Rule,
+		Count: int((v.RetryAfter + time.Second - 1) / time.Second)})
+	httpauth.WriteRetryAfter(w, v.RetryAfter, "too many attempts; slow down")
+}
+
+// errThrottleDown: the login throttle could not judge an attempt again
+// once it got its turn to hash.
+var errThrottleDown = errors.New("login throttle unavailable")
+
+// refusedAgain is an attempt the login throttle refused once it got its
+// turn to hash.
+type refusedAgain struct{ v httpauth.Verdict }
+
+func (e *refusedAgain) Error() string { return "login throttled after waiting: " + e.v.Rule }
+
+// admission makes the hashing of a's password wait for the throttle's
+// word once the attempt has its hashing slot (account.WithAdmission):
+// attempts that waited behind others of the same account and address are
+// refused without hashing once those failed.
+func (s *Server) admission(ctx context.Context, a httpauth.Attempt) context.Context {
+	return account.WithAdmission(ctx, func(ctx context.Context) error {
+		v, err := s.throttle.Recheck(ctx, a)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errThrottleDown, err)
+		}
+		if !v.OK {
+			return &refusedAgain{v}
+		}
+		return nil
+	})
+}
+
+// refusedAfterWait answers the errors of admission, if err is one: the
+// throttle's refusal (429) or its failure (503).
+func (s *Server) refusedAfterWait(w http.ResponseWriter, r *http.Request, a httpauth.Attempt, err error) bool {
+	var again *refusedAgain
+	switch {
+	case errors.As(err, &again):
+		s.writeThrottled(w, r, a, again.v)
+		return true
+	case errors.Is(err, errThrottleDown):
+		s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
+		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
+		return true
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -312,5 +313,47 @@ func TestLoginThrottleLimiterDown(t *testing.T) {
 	}
 	if l.n.Load() != before {
 		t.Error("an attempt that could not be judged read an account")
+	}
+}
+
+// TestLoginConcurrentGuessesRecheckedBeforeHashing: 30 wrong passwords for
+// one account from one address, all at once. Most of them pass the first
+// check before any has failed, then wait for a hashing slot; judged again
+// once their turn comes, those behind the sixth failure are refused (429)
+// without hashing. At most 5 free failures, the one that starts the wait,
+// and one more hashing beside it on the second slot get a 401.
+func TestLoginConcurrentGuessesRecheckedBeforeHashing(t *testing.T) {
+	for _, st := range throttleStores {
+		t.Run(st.name, func(t *testing.T) {
+			e, _ := newThrottleEnv(t, st.set)
+			e.signupLogin("kim@example.com")
+			const n = 30
+			statuses := make(chan int, n)
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					req, _ := http.NewRequest("POST", e.http.URL+"/v1/login",
+						strings.NewReader(`{"email":"kim@example.com","password":"wrong wrong wrong"}`))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("X-Forwarded-For", "198.51.100.30")
+					res, err := e.http.Client().Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					res.Body.Close()
+					statuses <- res.StatusCode
+				})
+			}
+			wg.Wait()
+			close(statuses)
+			count := map[int]int{}
+			for s := range statuses {
+				count[s]++
+			}
+			if count[http.StatusUnauthorized] > 7 || count[http.StatusUnauthorized]+count[http.StatusTooManyRequests] != n {
+				t.Fatalf("30 guesses at once: %v; want at most 7 hashed (401), the rest 429", count)
+			}
+		})
 	}
 }
