@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // HashClient names whom a password hash is computed for, so that a Service
@@ -49,15 +50,20 @@ func clientOf(ctx context.Context) HashClient {
 	return c
 }
 
+// usageEpoch is how long a hashQueue remembers the hashes it granted a
+// client: for this long at least, twice as long at most.
+const usageEpoch = 10 * time.Second
+
 // hashQueue hands out n hashing slots. When a slot is free and nobody
 // waits, it is taken at once. Otherwise callers wait, and each freed slot
 // goes to a waiting client of the class (known, unknown) not served last,
 // if that class has one waiting; within the class, to the client with the
-// fewest hashes in flight, the one that has waited longest among those. So
-// under a flood every client gets one hash at a time in turn, a client that
-// floods only waits behind itself, a newcomer waits for at most one round
-// of the clients of its class ahead of it, and each class gets at least
-// half of the slots.
+// fewest hashes in flight, then the fewest granted lately (the last 10 to
+// 20 seconds), then the one that has waited longest. So under a flood a
+// client that floods only waits behind itself, the flooding clients share
+// the slots in turn, a client that asks now and then (a person logging
+// in) goes before every client that has been hashing lately, and each
+// class gets at least half of the slots.
 type hashQueue struct {
 	mu   sync.Mutex
 	free int
@@ -69,6 +75,13 @@ type hashQueue struct {
 	ready [2][]*hashClient
 	// last is the class served last.
 	last int
+	// used and prevUsed count the slots granted to each client in the
+	// current epoch (begun at epoch) and the one before; a grant costs one
+	// entry, so they hold at most as many clients as hashes were computed
+	// in two epochs.
+	now            func() time.Time
+	epoch          time.Time
+	used, prevUsed map[HashClient]int
 }
 
 type hashClient struct {
@@ -91,9 +104,38 @@ type hashWaiter struct {
 	done    bool // granted, or given up; guarded by hashQueue.mu
 }
 
-func newHashQueue(n int) *hashQueue {
-	return &hashQueue{free: n, clients: map[HashClient]*hashClient{}}
+func newHashQueue(n int, now func() time.Time) *hashQueue {
+	if now == nil {
+		now = time.Now
+	}
+	return &hashQueue{free: n, clients: map[HashClient]*hashClient{}, now: now, epoch: now(), used: map[HashClient]int{}}
 }
+
+// roll starts a new epoch when the current one is over. The caller holds
+// q.mu.
+func (q *hashQueue) roll() {
+	now := q.now()
+	switch d := now.Sub(q.epoch); {
+	case d >= 2*usageEpoch || d < 0:
+		q.prevUsed, q.used, q.epoch = nil, map[HashClient]int{}, now
+	case d >= usageEpoch:
+		q.prevUsed, q.used, q.epoch = q.used, map[HashClient]int{}, now
+	}
+}
+
+// grant records a slot handed to c. The caller holds q.mu.
+func (q *hashQueue) grant(c *hashClient) {
+	c.running++
+	q.free--
+	if !c.anonymous {
+		q.roll()
+		q.used[c.id]++
+	}
+}
+
+// usage is how many slots c was granted lately. The caller holds q.mu
+// and has rolled the epochs.
+func (q *hashQueue) usage(c *hashClient) int { return q.used[c.id] + q.prevUsed[c.id] }
 
 // waiting reports whether anyone waits. The caller holds q.mu.
 func (q *hashQueue) waiting() bool { return len(q.ready[0])+len(q.ready[1]) > 0 }
@@ -109,8 +151,7 @@ func (q *hashQueue) acquire(ctx context.Context, id HashClient) (func(), error) 
 		q.clients[id] = c
 	}
 	if q.free > 0 && !q.waiting() {
-		q.free--
-		c.running++
+		q.grant(c)
 		q.mu.Unlock()
 		return q.releaser(c), nil
 	}
@@ -175,10 +216,12 @@ func (q *hashQueue) dispatch() {
 		if len(ready) == 0 {
 			return
 		}
-		best := 0
-		for i, c := range ready {
-			if c.running < ready[best].running {
-				best = i
+		q.roll()
+		best, bestUse := 0, q.usage(ready[0])
+		for i, c := range ready[1:] {
+			u := q.usage(c)
+			if c.running < ready[best].running || c.running == ready[best].running && u < bestUse {
+				best, bestUse = i+1, u
 			}
 		}
 		c := ready[best]
@@ -186,8 +229,7 @@ func (q *hashQueue) dispatch() {
 		w := c.waiters[0]
 		c.waiters = c.waiters[1:]
 		w.done = true
-		c.running++
-		q.free--
+		q.grant(c)
 		q.last = k
 		close(w.granted)
 		if len(c.waiters) > 0 {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
 )
 
 // queued counts the callers waiting in q.
@@ -37,7 +39,7 @@ type grant struct {
 }
 
 func newGrantLog(t *testing.T, slots int) *grantLog {
-	return &grantLog{t: t, q: newHashQueue(slots), granted: make(chan grant, 1000)}
+	return &grantLog{t: t, q: newHashQueue(slots, nil), granted: make(chan grant, 1000)}
 }
 
 // wait starts a caller for key and returns once it is queued (or has its
@@ -168,6 +170,66 @@ func TestHashQueueRoundRobin(t *testing.T) {
 			t.Fatalf("%s served %d times in the first round: %v", k, n, order)
 		}
 	}
+}
+
+// TestHashQueueQuietClientFirst: clients that have been hashing lately
+// wait behind one that has not: after a round of 20 busy clients, a
+// newcomer arriving last is served next, and the busy ones are served by
+// how little they had. Ten to twenty seconds later (the epochs), the past
+// is forgotten.
+func TestHashQueueQuietClientFirst(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	g := newGrantLog(t, 1)
+	g.q = newHashQueue(1, clock)
+	for round := range 2 {
+		for i := range 20 {
+			if round == 1 && i >= 10 {
+				break // half of them are served twice
+			}
+			g.wait(t.Context(), fmt.Sprint("busy", i))
+			g.next().release()
+		}
+	}
+	g.wait(t.Context(), "holder")
+	held := g.next()
+	for i := range 20 {
+		g.wait(t.Context(), fmt.Sprint("busy", i))
+	}
+	g.wait(t.Context(), "newcomer")
+	held.release()
+	var order []string
+	for range 21 {
+		gr := g.next()
+		order = append(order, gr.key)
+		gr.release()
+	}
+	if order[0] != "newcomer" {
+		t.Fatalf("the newcomer was not served first: %v", order)
+	}
+	for _, k := range order[1:11] { // busy10..19 had one hash, busy0..9 two
+		var i int
+		fmt.Sscanf(k, "busy%d", &i)
+		if i < 10 {
+			t.Fatalf("%s (two hashes lately) served before one with one: %v", k, order)
+		}
+	}
+	// Twenty seconds on, nobody has been hashing lately: first come, first served.
+	mu.Lock()
+	now = now.Add(2 * usageEpoch)
+	mu.Unlock()
+	g.wait(t.Context(), "holder")
+	held = g.next()
+	g.wait(t.Context(), "busy0")
+	g.wait(t.Context(), "newcomer2")
+	held.release()
+	if gr := g.next(); gr.key != "busy0" {
+		t.Fatalf("after the epochs, %q went first", gr.key)
+	} else {
+		gr.release()
+	}
+	g.next().release()
 }
 
 // TestHashQueueGivingUp: a caller whose ctx ends while it waits leaves the

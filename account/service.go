@@ -24,7 +24,8 @@ type Service struct {
 	Store Store
 	// Params hashes new passwords. The zero value means DefaultParams.
 	Params Params
-	// Now is the clock for CreatedAt. Nil means time.Now.
+	// Now is the clock for CreatedAt and for how long the hashing slots
+	// remember whom they served. Nil means time.Now.
 	Now func() time.Time
 	// MaxConcurrentHashes bounds how many argon2id computations (signups
 	// and logins) run at once; further calls wait their turn or until their
@@ -33,11 +34,14 @@ type Service struct {
 	// Zero means runtime.GOMAXPROCS(0) at first use.
 	//
 	// The slots are shared fairly between clients (see WithClient): a free
-	// slot goes at once to whoever asks while nobody waits; otherwise to
-	// the waiting client with the fewest hashes in flight, the longest
-	// waiting first. A client that floods the service thus gets one slot
-	// at a time while others wait, and cannot make them wait behind its
-	// own queue.
+	// slot goes at once to whoever asks while nobody waits; otherwise
+	// known attempts (HashClient.Known) and the others take turns, and
+	// within each, the slot goes to the waiting client with the fewest
+	// hashes in flight, then the fewest granted in the last 10 to 20
+	// seconds, then the longest waiting. A client that floods the service
+	// thus gets one slot at a time while others wait, cannot make them
+	// wait behind its own queue, and one that logs in now and then goes
+	// before every client that has been hashing.
 	MaxConcurrentHashes int
 
 	semOnce sync.Once
@@ -56,7 +60,7 @@ func (s *Service) acquire(ctx context.Context) (func(), error) {
 		if n <= 0 {
 			n = runtime.GOMAXPROCS(0)
 		}
-		s.sem = newHashQueue(n)
+		s.sem = newHashQueue(n, s.Now)
 	})
 	release, err := s.sem.acquire(ctx, clientOf(ctx))
 	if err != nil {
