@@ -162,8 +162,8 @@ func BenchmarkLoginUnderFlood(b *testing.B) {
 			b.ReportMetric(q(0.99), "p99-ms")
 			b.ReportMetric(float64(lat[len(lat)-1])/float64(time.Millisecond), "max-ms")
 			b.ReportMetric(float64(bare)/float64(time.Millisecond), "argon2-ms")
-			b.ReportMetric(float64(hashed.Load())/secs, "hashed/s")
-			b.ReportMetric(float64(refused.Load())/secs, "refused/s")
+			b.ReportMetric(float64(hashed.Load())/secs, "attack-401/s")
+			b.ReportMetric(float64(refused.Load())/secs, "attack-429/s")
 		})
 	}
 }
