@@ -165,7 +165,7 @@ func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
 	if a.Device != "" && a.Account != "" {
 		// Attempts with a device count per address too, apart from the
 		// others, which cannot drain this limit.
-		d, err := t.Limiter.Allow(ctx, "login-ip-dev:"+IPKey(a.IP), or(t.PerIP, DefaultLoginPerIP))
+		d, err := t.Limiter.Allow(ctx, "login-ip-dev:"+IPKey(a.IP), orDefault(t.PerIP, DefaultLoginPerIP))
 		if err != nil {
 			return Verdict{}, fmt.Errorf("login throttle: %w", err)
 		}
@@ -174,7 +174,7 @@ func (t *LoginThrottle) Check(ctx context.Context, a Attempt) (Verdict, error) {
 		}
 		return t.Recheck(ctx, a)
 	}
-	d, err := t.Limiter.Allow(ctx, "login-ip:"+IPKey(a.IP), or(t.PerIP, DefaultLoginPerIP))
+	d, err := t.Limiter.Allow(ctx, "login-ip:"+IPKey(a.IP), orDefault(t.PerIP, DefaultLoginPerIP))
 	if err != nil {
 		return Verdict{}, fmt.Errorf("login throttle: %w", err)
 	}
@@ -233,20 +233,20 @@ func (t *LoginThrottle) Failed(ctx context.Context, a Attempt) (time.Duration, e
 	}
 	f := t.failures()
 	if a.Device != "" {
-		fl, err := f.Fail(ctx, deviceKey(a.Device), or(t.PerDevice, DefaultLoginPerClient))
+		fl, err := f.Fail(ctx, deviceKey(a.Device), orDefault(t.PerDevice, DefaultLoginPerClient))
 		if err != nil {
 			return 0, fmt.Errorf("login throttle: %w", err)
 		}
 		return fl.RetryAfter, nil
 	}
 	acct := accountKey(a.Account)
-	pc := or(t.PerClient, DefaultLoginPerClient)
+	pc := orDefault(t.PerClient, DefaultLoginPerClient)
 	fl, err := f.Fail(ctx, clientKey(acct, a.IP), pc)
 	if err != nil {
 		return 0, fmt.Errorf("login throttle: %w", err)
 	}
 	if fl.Count <= pc.Free {
-		if _, err := f.Fail(ctx, "login-fail-acct:"+acct, or(t.PerAccount, DefaultLoginPerAccount)); err != nil {
+		if _, err := f.Fail(ctx, "login-fail-acct:"+acct, orDefault(t.PerAccount, DefaultLoginPerAccount)); err != nil {
 			return 0, fmt.Errorf("login throttle: %w", err)
 		}
 	}
@@ -282,8 +282,8 @@ func (t *LoginThrottle) failures() ratelimit.FailureLimiter {
 	return t.fallback
 }
 
-// or returns v, or def when v is the zero value.
-func or[T comparable](v, def T) T {
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
