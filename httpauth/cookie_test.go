@@ -142,4 +142,3 @@ func TestRevokedCookieClears(t *testing.T) {
 		})
 	}
 }
-
