@@ -158,9 +158,10 @@ async function refreshed(since) {
 // noSession reports whether a failed refresh means there is no session to
 // go on with: 401 (it ended: expired, revoked, logged out elsewhere) or 400
 // invalid_request because the browser sent no refresh cookie at all (a
-// first visit, or after a logout cleared it). Two refresh cookies (one
-// planted by a sibling site, also a 400) is not: the user must act on that,
-// so its words reach the page.
+// first visit, or after a logout cleared it). Refresh cookies of two
+// sessions that the server cannot choose between (also a 400; a browser
+// never sends them, since only this host can set the cookie) is not: the
+// user must act on that, so its words reach the page.
 async function noSession(res) {
   if (res.status === 401) return true;
   if (res.status !== 400) return false;
