@@ -50,6 +50,10 @@ const (
 	CodeInvalidClient = "invalid_client"
 	// CodeUnauthorizedClient: the client may not do this (RFC 6749 §5.2).
 	CodeUnauthorizedClient = "unauthorized_client"
+	// CodeInsufficientUserAuthentication: the access token is good, but
+	// its user last authenticated too long ago for this request (RFC 9470
+	// §3); authenticate again and retry (see RecentAuth).
+	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
 )
 
 // ErrorBody is the JSON body of every error answer.
