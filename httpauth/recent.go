@@ -39,6 +39,11 @@ type RecentAuth struct {
 	MaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// How tells the client how to authenticate again, ending the
+	// refusal's description; empty means "authenticate again and retry"
+	// (sessiond says "prove the password again with POST /v1/reauth and
+	// retry").
+	How string
 }
 
 // RequireRecentAuth returns middleware that lets a request through only
@@ -85,13 +90,17 @@ func (ra RecentAuth) Allow(w http.ResponseWriter, r *http.Request) bool {
 	if ra.Recent(id) {
 		return true
 	}
-	desc := "this needs an authentication at most " + ageText(ra.MaxAge) + " old; authenticate again and retry"
+	how := ra.How
+	if how == "" {
+		how = "authenticate again and retry"
+	}
+	desc := "this needs an authentication at most " + ageText(ra.MaxAge) + " old; " + how
 	switch {
 	case ra.MaxAge < MinRecentAuthAge:
 		// A misconfiguration: fail closed, and say so.
 		desc = "this needs a recent authentication, but the server has no valid maximum age for it (RecentAuth.MaxAge " + ra.MaxAge.String() + ")"
 	case id.AuthTime.IsZero():
-		desc = "this needs a recent authentication and the access token does not say when its user authenticated; authenticate again and retry"
+		desc = "this needs a recent authentication and the access token does not say when its user authenticated; " + how
 	}
 	WriteInsufficientUserAuthentication(w, ra.MaxAge, desc)
 	return false
