@@ -107,7 +107,9 @@ func reauthContractCases() []contractCase {
 
 		// POST /v1/reauth
 		{name: "reauth", server: ctMain, status: 200,
-			req: func(f *contractFixture) ctRequest { return ctReq("POST", "/v1/reauth", ctBearer(accountAccess(f)), ctJSON(pw)) },
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("POST", "/v1/reauth", ctBearer(accountAccess(f)), ctJSON(pw))
+			},
 			check: func(_ *contractFixture, a ctAnswer) error {
 				if len(a.header.Values("Set-Cookie")) != 0 {
 					return fmt.Errorf("a bearer reauth set cookies: %q", a.header.Values("Set-Cookie"))
