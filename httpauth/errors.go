@@ -10,7 +10,9 @@
 // tells a handler how the caller authenticated. An unsafe request (see
 // SafeMethod) authenticated by the cookie must carry a valid X-CSRF-Token
 // (CSRF, an HMAC of the session id); without a CSRF key such requests are
-// refused. Bearer requests carry no ambient credential and need no token.
+// refused. Sensitive handlers can also ask for a recent authentication
+// (RequireRecentAuth, RecentAuth: RFC 9470 step-up on the token's
+// auth_time). Bearer requests carry no ambient credential and need no token.
 // Wrap the application's mux in http.CrossOriginProtection as well: it refuses
 // cross-origin unsafe requests from browsers, including login CSRF.
 //
