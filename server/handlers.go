@@ -397,10 +397,16 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		err = s.mgr.Logout(r.Context(), id.SessionID)
 		n, ended = 1, true
 	case "others":
+		if !s.requireFresh(w, r) {
+			return
+		}
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, id.SessionID)
 		n = len(ids)
 	case "global":
+		if !s.requireFresh(w, r) {
+			return
+		}
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, "")
 		n, ended = len(ids), true
@@ -460,6 +466,11 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	id, _ := httpauth.FromContext(r.Context())
 	target := r.PathValue("id")
+	// Ending another session is sensitive (a stolen token could end the
+	// owner's); ending this one never is.
+	if target != id.SessionID && !s.requireFresh(w, r) {
+		return
+	}
 	sess, err := s.mgr.Get(r.Context(), target)
 	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrRevoked) ||
 		(err == nil && sess.UserID != id.UserID) {

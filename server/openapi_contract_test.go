@@ -972,6 +972,7 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("GET", "/ui/continue?return_to="+url.QueryEscape("https://evil.example/"))), check: refused},
 		{name: "root", server: ctMain, status: 302, req: fixed(ctReq("GET", "/"))},
 	}
+	cases = append(cases, reauthContractCases()...)
 	return append(cases, credThrottledCases(cases)...)
 }
 
