@@ -40,13 +40,20 @@ const (
 	ClaimsChanged    Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
 	AdminAuthFailed  Kind = "admin.auth_failed"      // a wrong admin token was presented (Reason: the path)
 	ClientAuthFailed Kind = "client.auth_failed"     // a wrong client id or secret was presented (UserID: the client id given; Reason: the path)
+	// PasswordResetRequested: a reset link was asked for by email (Account:
+	// the email, hashed; UserID: the account when there is one; Reason:
+	// no_account, or queue_full when the mail was dropped).
+	PasswordResetRequested Kind = "password.reset_requested"
+	// PasswordReset: a reset link set a new password (UserID; Count: the
+	// sessions ended).
+	PasswordReset Kind = "password.reset"
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
 		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
-		AdminAuthFailed, ClientAuthFailed}
+		AdminAuthFailed, ClientAuthFailed, PasswordResetRequested, PasswordReset}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the
