@@ -69,6 +69,8 @@ function tokenFromFragment() {
 }
 
 function initReset() {
+  // Another link opened in this tab changes only the fragment: start over.
+  window.addEventListener('hashchange', () => location.reload());
   const token = tokenFromFragment();
   const form = $('#reset-form');
   if (!token) {
