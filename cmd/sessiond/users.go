@@ -46,7 +46,6 @@ flags of users claims:
   --revoke                     revoke the account's sessions instead of updating them
 flags of users reset-link:
   --public-url URL             the server's public URL, the base of the link (serve's --public-url)
-  --issuer URL                 used as the base when --public-url is not given (serve's --issuer)
   --reset-ttl DURATION         how long the link works (default 30m, at most 4h)
 `}
 
@@ -254,24 +253,23 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 // resetLinkFlags are the flags of users reset-link: where the link points
 // and how long it works, as serve's flags of the same names say.
 type resetLinkFlags struct {
-	publicURL, issuer string
-	ttl               time.Duration
+	publicURL string
+	ttl       time.Duration
 }
 
 func (f *resetLinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.publicURL, "public-url", "", "the server's public URL (https://auth.example.com), the base of the link (serve's --public-url)")
-	fs.StringVar(&f.issuer, "issuer", "", "the server's --issuer, the base of the link when it is an http(s) URL and --public-url is not given")
 	fs.DurationVar(&f.ttl, "reset-ttl", account.DefaultResetTTL, "how long the link works (1m to 4h)")
 }
 
 // base is the base URL of the link, judged before anything is opened.
 func (f *resetLinkFlags) base() (string, error) {
-	base, err := server.PublicBase(f.publicURL, f.issuer)
+	base, err := server.PublicBase(f.publicURL, "")
 	if err != nil {
 		return "", fmt.Errorf("%w: users reset-link: %v", errUsage, err)
 	}
 	if base == "" {
-		return "", fmt.Errorf("%w: users reset-link needs --public-url (or an http(s) --issuer): the link points there", errUsage)
+		return "", fmt.Errorf("%w: users reset-link needs --public-url (SESSIOND_PUBLIC_URL, as serve's): the link points there", errUsage)
 	}
 	if err := account.CheckResetTTL(f.ttl); err != nil {
 		return "", fmt.Errorf("%w: users reset-link: --reset-ttl: %v", errUsage, err)
