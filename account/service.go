@@ -32,6 +32,9 @@ type Service struct {
 	// default), so without a bound a burst of logins could exhaust memory.
 	// Zero means runtime.GOMAXPROCS(0) at first use.
 	MaxConcurrentHashes int
+	// ResetTTL is how long a password-reset token may be used (see
+	// reset.go). Zero means DefaultResetTTL; at most MaxResetTTL.
+	ResetTTL time.Duration
 
 	semOnce sync.Once
 	sem     chan struct{}

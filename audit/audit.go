@@ -43,13 +43,21 @@ const (
 	ReauthOK         Kind = "reauth.ok"              // the user of a session proved who they are again: its auth_time is now
 	ReauthFailed     Kind = "reauth.failed"          // a wrong password was given to re-authenticate or to change the password (Reason: the path)
 	PasswordChanged  Kind = "password.changed"       // a user changed their password (Count: the other sessions ended)
+	// PasswordResetRequested: a reset link was asked for by email (Account:
+	// the email, hashed; UserID: the account when there is one; Reason:
+	// no_account, or queue_full when the mail was dropped).
+	PasswordResetRequested Kind = "password.reset_requested"
+	// PasswordReset: a reset link set a new password (UserID; Count: the
+	// sessions ended).
+	PasswordReset Kind = "password.reset"
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
 		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
-		AdminAuthFailed, ClientAuthFailed, ReauthOK, ReauthFailed, PasswordChanged}
+		AdminAuthFailed, ClientAuthFailed, ReauthOK, ReauthFailed, PasswordChanged,
+		PasswordResetRequested, PasswordReset}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the

@@ -164,7 +164,8 @@ func TestKindsComplete(t *testing.T) {
 	want := []string{"login.ok", "login.failed", "signup", "refresh", "refresh.reuse_detected",
 		"logout", "revoke", "revoke.user", "ratelimit.throttled", "csrf.rejected", "keys.rotated",
 		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed",
-		"reauth.ok", "reauth.failed", "password.changed"}
+		"reauth.ok", "reauth.failed", "password.changed",
+		"password.reset_requested", "password.reset"}
 	var got []string
 	for _, k := range audit.Kinds() {
 		got = append(got, string(k))

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/mail"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
@@ -144,6 +146,12 @@ func contractCases() []contractCase {
 		return ctReq("POST", "/v1/refresh", append([]ctOpt{ctJSON(`{"refresh_token":"` + rt + `"}`)}, opts...)...)
 	}
 	big := strings.Repeat("x", 20<<10)
+	forgot := func(email string) ctRequest {
+		return ctReq("POST", "/v1/password/forgot", ctJSON(`{"email":"`+email+`"}`))
+	}
+	resetPW := func(token, pw string) ctRequest {
+		return ctReq("POST", "/v1/password/reset", ctJSON(`{"token":"`+token+`","new_password":"`+pw+`"}`))
+	}
 	bearerGet := func(path string) func(f *contractFixture) ctRequest {
 		return func(f *contractFixture) ctRequest { return ctReq("GET", path, ctBearer(f.session(ctMain).AccessToken)) }
 	}
@@ -366,6 +374,49 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("POST", "/v1/refresh", ctBody("text/plain", `{"refresh_token":"x"}`)))},
 		{name: "refresh with the store down", server: ctDown, status: 503,
 			req: func(f *contractFixture) ctRequest { return refresh(f.server(ctDown).tokens.RefreshToken) }},
+
+		// POST /v1/password/forgot
+		{name: "forgot, an account", server: ctMain, status: 202,
+			req: func(f *contractFixture) ctRequest { return forgot(f.account(ctMain)) }},
+		{name: "forgot, no account", server: ctMain, status: 202, req: fixed(forgot("nobody@example.com"))},
+		{name: "forgot with a bad email", server: ctMain, status: 400, req: fixed(forgot("not an email"))},
+		{name: "forgot with an unknown member", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/forgot", ctJSON(`{"email":"a@example.com","admin":true}`)))},
+		{name: "forgot without a mailer", server: ctBare, status: 403, req: fixed(forgot("bare@example.com"))},
+		{name: "forgot from another site", server: ctMain, status: 403, req: fixed(withOpts(forgot("x@example.com"), ctCrossSite))},
+		{name: "forgot over 16 KiB", server: ctMain, status: 413, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/forgot", ctJSON(`{"email":"`+big+`"}`)))},
+		{name: "forgot as text/plain", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/forgot", ctBody("text/plain", `{"email":"a@example.com"}`)))},
+		{name: "forgot over the throttle", server: ctLimited, status: 429, req: func(f *contractFixture) ctRequest {
+			ip := ctHeader("X-Forwarded-For", "192.0.2.3")
+			f.exchange(ctLimited, "the one reset link of this IP", false, withOpts(forgot("first@example.com"), ip), 202)
+			return withOpts(forgot("second@example.com"), ip)
+		}},
+		{name: "forgot with the store down", server: ctDown, status: 503, req: fixed(forgot("down@example.com"))},
+
+		// POST /v1/password/reset
+		{name: "reset", server: ctMain, status: 200, check: count("revoked", 1), req: func(f *contractFixture) ctRequest {
+			tok := f.resetToken(ctMain, "reset-me@example.com")
+			return resetPW(tok, "a brand new passphrase")
+		}},
+		{name: "reset with a dead token", server: ctMain, status: 400, req: fixed(resetPW("sdpr_"+strings.Repeat("A", 70), "a brand new passphrase"))},
+		{name: "reset to a short password", server: ctMain, status: 400, req: func(f *contractFixture) ctRequest {
+			return resetPW(f.resetToken(ctMain, "short-pw@example.com"), "short")
+		}},
+		{name: "reset with an unknown member", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/reset", ctJSON(`{"token":"x","new_password":"y","email":"z"}`)))},
+		{name: "reset from another site", server: ctMain, status: 403, req: fixed(withOpts(resetPW("x", "a brand new passphrase"), ctCrossSite))},
+		{name: "reset over 16 KiB", server: ctMain, status: 413, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/reset", ctJSON(`{"token":"x","new_password":"`+big+`"}`)))},
+		{name: "reset as text/plain", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/reset", ctBody("text/plain", `{"token":"x","new_password":"y"}`)))},
+		{name: "reset over the throttle", server: ctLimited, status: 429, req: func(f *contractFixture) ctRequest {
+			ip := ctHeader("X-Forwarded-For", "192.0.2.4")
+			f.exchange(ctLimited, "the one reset of this IP", false, withOpts(resetPW("sdpr_x", "a brand new passphrase"), ip), 400)
+			return withOpts(resetPW("sdpr_x", "a brand new passphrase"), ip)
+		}},
+		{name: "reset with the store down", server: ctDown, status: 503, req: fixed(resetPW("sdpr_x", "a brand new passphrase"))},
 
 		// POST /v1/logout
 		{name: "logout", server: ctMain, status: 200,
@@ -1336,6 +1387,7 @@ func (f *contractFixture) server(name string) *ctServer {
 	switch name {
 	case ctMain:
 		s.e = newEnv(t, func(c *config) {
+			ctMailer(t)(c)
 			clients(c)
 			c.Node.Claims = ctClaims
 			c.Server.CORSOrigins = []string{ctCORSOrigin}
@@ -1349,8 +1401,10 @@ func (f *contractFixture) server(name string) *ctServer {
 	case ctLimited:
 		once := ratelimit.Limit{Rate: 1, Period: time.Hour} // no burst: one at once
 		s.e = newEnv(t, func(c *config) {
+			ctMailer(t)(c)
 			clients(c)
 			c.Server.CredentialFailures = once
+			c.Server.ResetRequestsPerIP, c.Server.ResetUsesPerIP = once, once
 			c.Server.AllowSignup = &on
 			c.Server.LoginPerIP, c.Server.SessionLimit = once, once
 			c.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
@@ -1363,6 +1417,7 @@ func (f *contractFixture) server(name string) *ctServer {
 		}
 		t.Cleanup(func() { st.Close() })
 		s.e = newEnv(t, func(c *config) {
+			ctMailer(t)(c)
 			clients(c)
 			c.Node.Backend, c.Node.Shared, c.Node.StoreTimeout = st, true, 300*time.Millisecond
 			c.Server.AllowSignup = &on
@@ -1417,6 +1472,23 @@ func (f *contractFixture) grant(name string, g session.Grant) *session.Tokens {
 		f.t.Fatal(err)
 	}
 	return tk
+}
+
+// resetToken signs up email on the named server (through the API), logs
+// it in once (so a reset has a session to end) and issues a reset token
+// for it as an operator would.
+func (f *contractFixture) resetToken(name, email string) string {
+	f.t.Helper()
+	e := f.server(name).e
+	f.exchange(name, "sign up an account to reset", false, ctReq("POST", "/v1/signup",
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 201)
+	f.exchange(name, "log in the account to reset", false, ctReq("POST", "/v1/login",
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 200)
+	ri, err := e.srv.Node().Accounts().IssueReset(context.Background(), email)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ri.Token
 }
 
 // session makes a session of a new user on the named server.
@@ -1742,4 +1814,15 @@ func ctErrors(errs []*liberrors.ValidationError) string {
 		}
 	}
 	return b.String()
+}
+
+// ctMailer gives a server a mailer: a real SMTP server of the test's own
+// (STARTTLS, its certificate trusted), a sender and a public URL.
+func ctMailer(t *testing.T) func(*config) {
+	return func(c *config) {
+		smtp := testenv.StartSMTP(t, testenv.SMTPOptions{STARTTLS: true})
+		c.Node.Mailer = &mail.SMTP{Host: smtp.Host, Port: smtp.Port, TLSConfig: &tls.Config{RootCAs: smtp.RootCAs}}
+		c.Server.MailFrom = "sessiond <no-reply@sessiond.test>"
+		c.Server.PublicURL = "https://sessiond.test"
+	}
 }

@@ -26,6 +26,8 @@ func (s *Server) routes() http.Handler {
 	browser("POST /v1/signup", http.HandlerFunc(s.handleSignup))
 	browser("POST /v1/login", http.HandlerFunc(s.handleLogin))
 	browser("POST /v1/refresh", http.HandlerFunc(s.handleRefresh))
+	browser("POST /v1/password/forgot", http.HandlerFunc(s.handleForgotPassword))
+	browser("POST /v1/password/reset", http.HandlerFunc(s.handleResetPassword))
 	browser("POST /v1/logout", auth(http.HandlerFunc(s.handleLogout)))
 	browser("GET /v1/session", auth(http.HandlerFunc(s.handleSession)))
 	browser("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))

@@ -87,6 +87,19 @@ type Config struct {
 	// (one second: auth_time has whole seconds). There is no "off": a
 	// limit as long as the session lifetime asks only at login.
 	ReauthMaxAge time.Duration
+	// PublicURL is the URL browsers reach this server at
+	// ("https://auth.example.com"), the base of the links in its mails
+	// (see PublicBase). Empty: the issuer, when it is an http(s) URL.
+	PublicURL string
+	// MailFrom is the From of the server's mails ("sessiond
+	// <no-reply@example.com>"); required when the node has a Mailer.
+	MailFrom string
+	// ResetRequestsPerIP and ResetRequestsPerEmail limit POST
+	// /v1/password/forgot per client address and per email,
+	// ResetUsesPerIP POST /v1/password/reset per client address. Zero:
+	// DefaultResetRequestsPerIP, DefaultResetRequestsPerEmail,
+	// DefaultResetUsesPerIP.
+	ResetRequestsPerIP, ResetRequestsPerEmail, ResetUsesPerIP ratelimit.Limit
 	// Logger for request logs. Default: the node's.
 	Logger *slog.Logger
 }
@@ -126,6 +139,10 @@ type Server struct {
 		sync.Mutex
 		reason string
 	}
+	// reset holds the limits of the password-reset routes; resetBase is
+	// the base URL of reset links ("" without a mailer).
+	reset     resetLimits
+	resetBase string
 	// corsPolicy is what Config.CORSOrigins opens to other origins.
 	corsPolicy *corsPolicy
 	// asMetadata is the RFC 8414 metadata, encoded; nil, with
@@ -167,7 +184,7 @@ func (cfg Config) Validate() error {
 	if _, err := parseReturnOrigins(cfg.ReturnToOrigins); err != nil {
 		return err
 	}
-	return nil
+	return cfg.validateReset()
 }
 
 // New builds the HTTP API of n. It fails (with an error wrapping
@@ -217,6 +234,9 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 		s.signup = !n.Driver().Shared
 	}
 	if err := s.initBrowser(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.initReset(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.AdminToken != "" {

@@ -35,12 +35,15 @@ func (s *Server) routeUI(mux *routeMux) {
 type uiConfig struct {
 	// Signup: POST /v1/signup is accepted (the pages offer signing up).
 	Signup bool `json:"signup"`
+	// PasswordReset: POST /v1/password/forgot mails reset links (the
+	// login page offers "Forgot your password?").
+	PasswordReset bool `json:"password_reset"`
 }
 
 func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) {
 	// writeJSON sends Cache-Control: no-store, so a restart with another
 	// --allow-signup is seen at the next page load.
-	writeJSON(w, http.StatusOK, uiConfig{Signup: s.signup})
+	writeJSON(w, http.StatusOK, uiConfig{Signup: s.signup, PasswordReset: s.node.Outbox() != nil})
 }
 
 // returnTo is the request's return_to: "" when there is none, else the

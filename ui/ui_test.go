@@ -20,6 +20,9 @@ func TestHandler(t *testing.T) {
 		{"GET", "/ui/login", 200, "text/html", `data-page="login"`},
 		{"GET", "/ui/signup", 200, "text/html", `data-page="signup"`},
 		{"GET", "/ui/devices", 200, "text/html", `data-page="devices"`},
+		{"GET", "/ui/forgot", 200, "text/html", `data-page="forgot"`},
+		{"GET", "/ui/reset", 200, "text/html", `data-page="reset"`},
+		{"GET", "/ui/reset.js", 200, "text/javascript", "/v1/password/reset"},
 		{"GET", "/ui/sessiond.js", 200, "text/javascript", "navigator.locks"},
 		{"GET", "/ui/style.css", 200, "text/css", ":root"},
 		{"GET", "/ui/icon.svg", 200, "image/svg+xml", "<svg"},
@@ -60,7 +63,7 @@ func TestHandler(t *testing.T) {
 // must have none (it would silently not run).
 func TestNoInlineCode(t *testing.T) {
 	pages, _ := fs.Glob(ui.FS, "*.html")
-	if len(pages) != 3 {
+	if len(pages) != 5 {
 		t.Fatalf("pages %v", pages)
 	}
 	for _, p := range pages {

@@ -229,7 +229,7 @@ func TestCommandLine(t *testing.T) {
 		{"env twin", []string{"gc"}, "", 2, ``, `unknown scheme "nope"`},
 		// Bad usage changes nothing: these use the default store in the
 		// working directory, which must stay empty.
-		{"users: unknown subcommand", []string{"users", "frobnicate"}, "", 2, ``, `want add, list, delete or claims`},
+		{"users: unknown subcommand", []string{"users", "frobnicate"}, "", 2, ``, `want add, list, delete, claims or reset-link`},
 		{"users add without an email", []string{"users", "add"}, "", 2, ``, `users add <email>`},
 		{"users delete without an id", []string{"users", "delete"}, "", 2, ``, `users delete <id>`},
 		{"users claims without the claims", []string{"users", "claims", "lee@example.com"}, "", 2, ``, `users claims <email-or-id>`},

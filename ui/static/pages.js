@@ -96,7 +96,10 @@ function initLogin() {
   const reason = new URLSearchParams(location.search).get('reason');
   if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
   // Offer signing up only when the server says it accepts signups.
-  config().then((c) => { if (c && c.signup === true) $('#signup-link').hidden = false; });
+  config().then((c) => {
+    if (c && c.signup === true) $('#signup-link').hidden = false;
+    if (c && c.password_reset === true) $('#forgot-link').hidden = false;
+  });
   keepReturnTo($('#signup-link a'));
   const form = $('#login-form');
   form.addEventListener('submit', async (ev) => {
