@@ -64,6 +64,10 @@ type committer struct {
 	mu      sync.Mutex
 	queue   []*pending
 	running bool // a goroutine is draining queue
+
+	// attempted, if set (by tests, before any write), is called before
+	// each transaction of a batch with the number of functions in it.
+	attempted func(n int)
 }
 
 type pending struct {
@@ -142,6 +146,9 @@ func (c *committer) commit(batch []*pending) {
 		batch = live
 		if len(batch) == 0 {
 			return
+		}
+		if c.attempted != nil {
+			c.attempted(len(batch))
 		}
 		failed := -1
 		err := c.db.Update(func(tx *bbolt.Tx) error {
