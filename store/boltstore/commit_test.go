@@ -287,7 +287,7 @@ func testOneBatch(t *testing.T, withFailure bool) {
 	amu.Lock()
 	got := slices.Clone(attempts)
 	amu.Unlock()
-	n := len(ops) - 1 // the cancelled one never runs
+	n := len(ops) - 1   // the cancelled one never runs
 	want := []int{1, n} // the holder, then every op in one transaction
 	if withFailure {
 		want = []int{1, n, n - 1} // then again without the failing one
