@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"go.etcd.io/bbolt"
@@ -114,6 +115,13 @@ func (c *committer) alone(ctx context.Context, fn func(*bbolt.Tx) error) error {
 // drain commits batches until the queue is empty.
 func (c *committer) drain() {
 	for {
+		// Let the goroutines that are ready to run (the callers just
+		// answered, requests in progress) queue their next writes first:
+		// without this, the first write after a commit often starts the
+		// next one alone and the rest wait for the one after, so batches
+		// alternate between small and large. With nothing else to run it
+		// returns at once: a lone write is not delayed.
+		runtime.Gosched()
 		c.mu.Lock()
 		n := min(len(c.queue), c.max)
 		if n == 0 {
