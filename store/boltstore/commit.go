@@ -25,15 +25,20 @@ import (
 // (MaxBatchDelay, 10 ms by default) started by the first call, so a lone
 // write waits out the delay before it starts: with a commit taking a few
 // hundred µs here, a single client or an admin command would run tens of
-// times slower. A delay short enough not to matter leaves batches of one
-// or two, because calls that arrive during a running commit start their
-// own batch, whose timer fires while that commit still holds the lock.
+// times slower. A delay short enough not to matter for it makes batches
+// hold only what arrives within the delay: calls that arrive during a
+// running commit start batches of their own, whose timers fire one after
+// another while that commit still holds the lock.
 // The committer needs no timer: the batch is whatever arrived during the
 // previous commit, which adapts to the load by itself (one write alone
 // when idle, as many as are waiting under load), and the added wait is
 // bounded by the commit in progress (at most maxBatch writes and one
 // fsync). It also drops a write whose context ended while it queued, so a
 // write still waiting when its caller gives up changes nothing.
+// The price: when commits are slow (a busy disk) and the same writers come
+// straight back, they split into two groups that take turns, so a commit
+// holds fewer of them than a timer would gather (BENCHMARKS.md measures
+// both).
 //
 // Failure isolation is Batch's: a function that returns an error rolls
 // back the whole transaction; it is taken out, the others run again in a
