@@ -191,14 +191,14 @@ func TestKill9UnderConcurrentLoad(t *testing.T) {
 		deleted  bool
 	}
 	sessions := map[string]*acked{}
-	rotations, killed := 0, false
-	kill := func() {
-		if !killed {
-			killed = true
+	rotations := 0
+	var once sync.Once
+	kill := func() { // from the timer's goroutine too
+		once.Do(func() {
 			if err := cmd.Process.Kill(); err != nil {
 				t.Error(err)
 			}
-		}
+		})
 	}
 	timer := time.AfterFunc(60*time.Second, kill) // a slow machine: kill with what there is
 	defer timer.Stop()
