@@ -40,13 +40,14 @@ const (
 	ClaimsChanged    Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
 	AdminAuthFailed  Kind = "admin.auth_failed"      // a wrong admin token was presented (Reason: the path)
 	ClientAuthFailed Kind = "client.auth_failed"     // a wrong client id or secret was presented (UserID: the client id given; Reason: the path)
+	AccountDeleted   Kind = "account.deleted"        // a built-in account was deleted and its sessions ended (UserID: the account; Count: sessions ended; Reason: who asked, admin, cli or self)
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
 		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
-		AdminAuthFailed, ClientAuthFailed}
+		AdminAuthFailed, ClientAuthFailed, AccountDeleted}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the

@@ -163,7 +163,8 @@ func TestKindLevel(t *testing.T) {
 func TestKindsComplete(t *testing.T) {
 	want := []string{"login.ok", "login.failed", "signup", "refresh", "refresh.reuse_detected",
 		"logout", "revoke", "revoke.user", "ratelimit.throttled", "csrf.rejected", "keys.rotated",
-		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed"}
+		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed",
+		"account.deleted"}
 	var got []string
 	for _, k := range audit.Kinds() {
 		got = append(got, string(k))

@@ -31,6 +31,7 @@ func (s *Server) routes() http.Handler {
 	browser("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
 	browser("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
 	browser("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
+	browser("DELETE /v1/account", auth(http.HandlerFunc(s.handleDeleteAccount)))
 	// Forward-auth is not behind auth (Require): it answers refusals its
 	// own way, and the per-session rate limit must not count it.
 	mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
@@ -44,6 +45,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/users/{id}/sessions", s.handleClientRevokeUser)
 	mux.HandleFunc("PUT /v1/users/{id}/claims", s.handleClientSetClaims)
 	mux.Handle("GET /admin/v1/users", s.adminOnly(s.handleAdminUsers))
+	mux.Handle("DELETE /admin/v1/users/{id}", s.adminOnly(s.handleAdminDeleteUser))
 	mux.Handle("GET /admin/v1/users/{id}/sessions", s.adminOnly(s.handleAdminUserSessions))
 	mux.Handle("DELETE /admin/v1/users/{id}/sessions", s.adminOnly(s.handleAdminRevokeUser))
 	mux.Handle("PUT /admin/v1/users/{id}/claims", s.adminOnly(s.handleAdminSetClaims))
