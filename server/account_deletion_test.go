@@ -1,0 +1,411 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/node"
+	"github.com/sessiond/sessiond/ratelimit"
+	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/store/boltstore"
+	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/store/pgstore"
+	"github.com/sessiond/sessiond/store/redisstore"
+)
+
+// deletionBackends are the stores the deletion race runs on. open returns
+// the stores of the nodes: two clients of one shared store (each its own
+// connections and feed), or one store of one process.
+var deletionBackends = []struct {
+	name string
+	open func(t *testing.T) []node.Backend
+}{
+	{"memory", func(t *testing.T) []node.Backend { return []node.Backend{memstore.New()} }},
+	{"bolt", func(t *testing.T) []node.Backend {
+		st, err := boltstore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return []node.Backend{st}
+	}},
+	{"redis", func(t *testing.T) []node.Backend { return redisPair(t, testenv.RedisURL(t)) }},
+	{"redis-cluster", func(t *testing.T) []node.Backend { return redisPair(t, testenv.RedisClusterURL(t)) }},
+	{"postgres", func(t *testing.T) []node.Backend {
+		url, schema := testenv.PostgresURL(t), randomName("sdt_")
+		t.Cleanup(func() { dropSchema(t, url, schema) }) // after both stores closed
+		var out []node.Backend
+		for i := range 2 {
+			opts := []pgstore.Option{pgstore.WithSchema(schema)}
+			if i == 0 {
+				opts = append(opts, pgstore.WithAutoMigrate())
+			}
+			st, err := pgstore.Open(context.Background(), url, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			out = append(out, st)
+		}
+		return out
+	}},
+}
+
+// redisPair is two clients of the Redis (or Redis Cluster) at url, under
+// one fresh key prefix.
+func redisPair(t *testing.T, url string) []node.Backend {
+	prefix := randomName("sdt")
+	var out []node.Backend
+	for range 2 {
+		st, err := redisstore.Open(context.Background(), url, redisstore.WithPrefix(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		out = append(out, st)
+	}
+	return out
+}
+
+// deletionNodes starts a node (and its HTTP server) on each store: the
+// admin API, an introspection client, signup on, throttles out of the way,
+// the real clock (Redis judges a rotation's deadline by its own).
+func deletionNodes(t *testing.T, stores []node.Backend) []*env {
+	on := true
+	generous := ratelimit.Limit{Rate: 100000, Period: time.Minute, Burst: 100000}
+	var out []*env
+	for _, st := range stores {
+		out = append(out, newEnv(t, func(c *config) {
+			cl, err := server.ParseClients("api:" + clientSecret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Node.Backend, c.Node.Shared, c.Node.Now = st, len(stores) > 1, time.Now
+			c.Server.Clients, c.Server.AdminToken, c.Server.AllowSignup = cl, adminToken, &on
+			c.Server.LoginPerIP, c.Server.LoginPerAccount, c.Server.SessionLimit = generous, generous, generous
+		}))
+	}
+	return out
+}
+
+// handed is a pair of tokens a node answered, and which node.
+type handed struct {
+	node            int
+	sid             string
+	access, refresh string
+	how             string // "login", "cookie login", "refresh"
+}
+
+// call is one request from a goroutine other than the test's: it returns
+// what went wrong instead of failing the test.
+func call(e *env, method, path string, header http.Header, body string) (int, http.Header, map[string]any, error) {
+	req, err := http.NewRequest(method, e.http.URL+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := e.http.Client().Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	var m map[string]any
+	if len(raw) > 0 && json.Unmarshal(raw, &m) != nil {
+		return 0, nil, nil, fmt.Errorf("%s %s: %d, not JSON: %s", method, path, res.StatusCode, raw)
+	}
+	return res.StatusCode, res.Header, m, nil
+}
+
+func jsonHeader(extra ...string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.Set(extra[i], extra[i+1])
+	}
+	return h
+}
+
+// loginOnce logs email in on e, in cookie mode if cookie, and returns the
+// tokens answered (nil with the status when refused).
+func loginOnce(e *env, node int, email string, cookie bool) (*handed, int, error) {
+	h := jsonHeader()
+	if cookie {
+		h.Set(server.SessionModeHeader, "cookie")
+	}
+	status, header, body, err := call(e, "POST", "/v1/login", h, `{"email":"`+email+`","password":"correct horse battery"}`)
+	if err != nil || status != http.StatusOK {
+		return nil, status, err
+	}
+	out := &handed{node: node, how: "login"}
+	out.sid, _ = body["session_id"].(string)
+	if !cookie {
+		out.access, _ = body["access_token"].(string)
+		out.refresh, _ = body["refresh_token"].(string)
+	} else {
+		out.how = "cookie login"
+		for _, line := range header.Values("Set-Cookie") {
+			c, err := http.ParseSetCookie(line)
+			if err != nil {
+				return nil, status, err
+			}
+			switch c.Name {
+			case httpauth.AccessCookie:
+				out.access = c.Value
+			case httpauth.RefreshCookie:
+				out.refresh = c.Value
+			}
+		}
+	}
+	if out.sid == "" || out.access == "" || out.refresh == "" {
+		return nil, status, fmt.Errorf("login answered 200 without its tokens: %v %v", header, body)
+	}
+	return out, status, nil
+}
+
+// refreshOnce rotates rt on e and returns the new tokens (nil with the
+// status when refused).
+func refreshOnce(e *env, node int, rt string) (*handed, int, error) {
+	status, _, body, err := call(e, "POST", "/v1/refresh", jsonHeader(), `{"refresh_token":"`+rt+`"}`)
+	if err != nil || status != http.StatusOK {
+		return nil, status, err
+	}
+	out := &handed{node: node, how: "refresh"}
+	out.sid, _ = body["session_id"].(string)
+	out.access, _ = body["access_token"].(string)
+	out.refresh, _ = body["refresh_token"].(string)
+	return out, status, nil
+}
+
+// TestAccountDeletionRacesLogins: on every store, many logins (bearer and
+// cookie mode, on both nodes of a shared store), each followed by a
+// refresh, race the deletion of their account, round after round, the
+// deletion made each of the three ways (the admin API, the user's own
+// DELETE /v1/account, and node.Node.DeleteAccount as `sessiond users
+// delete` calls it). Afterwards the account has no live session in the
+// store nor on any node; every refresh token ever answered is refused;
+// every access token ever answered is refused at once by the node that
+// deleted, and by the other node as soon as the store's feed tells it;
+// introspection calls every token inactive; and every login or refresh
+// begun after the deletion returned was refused.
+func TestAccountDeletionRacesLogins(t *testing.T) {
+	const (
+		rounds  = 6
+		workers = 8
+		// Each worker logs in (and refreshes) until the deletion has
+		// returned and it has tried twice since, at most this many times.
+		maxTries = 12
+	)
+	for _, b := range deletionBackends {
+		t.Run(b.name, func(t *testing.T) {
+			envs := deletionNodes(t, b.open(t))
+			var abandoned, refused, answered int
+			for round := range rounds {
+				r, n := deletionRound(t, envs, round, workers, maxTries)
+				refused, answered = refused+r, answered+n
+			}
+			for _, e := range envs {
+				abandoned += strings.Count(e.logs.String(), `"reason":"login abandoned"`)
+			}
+			t.Logf("%s: %d rounds: %d token pairs answered, %d logins or refreshes refused, %d logins ended their own session because the account was gone",
+				b.name, rounds, answered, refused, abandoned)
+		})
+	}
+}
+
+// deletionRound is one round of TestAccountDeletionRacesLogins. It returns
+// how many logins and refreshes of the race were refused, and how many
+// token pairs were answered in all.
+func deletionRound(t *testing.T, envs []*env, round, workers, maxTries int) (int, int) {
+	t.Helper()
+	ctx := context.Background()
+	email := fmt.Sprintf("racer-%d-%s@example.com", round, randomName(""))
+	first := envs[0]
+	sg := first.post("/v1/signup", "", map[string]string{"email": email, "password": "correct horse battery"})
+	if sg.status != http.StatusCreated {
+		t.Fatalf("signup: %d %s", sg.status, sg.raw)
+	}
+	uid := str(sg, "user_id")
+
+	var (
+		mu    sync.Mutex
+		toks  []*handed
+		fails []string
+	)
+	keep := func(h *handed) {
+		mu.Lock()
+		toks = append(toks, h)
+		mu.Unlock()
+	}
+	failf := func(format string, args ...any) {
+		mu.Lock()
+		fails = append(fails, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	// Two sessions exist before the race; the self-service deletion uses
+	// the first (a fresh login: its auth_time is now).
+	for i := range 2 {
+		h, status, err := loginOnce(envs[i%len(envs)], i%len(envs), email, false)
+		if err != nil || h == nil {
+			t.Fatalf("login before the race: %d %v", status, err)
+		}
+		keep(h)
+	}
+	self := toks[0]
+
+	var deleted atomic.Bool
+	var answeredN, refusedN atomic.Int64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			after := 0
+			for try := range maxTries {
+				began := deleted.Load() // the deletion had returned before this login began
+				ni := (w + try) % len(envs)
+				h, status, err := loginOnce(envs[ni], ni, email, w%2 == 1)
+				switch {
+				case err != nil:
+					failf("login: %v", err)
+					return
+				case h != nil && began:
+					failf("a login begun after the deletion returned got a session (%s on node %d)", h.how, ni)
+				case h != nil:
+					keep(h)
+					answeredN.Add(1)
+					// Refresh it at once, on the other node when there is one.
+					nj := (ni + 1) % len(envs)
+					beganR := deleted.Load()
+					r, status, err := refreshOnce(envs[nj], nj, h.refresh)
+					switch {
+					case err != nil:
+						failf("refresh: %v", err)
+						return
+					case r != nil && beganR:
+						failf("a refresh begun after the deletion returned was answered")
+					case r != nil:
+						keep(r)
+						answeredN.Add(1)
+					case status != http.StatusUnauthorized:
+						failf("refresh during the race: %d, want 200 or 401", status)
+					default:
+						refusedN.Add(1)
+					}
+				case status != http.StatusUnauthorized:
+					failf("login during the race: %d, want 200 or 401", status)
+				default:
+					refusedN.Add(1)
+				}
+				if began {
+					if after++; after == 2 {
+						return
+					}
+				}
+			}
+		})
+	}
+	close(start)
+	// Delete once the logins are under way.
+	for deadline := time.Now().Add(10 * time.Second); answeredN.Load() < int64(workers/2) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	deleter := round % len(envs)
+	de := envs[deleter]
+	switch round % 3 {
+	case 0: // the operator, with the admin API
+		r := de.do("DELETE", "/admin/v1/users/"+uid, adminToken, "", "")
+		if n, _ := r.body["revoked"].(float64); r.status != http.StatusOK || n < 2 {
+			t.Fatalf("DELETE /admin/v1/users/{id}: %d %s", r.status, r.raw)
+		}
+	case 1: // the user, from a fresh login
+		r := de.do("DELETE", "/v1/account", self.access, "", "")
+		if n, _ := r.body["revoked"].(float64); r.status != http.StatusOK || n < 2 {
+			t.Fatalf("DELETE /v1/account: %d %s", r.status, r.raw)
+		}
+	default: // sessiond users delete
+		n, err := de.srv.Node().DeleteAccount(ctx, uid, "cli")
+		if err != nil || n < 2 {
+			t.Fatalf("DeleteAccount: %d %v", n, err)
+		}
+	}
+	deleted.Store(true)
+	wg.Wait()
+	for _, f := range fails {
+		t.Error(f)
+	}
+
+	// No live session in the store, nor on any node.
+	for i, e := range envs {
+		recs, err := e.backend.ListUser(ctx, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if !r.Expired(time.Now()) {
+				t.Errorf("round %d: the store (node %d) still has a live session of the deleted account, created %v", round, i, r.CreatedAt)
+			}
+		}
+		live, err := e.srv.Node().Manager().List(ctx, uid)
+		if err != nil || len(live) != 0 {
+			t.Errorf("round %d: node %d lists %d live sessions of the deleted account (%v)", round, i, len(live), err)
+		}
+	}
+	for _, h := range toks {
+		for i, e := range envs {
+			// A refresh token ever answered: refused.
+			if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": h.refresh}); r.status != http.StatusUnauthorized {
+				t.Errorf("round %d: the refresh token of a %s on node %d refreshes on node %d: %d %v", round, h.how, h.node, i, r.status, r.body["error"])
+			}
+			// An access token ever answered: refused at once by the node
+			// that deleted; by another as soon as the feed tells it.
+			get := func() resp { return e.do("GET", "/v1/session", h.access, "", "") }
+			if i != deleter {
+				waitRefused(t, e, h.sid)
+			}
+			if r := get(); r.status != http.StatusUnauthorized {
+				t.Errorf("round %d: the access token of a %s on node %d is accepted by node %d: %d", round, h.how, h.node, i, r.status)
+			}
+			for _, tok := range []string{h.access, h.refresh} {
+				in := e.form("/v1/introspect", "api", clientSecret, url.Values{"token": {tok}})
+				if in.status != http.StatusOK || in.body["active"] != false {
+					t.Errorf("round %d: node %d introspects a token of the deleted account as %d active=%v", round, i, in.status, in.body["active"])
+				}
+			}
+		}
+	}
+	if n := strings.Count(de.logs.String(), `"event":"account.deleted"`); n != 1+round/len(envs) {
+		// Each round deletes one account; the deleting node alternates.
+		t.Errorf("round %d: node %d logged %d account.deleted events", round, deleter, n)
+	}
+	return int(refusedN.Load()), len(toks)
+}
+
+// waitRefused waits until e's node knows the session sid as revoked (the
+// store's feed carries revocations between nodes). It waits for an event
+// and asserts nothing about how long it took.
+func waitRefused(t *testing.T, e *env, sid string) {
+	t.Helper()
+	m := e.srv.Node().Manager()
+	for deadline := time.Now().Add(10 * time.Second); !m.Revoked(sid); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a revocation never reached a node")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
