@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/boltstore"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/store/pgstore"
@@ -407,5 +409,151 @@ func waitRefused(t *testing.T, e *env, sid string) {
 			t.Fatalf("a revocation never reached a node")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// loginSteps is a store that runs a hook, once, at a chosen step of the
+// next login: before its session is stored, once it is stored, or once the
+// login has read the account again (the one AccountByID of a login). There
+// a test deletes the account, to pin each interleaving of a login and a
+// deletion that the race test meets by chance. Revocations of other nodes
+// reach it as they reach the store it wraps.
+type loginSteps struct {
+	node.Backend
+	mu   sync.Mutex
+	at   string // "before create", "after create", "after reread"
+	hook func()
+}
+
+func (s *loginSteps) arm(at string, hook func()) {
+	s.mu.Lock()
+	s.at, s.hook = at, hook
+	s.mu.Unlock()
+}
+
+// fire runs the hook if it is armed for step at, and disarms it.
+func (s *loginSteps) fire(at string) {
+	s.mu.Lock()
+	hook := s.hook
+	if s.at != at {
+		hook = nil
+	}
+	if hook != nil {
+		s.hook = nil
+	}
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+}
+
+func (s *loginSteps) Create(ctx context.Context, r *session.Record) error {
+	s.fire("before create")
+	err := s.Backend.Create(ctx, r)
+	s.fire("after create")
+	return err
+}
+
+func (s *loginSteps) AccountByID(ctx context.Context, id string) (*account.Account, error) {
+	a, err := s.Backend.AccountByID(ctx, id)
+	s.fire("after reread")
+	return a, err
+}
+
+func (s *loginSteps) SubscribeRevocations(ctx context.Context, fn func(session.Revocation)) error {
+	if f, ok := s.Backend.(session.RevocationFeed); ok {
+		return f.SubscribeRevocations(ctx, fn)
+	}
+	return nil
+}
+
+// TestAccountDeletedDuringLogin: on every store, the account is deleted
+// (node.Node.DeleteAccount, on the other node of a shared store) at each
+// step of a login. Between the login's read of the account and its
+// session, the deletion finds no session to end (it answers 0), so the
+// login itself must notice: 401, and no session is left. Once the session
+// is stored, the deletion ends it, and the login, reading the account
+// again, answers 401. After that second read the login answers its
+// tokens, and the deletion ends the session: every node refuses them, and
+// introspection calls them inactive.
+func TestAccountDeletedDuringLogin(t *testing.T) {
+	for _, b := range deletionBackends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			stores := b.open(t)
+			hooked := &loginSteps{Backend: stores[0]}
+			envs := deletionNodes(t, append([]node.Backend{hooked}, stores[1:]...))
+			login, deleter := envs[0], envs[len(envs)-1]
+			for _, tc := range []struct {
+				at          string
+				status      int // the login's answer
+				wantRevoked int // what the deletion ended
+			}{
+				{"before create", http.StatusUnauthorized, 0},
+				{"after create", http.StatusUnauthorized, 1},
+				{"after reread", http.StatusOK, 1},
+			} {
+				t.Run(strings.ReplaceAll(tc.at, " ", "-"), func(t *testing.T) {
+					email := randomName("step-") + "@example.com"
+					sg := login.post("/v1/signup", "", map[string]string{"email": email, "password": "correct horse battery"})
+					if sg.status != http.StatusCreated {
+						t.Fatalf("signup: %d %s", sg.status, sg.raw)
+					}
+					uid := str(sg, "user_id")
+					revoked, ran := -1, false
+					hooked.arm(tc.at, func() {
+						ran = true
+						n, err := deleter.srv.Node().DeleteAccount(ctx, uid, "admin")
+						if err != nil {
+							t.Errorf("DeleteAccount: %v", err)
+						}
+						revoked = n
+					})
+					l := login.post("/v1/login", "", map[string]string{"email": email, "password": "correct horse battery"})
+					if !ran {
+						t.Fatal("the login never reached the step")
+					}
+					if l.status != tc.status || revoked != tc.wantRevoked {
+						t.Fatalf("login %d %s, the deletion ended %d sessions; want %d and %d", l.status, l.raw, revoked, tc.status, tc.wantRevoked)
+					}
+					if l.status == http.StatusUnauthorized && l.body["error"] != "invalid_grant" {
+						t.Fatalf("the refused login: %s", l.raw)
+					}
+					for i, e := range envs {
+						recs, err := e.backend.ListUser(ctx, uid)
+						if err != nil {
+							t.Fatal(err)
+						}
+						for _, r := range recs {
+							if !r.Expired(time.Now()) {
+								t.Errorf("node %d: the store keeps a live session of the deleted account", i)
+							}
+						}
+						if live, err := e.srv.Node().Manager().List(ctx, uid); err != nil || len(live) != 0 {
+							t.Errorf("node %d lists %d live sessions (%v)", i, len(live), err)
+						}
+					}
+					if l.status != http.StatusOK {
+						return
+					}
+					for i, e := range envs {
+						if e != deleter {
+							waitRefused(t, e, str(l, "session_id"))
+						}
+						if r := e.do("GET", "/v1/session", str(l, "access_token"), "", ""); r.status != http.StatusUnauthorized {
+							t.Errorf("node %d accepts the access token: %d", i, r.status)
+						}
+						if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": str(l, "refresh_token")}); r.status != http.StatusUnauthorized {
+							t.Errorf("node %d refreshes the session: %d", i, r.status)
+						}
+						for _, tok := range []string{str(l, "access_token"), str(l, "refresh_token")} {
+							if in := e.form("/v1/introspect", "api", clientSecret, url.Values{"token": {tok}}); in.body["active"] != false {
+								t.Errorf("node %d introspects a token as %d active=%v", i, in.status, in.body["active"])
+							}
+						}
+					}
+				})
+			}
+		})
 	}
 }
