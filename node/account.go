@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/session"
 )
@@ -24,10 +25,14 @@ var ErrSessionsRemain = errors.New("the account was deleted but not all of its s
 // returns how many sessions it ended.
 //
 // A user id no store can keep is session.ErrInvalidUserID and an id with
-// no account account.ErrNotFound; nothing is changed then. Once the
-// account is deleted, the sessions are ended even if ctx is cancelled (a
-// client that hangs up must not leave a deleted account's sessions
-// alive); a failure then is ErrSessionsRemain.
+// no account account.ErrNotFound; nothing is changed then. A deletion, once
+// begun, goes on when ctx is cancelled (a client that hangs up must not
+// leave an account deleted and its sessions alive); each store call keeps
+// its deadline (Config.StoreTimeout). A failure to end the sessions once
+// the account is gone is ErrSessionsRemain. When the store fails deleting
+// the account, whether the deletion took effect is unknown (a call that
+// timed out may still land): the sessions are ended all the same, failing
+// closed, and the store's error is returned.
 //
 // The sessions end as a revocation does (session.Manager.RevokeUser): the
 // store deletes them and records their revocations, which its change feed
@@ -91,12 +96,15 @@ func (n *Node) DeleteAccount(ctx context.Context, id, reason string) (int, error
 	if err := session.CheckUserID(id); err != nil {
 		return 0, err
 	}
-	if err := n.accounts.Delete(ctx, id); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := n.accounts.Delete(ctx, id); errors.Is(err, account.ErrNotFound) {
+		return 0, err
+	} else if err != nil {
+		if _, rerr := n.mgr.RevokeUserFor(ctx, id, "", "account deletion failed"); rerr != nil {
+			n.cfg.Logger.WarnContext(ctx, "could not end the sessions of an account whose deletion failed", "err", rerr)
+		}
 		return 0, err
 	}
-	// The account is gone: finish, whoever stops waiting (every store
-	// call still has its own deadline, Config.StoreTimeout).
-	ctx = context.WithoutCancel(ctx)
 	ids, err := n.mgr.RevokeUserFor(ctx, id, "", "account deleted")
 	n.audit.Log(ctx, audit.Event{Kind: audit.AccountDeleted, UserID: id, Count: len(ids), Reason: reason})
 	if err != nil {
