@@ -557,3 +557,198 @@ func TestAccountDeletedDuringLogin(t *testing.T) {
 		})
 	}
 }
+
+// failingDeleteUser is a memory store whose next DeleteUser fails, once
+// armed: a store that goes away between a deletion's two steps.
+type failingDeleteUser struct {
+	*memstore.Store
+	armed atomic.Bool
+}
+
+func (s *failingDeleteUser) DeleteUser(ctx context.Context, userID, except string, until time.Time) ([]string, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		return nil, fmt.Errorf("%w: the store went away", session.ErrStore)
+	}
+	return s.Store.DeleteUser(ctx, userID, except, until)
+}
+
+// TestDeleteAccountRoutes: DELETE /v1/account deletes the caller's own
+// account (from a fresh login: its auth_time is now) and ends every one
+// of its sessions, bearer and cookie alike; the old password no longer
+// logs in, the email is free again, and the audit line says the user did
+// it. By cookie it needs the CSRF token (without, 403 and nothing
+// changes) and clears the cookies. A user a service minted a session for
+// has no account: 404, and its session lives on. DELETE
+// /admin/v1/users/{id} does the same for the operator: 404 for no such
+// account, 400 for an id no store can keep. A store that fails between
+// the steps is 503 saying what finishes the job.
+func TestDeleteAccountRoutes(t *testing.T) {
+	st := &failingDeleteUser{Store: memstore.New()}
+	e := newEnv(t, func(c *config) {
+		cl, err := server.ParseClients("api:" + clientSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		generous := ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
+		c.Node.Backend, c.Server.Clients, c.Server.AdminToken = st, cl, adminToken
+		c.Server.LoginPerIP, c.Server.LoginPerAccount = generous, generous
+	})
+	ctx := context.Background()
+	refused := func(what, access string) {
+		t.Helper()
+		if r := e.do("GET", "/v1/session", access, "", ""); r.status != http.StatusUnauthorized {
+			t.Errorf("%s: the access token still works: %d", what, r.status)
+		}
+	}
+
+	t.Run("by the user, bearer", func(t *testing.T) {
+		old := e.signupLogin("ann@example.com")
+		first, err := e.backend.AccountByEmail(ctx, "ann@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := loginCookie(e, "ann@example.com")
+		e.clock.Advance(time.Hour)
+		fresh := e.login("ann@example.com")
+		// The deletion's own token is of a login just now: its auth_time
+		// is now (the freshness rule of sensitive actions lets it through).
+		if in := e.introspectRefresh(str(fresh, "refresh_token")); in.body["auth_time"] != float64(e.clock.Now().Unix()) {
+			t.Fatalf("the fresh login's auth_time %v, want now (%d)", in.body["auth_time"], e.clock.Now().Unix())
+		}
+		r := e.do("DELETE", "/v1/account", str(fresh, "access_token"), "", "")
+		if r.status != http.StatusOK || r.raw != "{\"revoked\":3}\n" {
+			t.Fatalf("DELETE /v1/account: %d %s, want 200 {\"revoked\":3}", r.status, r.raw)
+		}
+		if r.header.Get("Set-Cookie") != "" || r.header.Get("Clear-Site-Data") != "" || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("a bearer deletion's headers: %v", r.header)
+		}
+		refused("this session", str(fresh, "access_token"))
+		refused("an older session", str(old, "access_token"))
+		refused("the cookie session", jar[httpauth.AccessCookie])
+		for _, rt := range []string{str(old, "refresh_token"), str(fresh, "refresh_token"), jar[httpauth.RefreshCookie]} {
+			if r := e.post("/v1/refresh", "", map[string]string{"refresh_token": rt}); r.status != http.StatusUnauthorized {
+				t.Errorf("a refresh token of the deleted account: %d", r.status)
+			}
+		}
+		if l := e.post("/v1/login", "", map[string]string{"email": "ann@example.com", "password": "correct horse battery"}); l.status != http.StatusUnauthorized || l.body["error"] != "invalid_grant" {
+			t.Fatalf("the old password: %d %s", l.status, l.raw)
+		}
+		if !strings.Contains(e.logs.String(), `"event":"account.deleted"`) || !strings.Contains(e.logs.String(), `"reason":"self"`) {
+			t.Fatalf("no account.deleted audit line by the user:\n%s", e.logs.String())
+		}
+		// The email is free: signing up again makes another account.
+		again := e.signupLogin("ann@example.com")
+		if in := e.introspectRefresh(str(again, "refresh_token")); in.body["sub"] == first.ID || in.body["active"] != true {
+			t.Fatalf("signing up again: %s", in.raw)
+		}
+	})
+
+	t.Run("by the user, cookie", func(t *testing.T) {
+		jar, l := e.cookieLogin("bea@example.com")
+		access := map[string]string{httpauth.AccessCookie: jar[httpauth.AccessCookie]}
+		if r := e.cdo(creq{method: "DELETE", path: "/v1/account", cookies: access}); r.status != http.StatusForbidden || r.body["error"] != "csrf_failed" {
+			t.Fatalf("by cookie without the CSRF token: %d %s", r.status, r.raw)
+		}
+		if _, err := e.backend.AccountByEmail(ctx, "bea@example.com"); err != nil {
+			t.Fatalf("a refused deletion deleted: %v", err)
+		}
+		r := e.cdo(creq{method: "DELETE", path: "/v1/account", cookies: access, csrf: str(l, "csrf_token")})
+		if r.status != http.StatusOK || r.body["revoked"] != float64(1) {
+			t.Fatalf("by cookie: %d %s", r.status, r.raw)
+		}
+		got := setCookies(t, r.header)
+		for _, name := range []string{httpauth.AccessCookie, httpauth.RefreshCookie} {
+			if c := got[name]; c == nil || c.MaxAge >= 0 {
+				t.Errorf("cookie %s not cleared: %v", name, r.header.Values("Set-Cookie"))
+			}
+		}
+		if r.header.Get("Clear-Site-Data") != `"cookies"` {
+			t.Errorf("Clear-Site-Data %q", r.header.Get("Clear-Site-Data"))
+		}
+		refused("the cookie session", jar[httpauth.AccessCookie])
+	})
+
+	t.Run("a user with no account", func(t *testing.T) {
+		tk, err := e.srv.Node().Manager().Login(ctx, "user-of-a-service", session.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.do("DELETE", "/v1/account", tk.AccessToken, "", "")
+		if r.status != http.StatusNotFound || r.body["error"] != "not_found" {
+			t.Fatalf("DELETE /v1/account of a minted user: %d %s", r.status, r.raw)
+		}
+		if s := e.do("GET", "/v1/session", tk.AccessToken, "", ""); s.status != 200 {
+			t.Fatalf("the minted user's session ended: %d", s.status)
+		}
+	})
+
+	t.Run("by the operator", func(t *testing.T) {
+		l := e.signupLogin("cy@example.com")
+		acct, err := e.backend.AccountByEmail(ctx, "cy@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name, path, token string
+			status            int
+			code              string
+		}{
+			{"without the admin token", "/admin/v1/users/" + acct.ID, "", 401, "invalid_token"},
+			{"a user id no store can keep", "/admin/v1/users/a%00b", adminToken, 400, "invalid_request"},
+			{"no such account", "/admin/v1/users/no-such-account", adminToken, 404, "not_found"},
+		} {
+			if r := e.do("DELETE", tc.path, tc.token, "", ""); r.status != tc.status || r.body["error"] != tc.code {
+				t.Errorf("%s: %d %s, want %d %s", tc.name, r.status, r.raw, tc.status, tc.code)
+			}
+		}
+		if s := e.do("GET", "/v1/session", str(l, "access_token"), "", ""); s.status != 200 {
+			t.Fatalf("a refused deletion ended the session: %d", s.status)
+		}
+		r := e.do("DELETE", "/admin/v1/users/"+acct.ID, adminToken, "", "")
+		if r.status != http.StatusOK || r.body["revoked"] != float64(1) {
+			t.Fatalf("DELETE /admin/v1/users/{id}: %d %s", r.status, r.raw)
+		}
+		refused("the operator deleted it", str(l, "access_token"))
+		if r := e.do("DELETE", "/admin/v1/users/"+acct.ID, adminToken, "", ""); r.status != http.StatusNotFound {
+			t.Fatalf("deleting it again: %d %s", r.status, r.raw)
+		}
+	})
+
+	t.Run("the store fails between the steps", func(t *testing.T) {
+		for _, tc := range []struct{ who, finish string }{
+			{"operator", "DELETE /admin/v1/users/{id}/sessions"},
+			{"user", "log out everywhere"},
+		} {
+			l := e.signupLogin(tc.who + "-dee@example.com")
+			acct, err := e.backend.AccountByEmail(ctx, tc.who+"-dee@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.armed.Store(true)
+			var r resp
+			if tc.who == "operator" {
+				r = e.do("DELETE", "/admin/v1/users/"+acct.ID, adminToken, "", "")
+			} else {
+				r = e.do("DELETE", "/v1/account", str(l, "access_token"), "", "")
+			}
+			if r.status != http.StatusServiceUnavailable || r.body["error"] != "temporarily_unavailable" ||
+				!strings.Contains(str(r, "error_description"), tc.finish) || r.header.Get("Retry-After") == "" {
+				t.Errorf("%s: %d %s %v, want 503 saying %q", tc.who, r.status, r.raw, r.header, tc.finish)
+			}
+		}
+	})
+}
+
+// loginCookie logs email in in cookie mode and returns its cookies.
+func loginCookie(e *env, email string) (map[string]string, resp) {
+	e.t.Helper()
+	r := e.cdo(creq{method: "POST", path: "/v1/login", cookieMode: true, body: `{"email":"` + email + `","password":"correct horse battery"}`})
+	if r.status != 200 {
+		e.t.Fatalf("cookie login: %d %s", r.status, r.raw)
+	}
+	jar := map[string]string{}
+	for name, c := range setCookies(e.t, r.header) {
+		jar[name] = c.Value
+	}
+	return jar, r
+}
