@@ -92,6 +92,7 @@ function initLogin() {
   const reasons = {
     'logged-out': 'You have been logged out.',
     'expired': 'Your session ended. Please log in again.',
+    'account-deleted': 'Your account was deleted.',
   };
   const reason = new URLSearchParams(location.search).get('reason');
   if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
@@ -272,6 +273,8 @@ function showAccount(s) {
   $('#account-name').textContent = who;
   $('#account').hidden = false;
   accountShown = true;
+  // Only a built-in account (the session carries its email) can be deleted here.
+  $('#delete-section').hidden = !s.email;
 }
 
 // The list comes a page at a time (GET /v1/sessions?limit=&cursor=,
@@ -411,7 +414,44 @@ function initDevices() {
     act(async () => { await sessiond.logout('global'); goLogin('logged-out'); return GONE; });
   });
   document.addEventListener('visibilitychange', () => { if (!document.hidden) loadSessions().catch((err) => showError(err.message)); });
+  initAccountDeletion();
   loadSessions().catch((err) => { reveal(); showError(err.message); });
+}
+
+// --- Deleting the account (the devices page) ---------------------------
+// "Delete my account" asks first in a modal dialog, as "log out everywhere"
+// does (Escape or Cancel keeps the account; focus starts on Cancel, the
+// harmless choice). Confirmed, DELETE /v1/account ends every session of
+// the account, every other tab hears it as a logout, and this tab goes to
+// the login page, which says the account was deleted (Back does not lead
+// here again). A refusal (the server may ask for a fresh login first) is
+// shown in the page's error line, and the account stays.
+function initAccountDeletion() {
+  const dialog = $('#confirm-delete');
+  const opener = $('#delete-account');
+  opener.addEventListener('click', () => {
+    showError('');
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+  $('#confirm-delete-cancel').addEventListener('click', () => dialog.close('cancel'));
+  $('#confirm-delete-ok').addEventListener('click', () => dialog.close('confirm'));
+  dialog.addEventListener('close', async () => {
+    if (dialog.returnValue !== 'confirm') {
+      opener.focus();
+      return;
+    }
+    opener.disabled = true;
+    try {
+      await sessiond.deleteAccount();
+      goLogin('account-deleted', true);
+    } catch (err) {
+      opener.disabled = false;
+      if (err.status === 401) return leave();
+      showError(err.message);
+      opener.focus();
+    }
+  });
 }
 
 const init = { login: initLogin, signup: initSignup, devices: initDevices }[document.body.dataset.page];
