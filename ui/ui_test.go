@@ -100,11 +100,10 @@ func TestPagesWaitForTheServer(t *testing.T) {
 		return string(b)
 	}
 	for file, wants := range map[string][]string{
-		"login.html":  {`id="signup-link" class="aside" hidden`},
-		"signup.html": {`<form id="signup-form" method="post" novalidate hidden>`, `id="signup-off" class="notice" hidden`},
-		"devices.html": {`<div id="devices" hidden>`, `id="logout" class="link" hidden`, `<dialog id="confirm-global"`,
-			`<section id="delete-section" class="delete-account" aria-labelledby="delete-title" hidden>`, `<dialog id="confirm-delete"`},
-		"pages.js": {"/ui/config.json", "showModal()"},
+		"login.html":   {`id="signup-link" class="aside" hidden`},
+		"signup.html":  {`<form id="signup-form" method="post" novalidate hidden>`, `id="signup-off" class="notice" hidden`},
+		"devices.html": {`<div id="devices" hidden>`, `id="logout" class="link" hidden`, `<dialog id="confirm-global"`, `<section id="delete-section" class="delete-account" aria-labelledby="delete-title" hidden>`, `<dialog id="confirm-delete"`},
+		"pages.js":     {"/ui/config.json", "showModal()"},
 	} {
 		s := read(file)
 		for _, want := range wants {
