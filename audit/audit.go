@@ -40,6 +40,9 @@ const (
 	ClaimsChanged    Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
 	AdminAuthFailed  Kind = "admin.auth_failed"      // a wrong admin token was presented (Reason: the path)
 	ClientAuthFailed Kind = "client.auth_failed"     // a wrong client id or secret was presented (UserID: the client id given; Reason: the path)
+	ReauthOK         Kind = "reauth.ok"              // the user of a session proved who they are again: its auth_time is now
+	ReauthFailed     Kind = "reauth.failed"          // a wrong password was given to re-authenticate or to change the password (Reason: the path)
+	PasswordChanged  Kind = "password.changed"       // a user changed their password (Count: the other sessions ended)
 	AccountDeleted   Kind = "account.deleted"        // a built-in account was deleted and its sessions ended (UserID: the account; Count: sessions ended; Reason: who asked, admin, cli or self)
 )
 
@@ -47,15 +50,17 @@ const (
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
 		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
-		AdminAuthFailed, ClientAuthFailed, AccountDeleted}
+		AdminAuthFailed, ClientAuthFailed, ReauthOK, ReauthFailed, PasswordChanged,
+		AccountDeleted}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the
 // kinds that may signal an attack (ReuseDetected, CSRFRejected, Throttled,
-// LoginFailed, AdminAuthFailed, ClientAuthFailed), Info for the others.
+// LoginFailed, AdminAuthFailed, ClientAuthFailed, ReauthFailed), Info for
+// the others.
 func (k Kind) Level() slog.Level {
 	switch k {
-	case ReuseDetected, CSRFRejected, Throttled, LoginFailed, AdminAuthFailed, ClientAuthFailed:
+	case ReuseDetected, CSRFRejected, Throttled, LoginFailed, AdminAuthFailed, ClientAuthFailed, ReauthFailed:
 		return slog.LevelWarn
 	default:
 		return slog.LevelInfo

@@ -334,17 +334,30 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	fromCookie := false
+	var pick httpauth.RefreshPick
+	fromCookie, pinned := false, false
 	if req.RefreshToken == "" && cookies {
-		if s.refusedAmbiguousRefresh(w, r) {
+		pick, pinned = s.pickRefresh(r)
+		if s.refusedAmbiguousRefresh(w, r, pick) {
 			return
 		}
-		req.RefreshToken = httpauth.RefreshTokenCookie(r)
+		req.RefreshToken = pick.Token
 		fromCookie = true
 	}
+	// A legacy refresh cookie goes, used or not: the new cookies replace
+	// it, and one that was not used never will be.
+	clearLegacy := func() {
+		if pick.HasLegacy {
+			httpauth.SessionCookies{}.ClearLegacy(w)
+		}
+	}
 	if req.RefreshToken == "" {
+		clearLegacy()
 		desc := "refresh_token is required"
-		if cookies {
+		switch {
+		case pinned:
+			desc = "no refresh_token and no refresh cookie of the access cookie's session"
+		case cookies:
 			desc = "no refresh_token and no refresh cookie"
 		}
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, desc)
@@ -366,6 +379,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	clearLegacy()
 	s.writeTokens(w, r, t)
 }
 
@@ -385,10 +399,16 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		err = s.mgr.Logout(r.Context(), id.SessionID)
 		n, ended = 1, true
 	case "others":
+		if !s.requireFresh(w, r) {
+			return
+		}
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, id.SessionID)
 		n = len(ids)
 	case "global":
+		if !s.requireFresh(w, r) {
+			return
+		}
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, "")
 		n, ended = len(ids), true
@@ -448,6 +468,11 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	id, _ := httpauth.FromContext(r.Context())
 	target := r.PathValue("id")
+	// Ending another session is sensitive (a stolen token could end the
+	// owner's); ending this one never is.
+	if target != id.SessionID && !s.requireFresh(w, r) {
+		return
+	}
 	sess, err := s.mgr.Get(r.Context(), target)
 	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrRevoked) ||
 		(err == nil && sess.UserID != id.UserID) {
@@ -542,17 +567,20 @@ func (s *Server) noteReadiness(ctx context.Context, reason string, err error) {
 }
 
 // refusedAmbiguousRefresh refuses, with 400 and an audit event, a request
-// carrying more than one refresh cookie, and reports whether it did. A
-// planted cookie rides beside ours; using either could put this browser in
-// the planter's session. Nothing is cleared: our host-only deletion could
-// not reach a cookie set with a Domain.
-func (s *Server) refusedAmbiguousRefresh(w http.ResponseWriter, r *http.Request) bool {
-	if !httpauth.RefreshCookieAmbiguous(r) {
+// whose refresh cookies name more than one session with no valid access
+// cookie to say which is this browser's (pick.Ambiguous), and reports
+// whether it did. Using either could put this browser in the planter's
+// session. Nothing is cleared. A browser never sends two cookies of the
+// "__Host-" name (see httpauth.SessionCookies.PickRefresh), so a sibling
+// subdomain cannot cause this; a planted cookie of any other name is
+// ignored, not refused.
+func (s *Server) refusedAmbiguousRefresh(w http.ResponseWriter, r *http.Request, pick httpauth.RefreshPick) bool {
+	if !pick.Ambiguous {
 		return false
 	}
 	s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
 		Reason: "more than one refresh cookie"})
 	httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
-		"more than one refresh cookie: another site of this domain set one; remove it and log in again")
+		"more than one refresh cookie, of different sessions: remove them and log in again")
 	return true
 }

@@ -254,8 +254,9 @@ func contractCases() []contractCase {
 	}
 	// cookies checks where an answer of the in-band refresh sends the
 	// browser and what it does to the cookies: both set anew (rotated),
-	// both deleted (cleared), or none touched.
-	const rotated, cleared, untouched = "rotated", "cleared", "untouched"
+	// both deleted (cleared), none touched, or only the legacy refresh
+	// cookie deleted.
+	const rotated, cleared, untouched, legacyGone = "rotated", "cleared", "untouched", "legacy deleted"
 	cookies := func(loc, what string) func(*contractFixture, ctAnswer) error {
 		return func(f *contractFixture, a ctAnswer) error {
 			if err := location(loc)(f, a); err != nil {
@@ -273,7 +274,8 @@ func contractCases() []contractCase {
 			switch {
 			case what == rotated && (at == nil || rt == nil || at.MaxAge <= 0 || rt.MaxAge <= 0 || at.Value == "" || rt.Value == ""),
 				what == cleared && (at == nil || rt == nil || at.MaxAge >= 0 || rt.MaxAge >= 0),
-				what == untouched && len(set) > 0:
+				what == untouched && len(set) > 0,
+				what == legacyGone && (len(set) != 1 || set[httpauth.LegacyRefreshCookie] == nil || set[httpauth.LegacyRefreshCookie].MaxAge >= 0):
 				return fmt.Errorf("cookies %q, want them %s", a.header.Values("Set-Cookie"), what)
 			}
 			if a.header.Get("Clear-Site-Data") != "" {
@@ -376,7 +378,8 @@ func contractCases() []contractCase {
 				return ctReq("POST", "/v1/logout?scope=global", ctCookie(httpauth.AccessCookie, c.access), ctHeader(httpauth.CSRFHeader, c.csrf))
 			},
 			check: func(_ *contractFixture, a ctAnswer) error {
-				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 2 {
+				// Both cookies, and the refresh cookie of earlier versions.
+				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 3 {
 					return fmt.Errorf("cookies not cleared: %v", a.header)
 				}
 				return nil
@@ -484,7 +487,8 @@ func contractCases() []contractCase {
 				return ctReq("DELETE", "/v1/account", ctCookie(httpauth.AccessCookie, c.access), ctHeader(httpauth.CSRFHeader, c.csrf))
 			},
 			check: func(f *contractFixture, a ctAnswer) error {
-				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 2 {
+				// Both cookies, and the refresh cookie of earlier versions.
+				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 3 {
 					return fmt.Errorf("cookies not cleared: %v", a.header)
 				}
 				return count("revoked", 1)(f, a)
@@ -594,8 +598,21 @@ func contractCases() []contractCase {
 				return ctReq("GET", refreshFor(orders), ctHeader("Sec-Fetch-Mode", "cors"), sameOrigin, refreshCookie(f))
 			},
 			check: cookies("", untouched)},
-		{name: "in-band refresh with two refresh cookies", server: ctMain, status: 400,
-			req: inBand("GET", refreshFor(orders), ctCookie(httpauth.RefreshCookie, "sdrt_planted")), check: cookies("", untouched)},
+		{name: "in-band refresh with two refresh cookies of different sessions", server: ctMain, status: 400,
+			req: func(f *contractFixture) ctRequest {
+				return inBand("GET", refreshFor(orders), ctCookie(httpauth.RefreshCookie, f.session(ctMain).RefreshToken))(f)
+			},
+			check: cookies("", untouched)},
+		{name: "in-band refresh with a planted legacy refresh cookie beside ours", server: ctMain, status: 302,
+			req: func(f *contractFixture) ctRequest {
+				return inBand("GET", refreshFor(orders), ctCookie(httpauth.LegacyRefreshCookie, f.session(ctMain).RefreshToken))(f)
+			},
+			check: cookies(orders, rotated)},
+		{name: "in-band refresh with only a legacy refresh cookie and no access cookie", server: ctMain, status: 302,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("GET", refreshFor(orders), navigate, sameOrigin, ctCookie(httpauth.LegacyRefreshCookie, f.session(ctMain).RefreshToken))
+			},
+			check: cookies(loginFor(orders), legacyGone)},
 		{name: "in-band refresh with the store down", server: ctDown, status: 503,
 			req: func(f *contractFixture) ctRequest {
 				return ctReq("GET", refreshFor(orders), navigate, sameOrigin, ctCookie(httpauth.RefreshCookie, f.server(ctDown).tokens.RefreshToken))
@@ -1018,6 +1035,7 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("GET", "/ui/continue?return_to="+url.QueryEscape("https://evil.example/"))), check: refused},
 		{name: "root", server: ctMain, status: 302, req: fixed(ctReq("GET", "/"))},
 	}
+	cases = append(cases, reauthContractCases()...)
 	return append(cases, credThrottledCases(cases)...)
 }
 

@@ -31,6 +31,8 @@ func (s *Server) routes() http.Handler {
 	browser("GET /v1/sessions", auth(http.HandlerFunc(s.handleSessions)))
 	browser("DELETE /v1/sessions/{id}", auth(http.HandlerFunc(s.handleDeleteSession)))
 	browser("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
+	browser("POST /v1/reauth", auth(http.HandlerFunc(s.handleReauth)))
+	browser("POST /v1/password", auth(http.HandlerFunc(s.handlePassword)))
 	browser("DELETE /v1/account", auth(http.HandlerFunc(s.handleDeleteAccount)))
 	// Forward-auth is not behind auth (Require): it answers refusals its
 	// own way, and the per-session rate limit must not count it.

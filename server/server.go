@@ -78,6 +78,15 @@ type Config struct {
 	// SessionLimit limits authenticated requests per session. Default
 	// 600 a minute with a burst of 100.
 	SessionLimit ratelimit.Limit
+	// ReauthMaxAge is how long ago a session's user may have last proved
+	// who they are (the access token's auth_time) for the sensitive routes:
+	// ending other sessions, logging out everywhere, changing the password.
+	// Older, they answer 403 insufficient_user_authentication until the
+	// session re-authenticates (POST /v1/reauth). Default
+	// DefaultReauthMaxAge (15 minutes); at least httpauth.MinRecentAuthAge
+	// (one second: auth_time has whole seconds). There is no "off": a
+	// limit as long as the session lifetime asks only at login.
+	ReauthMaxAge time.Duration
 	// Logger for request logs. Default: the node's.
 	Logger *slog.Logger
 }
@@ -133,6 +142,9 @@ func (cfg Config) Validate() error {
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
 		return fmt.Errorf("%w: the admin token must be at least %d characters", node.ErrConfig, MinAdminTokenLen)
 	}
+	if cfg.ReauthMaxAge != 0 && cfg.ReauthMaxAge < httpauth.MinRecentAuthAge {
+		return fmt.Errorf("%w: the re-authentication max age %v must be at least %v", node.ErrConfig, cfg.ReauthMaxAge, httpauth.MinRecentAuthAge)
+	}
 	if cfg.CredentialFailures.Rate != 0 {
 		if err := cfg.CredentialFailures.Validate(); err != nil {
 			return fmt.Errorf("%w: credential failures limit: %w", node.ErrConfig, err)
@@ -173,6 +185,9 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.ReauthMaxAge == 0 {
+		cfg.ReauthMaxAge = DefaultReauthMaxAge
 	}
 	s := &Server{
 		cfg: cfg, node: n, log: cfg.Logger, audit: n.Audit(), mgr: n.Manager(), accounts: n.Accounts(),

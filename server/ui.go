@@ -10,10 +10,9 @@ import (
 
 // routeUI serves the embedded pages under /ui/, what they need to know of
 // this server's settings at /ui/config.json, and sends a browser that opens
-// the root to its devices page. The root cannot tell a visitor without a
-// session from one whose access cookie merely expired (the refresh cookie
-// only goes to /v1/refresh), so the devices page decides: it sends a
-// visitor without a session on to the login page, quietly.
+// the root to its devices page, which decides whether there is a session
+// (its access cookie may merely have expired: it refreshes first): it
+// sends a visitor without a session on to the login page, quietly.
 //
 // The login and signup pages honour return_to, the page to go back to once
 // logged in: the server checks it before it serves either page (a refused

@@ -79,6 +79,7 @@ func TestEveryServeFlagReachesItsSetting(t *testing.T) {
 		"login-rate-ip":         {nil, []string{"--login-rate-ip", "30"}},
 		"login-rate-account":    {nil, []string{"--login-rate-account", "30"}},
 		"session-rate":          {nil, []string{"--session-rate", "60"}},
+		"reauth-max-age":        {nil, []string{"--reauth-max-age", "5m"}},
 		"log-format":            {nil, []string{"--log-format", "text"}},
 		"log-level":             {nil, []string{"--log-level", "debug"}},
 	}

@@ -198,6 +198,8 @@ func TestCommandLine(t *testing.T) {
 		{"bad duration", []string{"serve", "--access-ttl", "soon"}, "", 2, ``, `invalid value`},
 		{"access ttl over the cap", []string{"serve", "--store", store, "--access-ttl", "2h"}, "", 2, ``, `access TTL`},
 		{"grace over the cap", []string{"serve", "--store", "memory://", "--refresh-grace", "5m"}, "", 2, ``, `refresh grace`},
+		{"no re-authentication limit", []string{"serve", "--store", "memory://", "--reauth-max-age", "0"}, "", 2, ``, `--reauth-max-age 0s: want at least 1s`},
+		{"a re-authentication limit under a second", []string{"serve", "--store", "memory://", "--reauth-max-age", "500ms"}, "", 2, ``, `--reauth-max-age 500ms`},
 		{"a reserved claim name", []string{"serve", "--store", "memory://", "--claims", "role,sub"}, "", 2, ``, `claim name`},
 		{"a secret-looking claim name", []string{"serve", "--store", "memory://", "--claims", "api_token"}, "", 2, ``, `claim name`},
 		{"claims cap over the limit", []string{"serve", "--store", "memory://", "--claims-max-bytes", "4096"}, "", 2, ``, `claims cap`},
