@@ -49,7 +49,8 @@ const (
 	PasswordResetRequested Kind = "password.reset_requested"
 	// PasswordReset: a reset link set a new password (UserID; Count: the
 	// sessions ended).
-	PasswordReset Kind = "password.reset"
+	PasswordReset  Kind = "password.reset"
+	AccountDeleted Kind = "account.deleted" // a built-in account was deleted and its sessions ended (UserID: the account; Count: sessions ended; Reason: who asked, admin, cli or self)
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
@@ -57,7 +58,7 @@ func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
 		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
 		AdminAuthFailed, ClientAuthFailed, ReauthOK, ReauthFailed, PasswordChanged,
-		PasswordResetRequested, PasswordReset}
+		PasswordResetRequested, PasswordReset, AccountDeleted}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the

@@ -165,7 +165,7 @@ func TestKindsComplete(t *testing.T) {
 		"logout", "revoke", "revoke.user", "ratelimit.throttled", "csrf.rejected", "keys.rotated",
 		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed",
 		"reauth.ok", "reauth.failed", "password.changed",
-		"password.reset_requested", "password.reset"}
+		"password.reset_requested", "password.reset", "account.deleted"}
 	var got []string
 	for _, k := range audit.Kinds() {
 		got = append(got, string(k))

@@ -217,7 +217,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // a change) is answered as it is: its tokens are refused, as those of a
 // login that finished just before the change would be. An account deleted
 // meanwhile is account.ErrNotFound, its session ended here for the same
-// reason (a deletion revokes the sessions after deleting the account).
+// reason (a deletion revokes the sessions after deleting the account;
+// node.Node.DeleteAccount says why that order leaves no session of a
+// racing login on any store).
 func (s *Server) settleLoginClaims(ctx context.Context, acct *account.Account, t *session.Tokens, meta session.Meta) (*session.Tokens, error) {
 	abandon := func(err error) (*session.Tokens, error) {
 		if rerr := s.mgr.RevokeFor(context.WithoutCancel(ctx), t.Session.ID, "login abandoned"); rerr != nil {

@@ -522,6 +522,48 @@ func contractCases() []contractCase {
 		{name: "delete over the session's rate", server: ctLimited, status: 429, req: limitedSecond("DELETE", "/v1/sessions/x")},
 		{name: "delete with the store down", server: ctDown, status: 503, req: down("DELETE", "/v1/sessions/x")},
 
+		// DELETE /v1/account
+		{name: "delete my account", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				a := f.exchange(ctMain, "a login of the account to delete", false, login(email, ctPassword), 200)
+				f.exchange(ctMain, "another login of it", false, login(email, ctPassword), 200)
+				return ctReq("DELETE", "/v1/account", ctBearer(a.str("access_token")))
+			},
+			check: count("revoked", 2)},
+		{name: "delete my account in cookie mode", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				c := f.cookieLogin(ctMain, email)
+				return ctReq("DELETE", "/v1/account", ctCookie(httpauth.AccessCookie, c.access), ctHeader(httpauth.CSRFHeader, c.csrf))
+			},
+			check: func(f *contractFixture, a ctAnswer) error {
+				// Both cookies, and the refresh cookie of earlier versions.
+				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 3 {
+					return fmt.Errorf("cookies not cleared: %v", a.header)
+				}
+				return count("revoked", 1)(f, a)
+			}},
+		{name: "delete my account without a token", server: ctMain, status: 401, outside: true, req: fixed(ctReq("DELETE", "/v1/account"))},
+		{name: "delete my account with a forged token", server: ctMain, status: 401, req: fixed(ctReq("DELETE", "/v1/account", ctBearer("a.b.c")))},
+		{name: "delete my account by cookie without the CSRF token", server: ctMain, status: 403, outside: true,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				return ctReq("DELETE", "/v1/account", ctCookie(httpauth.AccessCookie, f.cookieLogin(ctMain, email).access))
+			}},
+		{name: "delete my account from another site", server: ctMain, status: 403,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				a := f.exchange(ctMain, "a login of the account", false, login(email, ctPassword), 200)
+				return ctReq("DELETE", "/v1/account", ctBearer(a.str("access_token")), ctCrossSite)
+			}},
+		{name: "delete the account of a user a service started a session for", server: ctMain, status: 404,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("DELETE", "/v1/account", ctBearer(f.session(ctMain).AccessToken))
+			}},
+		{name: "delete my account over the session's rate", server: ctLimited, status: 429, req: limitedSecond("DELETE", "/v1/account")},
+		{name: "delete my account with the store down", server: ctDown, status: 503, req: down("DELETE", "/v1/account")},
+
 		// GET /v1/csrf
 		{name: "csrf token", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
@@ -860,6 +902,27 @@ func contractCases() []contractCase {
 		{name: "admin lists users, API off", server: ctBare, status: 404, req: fixed(ctReq("GET", "/admin/v1/users", admin))},
 		{name: "admin lists users with the store down", server: ctDown, status: 503, req: fixed(ctReq("GET", "/admin/v1/users", admin))},
 
+		// DELETE /admin/v1/users/{id}
+		{name: "admin deletes a user", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				email, id := f.freshAccount(ctMain)
+				f.exchange(ctMain, "a login of the account to delete", false, login(email, ctPassword), 200)
+				return ctReq("DELETE", "/admin/v1/users/"+id, admin)
+			},
+			check: count("revoked", 1)},
+		{name: "admin deletes a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/"+longID, admin))},
+		{name: "admin deletes a user with a wrong token", server: ctMain, status: 401,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", ctBearer("not-the-admin-token")))},
+		{name: "admin deletes a user from another site", server: ctMain, status: 403,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", admin, ctCrossSite))},
+		{name: "admin deletes a user who has no account", server: ctMain, status: 404,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/no-such-account", admin))},
+		{name: "admin deletes a user, API off", server: ctBare, status: 404,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", admin))},
+		{name: "admin deletes a user with the store down", server: ctDown, status: 503,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", admin))},
+
 		// GET /admin/v1/users/{id}/sessions
 		{name: "admin lists a user's sessions", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
@@ -1038,7 +1101,7 @@ func credThrottledCases(cases []contractCase) []contractCase {
 		"admin sets claims with a wrong token", "admin revokes a session", "admin lists keys with a wrong token", "admin rotates keys",
 		"introspect with a wrong secret", "revoke without client credentials", "mint with a wrong secret",
 		"a client lists a user's sessions with a wrong secret", "a client logs a user out with a wrong secret",
-		"a client sets claims with a wrong secret",
+		"a client sets claims with a wrong secret", "admin deletes a user with a wrong token",
 	}
 	var out []contractCase
 	for i, name := range twins {
@@ -1519,8 +1582,23 @@ type ctCookies struct{ id, access, refresh, csrf string }
 
 // cookieSession logs the account in in cookie mode (through the API).
 func (f *contractFixture) cookieSession(name string) ctCookies {
+	return f.cookieLogin(name, f.account(name))
+}
+
+// freshAccount signs up a new account on the named server (through the
+// API), for a case that deletes it, and returns its email and id.
+func (f *contractFixture) freshAccount(name string) (email, id string) {
+	f.serial++
+	email = "doomed-" + strconv.Itoa(f.serial) + "@example.com"
+	a := f.exchange(name, "sign up an account to delete", false, ctReq("POST", "/v1/signup",
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 201)
+	return email, a.str("user_id")
+}
+
+// cookieLogin logs the account email in in cookie mode (through the API).
+func (f *contractFixture) cookieLogin(name, email string) ctCookies {
 	a := f.exchange(name, "a cookie-mode login", false, ctReq("POST", "/v1/login", ctHeader(server.SessionModeHeader, "cookie"),
-		ctJSON(`{"email":"`+f.account(name)+`","password":"`+ctPassword+`"}`)), 200)
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 200)
 	c := ctCookies{id: a.str("session_id"), csrf: a.str("csrf_token")}
 	for _, line := range a.header.Values("Set-Cookie") {
 		ck, err := http.ParseSetCookie(line)

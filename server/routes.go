@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	browser("GET /v1/csrf", auth(http.HandlerFunc(s.handleCSRF)))
 	browser("POST /v1/reauth", auth(http.HandlerFunc(s.handleReauth)))
 	browser("POST /v1/password", auth(http.HandlerFunc(s.handlePassword)))
+	browser("DELETE /v1/account", auth(http.HandlerFunc(s.handleDeleteAccount)))
 	// Forward-auth is not behind auth (Require): it answers refusals its
 	// own way, and the per-session rate limit must not count it.
 	mux.HandleFunc("GET /v1/forward-auth", s.handleForwardAuth)
@@ -48,6 +49,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/users/{id}/sessions", s.handleClientRevokeUser)
 	mux.HandleFunc("PUT /v1/users/{id}/claims", s.handleClientSetClaims)
 	mux.Handle("GET /admin/v1/users", s.adminOnly(s.handleAdminUsers))
+	mux.Handle("DELETE /admin/v1/users/{id}", s.adminOnly(s.handleAdminDeleteUser))
 	mux.Handle("GET /admin/v1/users/{id}/sessions", s.adminOnly(s.handleAdminUserSessions))
 	mux.Handle("DELETE /admin/v1/users/{id}/sessions", s.adminOnly(s.handleAdminRevokeUser))
 	mux.Handle("PUT /admin/v1/users/{id}/claims", s.adminOnly(s.handleAdminSetClaims))

@@ -75,6 +75,12 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case c.nargs() != want:
 		return fmt.Errorf("%w: usage: %s", errUsage, synopsis)
 	}
+	if sub == "delete" {
+		// Checked before the store is opened: bad usage changes nothing.
+		if err := session.CheckUserID(c.arg(0)); err != nil {
+			return fmt.Errorf("%w: users delete: %w", errUsage, err)
+		}
+	}
 	var claims map[string]json.RawMessage
 	var mod func(*node.Config)
 	if sub == "claims" {
@@ -133,16 +139,7 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "reset-link":
 		return printResetLink(ctx, n, base, c.arg(0), stdout, stderr)
 	default: // delete
-		id := c.arg(0)
-		if err := acc.Delete(ctx, id); err != nil {
-			return err
-		}
-		ids, err := n.Manager().RevokeUser(ctx, id, "")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted %s and revoked %d sessions\n", id, len(ids))
-		return nil
+		return deleteAccount(ctx, n, c.arg(0), stdout)
 	}
 }
 
@@ -227,6 +224,26 @@ func setAccountClaims(ctx context.Context, n *node.Node, emailOrID string, claim
 		verb = "revoked"
 	}
 	fmt.Fprintf(stdout, "set the claims of %s (%s) and %s %d sessions\n", acct.ID, acct.Email, verb, len(ids))
+	return nil
+}
+
+// deleteAccount deletes the account id and ends its sessions on every
+// node (node.Node.DeleteAccount). An id no store can keep is bad usage; an
+// id with no account, or an account deleted whose sessions could not all
+// be ended, is a failure that says what to do.
+func deleteAccount(ctx context.Context, n *node.Node, id string, stdout io.Writer) error {
+	revoked, err := n.DeleteAccount(ctx, id, "cli")
+	switch {
+	case errors.Is(err, session.ErrInvalidUserID):
+		return fmt.Errorf("%w: users delete: %w", errUsage, err)
+	case errors.Is(err, account.ErrNotFound):
+		return fmt.Errorf("users delete: no account %q (sessiond users list shows the ids)", clip(id))
+	case errors.Is(err, node.ErrSessionsRemain):
+		return fmt.Errorf("users delete: %w; end them with: sessiond sessions revoke --user %s", err, id)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %s and revoked %d sessions\n", id, revoked)
 	return nil
 }
 

@@ -92,6 +92,7 @@ function initLogin() {
   const reasons = {
     'logged-out': 'You have been logged out.',
     'expired': 'Your session ended. Please log in again.',
+    'account-deleted': 'Your account was deleted.',
   };
   const reason = new URLSearchParams(location.search).get('reason');
   if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
@@ -277,6 +278,8 @@ function showAccount(s) {
   $('#account-name').textContent = who;
   $('#account').hidden = false;
   accountShown = true;
+  // Only a built-in account (the session carries its email) can be deleted here.
+  $('#delete-section').hidden = !s.email;
 }
 
 // The list comes a page at a time (GET /v1/sessions?limit=&cursor=,
@@ -498,6 +501,7 @@ function initDevices() {
   });
   initPasswordForm();
   document.addEventListener('visibilitychange', () => { if (!document.hidden) loadSessions().catch((err) => showError(err.message)); });
+  initAccountDeletion();
   loadSessions().catch((err) => { reveal(); showError(err.message); });
 }
 
@@ -548,6 +552,50 @@ function initPasswordForm() {
         return say('The current password is not right.');
       }
       say(e.message);
+    }
+  });
+}
+
+// --- Deleting the account (the devices page) ---------------------------
+// "Delete my account" asks first in a modal dialog, as "log out everywhere"
+// does (Escape or Cancel keeps the account; focus starts on Cancel, the
+// harmless choice). Confirmed, DELETE /v1/account ends every session of
+// the account, every other tab hears it as a logout, and this tab goes to
+// the login page, which says the account was deleted (Back does not lead
+// here again). When the server wants a more recent login first, the
+// password is asked for again (withReauth) and the deletion retried;
+// declined, or refused otherwise (said in the page's error line), the
+// account stays.
+function initAccountDeletion() {
+  const dialog = $('#confirm-delete');
+  const opener = $('#delete-account');
+  opener.addEventListener('click', () => {
+    showError('');
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+  $('#confirm-delete-cancel').addEventListener('click', () => dialog.close('cancel'));
+  $('#confirm-delete-ok').addEventListener('click', () => dialog.close('confirm'));
+  dialog.addEventListener('close', async () => {
+    if (dialog.returnValue !== 'confirm') {
+      opener.focus();
+      return;
+    }
+    opener.disabled = true;
+    try {
+      const r = await withReauth(() => sessiond.deleteAccount());
+      if (r === KEPT) {
+        opener.disabled = false;
+        showStatus('Nothing was changed.');
+        opener.focus();
+        return;
+      }
+      goLogin('account-deleted', true);
+    } catch (err) {
+      opener.disabled = false;
+      if (err.status === 401) return leave();
+      showError(err.message);
+      opener.focus();
     }
   });
 }

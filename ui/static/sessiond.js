@@ -306,6 +306,20 @@ export async function changePassword(currentPassword, newPassword) {
   return res.json();
 }
 
+/**
+ * Deletes the signed-in user's account (DELETE /v1/account): every session
+ * of the user ends, this one too, and the cookies are cleared. Every other
+ * tab of the origin hears it as a global logout (onLogout). Resolves to
+ * {revoked}. Throws APIError (401: there is no session).
+ */
+export async function deleteAccount() {
+  const res = await sessiondFetch('/v1/account', { method: 'DELETE' });
+  if (!res.ok) throw await errorFrom(res);
+  csrfToken = null;
+  post({ type: 'logout', scope: 'global' });
+  return res.json();
+}
+
 /** Calls fn when another tab of the origin logs out (local or global). Returns an unsubscribe function. */
 export function onLogout(fn) {
   listeners.logout.add(fn);
@@ -319,7 +333,7 @@ export function onLogin(fn) {
 }
 
 const sessiond = { fetch: sessiondFetch, login, signup, logout, refresh, csrf, reauth, changePassword, needsReauth, STEP_UP,
-  onLogout, onLogin, errorFrom, APIError };
+  onLogout, onLogin, errorFrom, APIError, deleteAccount };
 export { sessiondFetch as fetch };
 export default sessiond;
 if (typeof window !== 'undefined') window.sessiond = sessiond;
