@@ -37,9 +37,15 @@ func (s *Server) handleAdminDeleteUser(w http.ResponseWriter, r *http.Request) {
 // their own built-in account, and every session of theirs ends, this one
 // included (node.Node.DeleteAccount), 200 {"revoked":n}; a cookie client's
 // cookies are cleared as at a logout. A user that is no built-in account
-// (a session a service client minted) is 404 and nothing changes.
+// (a session a service client minted) is 404 and nothing changes. A
+// session whose last authentication is older than Config.ReauthMaxAge is
+// 403 insufficient_user_authentication, and nothing changes.
 func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request) {
-	// freshness gate: added with the reauth work
+	// Deleting the account is a sensitive action: it needs a recent
+	// authentication (POST /v1/reauth), as ending other sessions does.
+	if !s.requireFresh(w, r) {
+		return
+	}
 	id, _ := httpauth.FromContext(r.Context())
 	n, err := s.node.DeleteAccount(r.Context(), id.UserID, "self")
 	switch {

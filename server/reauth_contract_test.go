@@ -105,6 +105,11 @@ func reauthContractCases() []contractCase {
 				return ctReq("DELETE", "/v1/sessions/"+other.Session.ID, ctBearer(tk.AccessToken))
 			}},
 
+		{name: "delete my account with an old authentication", server: ctMain, status: 403, check: stepUp,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("DELETE", "/v1/account", ctBearer(stale(f).AccessToken))
+			}},
+
 		// POST /v1/reauth
 		{name: "reauth", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {

@@ -481,3 +481,32 @@ func TestReauthMaxAgeConfig(t *testing.T) {
 		t.Fatalf("past the default limit: %d %s %q", r.status, r.raw, r.header.Get("WWW-Authenticate"))
 	}
 }
+
+// TestDeleteAccountNeedsRecentAuth: deleting one's own account is a
+// sensitive action: with an authentication older than the limit it is 403
+// insufficient_user_authentication and the account and its sessions stay;
+// after POST /v1/reauth it deletes them.
+func TestDeleteAccountNeedsRecentAuth(t *testing.T) {
+	e := freshEnv(t, nil)
+	a := e.signupLogin("dee@example.com")
+	e.clock.Advance(61 * time.Second)
+	wantReauthRequired(t, "DELETE /v1/account", e.do("DELETE", "/v1/account", str(a, "access_token"), "", ""))
+	ctx := context.Background()
+	if _, err := e.srv.Node().Accounts().Authenticate(ctx, "dee@example.com", "correct horse battery"); err != nil {
+		t.Fatalf("a refused deletion deleted the account: %v", err)
+	}
+	if _, err := e.srv.Node().Manager().Get(ctx, str(a, "session_id")); err != nil {
+		t.Fatalf("a refused deletion ended the session: %v", err)
+	}
+	ok := e.post("/v1/reauth", str(a, "access_token"), map[string]string{"password": "correct horse battery"})
+	if ok.status != 200 {
+		t.Fatalf("reauth: %d %s", ok.status, ok.raw)
+	}
+	d := e.do("DELETE", "/v1/account", str(ok, "access_token"), "", "")
+	if d.status != 200 || d.body["revoked"] != float64(1) {
+		t.Fatalf("delete after reauth: %d %s", d.status, d.raw)
+	}
+	if _, err := e.srv.Node().Accounts().Authenticate(ctx, "dee@example.com", "correct horse battery"); err == nil {
+		t.Fatal("the account is still there after its deletion")
+	}
+}

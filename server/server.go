@@ -80,7 +80,8 @@ type Config struct {
 	SessionLimit ratelimit.Limit
 	// ReauthMaxAge is how long ago a session's user may have last proved
 	// who they are (the access token's auth_time) for the sensitive routes:
-	// ending other sessions, logging out everywhere, changing the password.
+	// ending other sessions, logging out everywhere, changing the password,
+	// deleting the account.
 	// Older, they answer 403 insufficient_user_authentication until the
 	// session re-authenticates (POST /v1/reauth). Default
 	// DefaultReauthMaxAge (15 minutes); at least httpauth.MinRecentAuthAge

@@ -83,7 +83,7 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
 	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
-	fs.DurationVar(&o.server.ReauthMaxAge, "reauth-max-age", server.DefaultReauthMaxAge, "how old a session's last authentication may be for ending other sessions, logging out everywhere and changing the password; older, the user proves the password again (POST /v1/reauth); at least 1s")
+	fs.DurationVar(&o.server.ReauthMaxAge, "reauth-max-age", server.DefaultReauthMaxAge, "how old a session's last authentication may be for ending other sessions, logging out everywhere, changing the password and deleting the account; older, the user proves the password again (POST /v1/reauth); at least 1s")
 	fs.StringVar(&o.clientsFile, "clients", "", `JSON file of service clients: [{"id", "secret", "permissions": ["introspect", "revoke", "sessions", "claims"]}]`)
 	fs.StringVar(&o.claims, "claims", "", "comma-separated application claims tokens may carry (role,tenant,scope)")
 	fs.IntVar(&o.node.Policy.MaxClaimsBytes, "claims-max-bytes", session.DefaultMaxClaimsBytes, "cap of a session's application claims, as JSON")
