@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +47,44 @@ func TestSignupRefusesCommonPasswords(t *testing.T) {
 		if r := e.post("/v1/signup", "", map[string]string{"email": em, "password": "vivid otter marbles quince 71"}); r.status != http.StatusCreated {
 			t.Errorf("signup %s with a good password: %d %s", em, r.status, r.raw)
 		}
+	}
+}
+
+// TestNewPasswordRulesEverywhere: the three common passwords of issue 11
+// are refused with the same reason at signup, at a password change and at
+// a reset, and each refusal changes nothing: the old password still logs
+// in, and the reset link stays usable.
+func TestNewPasswordRulesEverywhere(t *testing.T) {
+	e, _ := mailEnv(t, nil, nil)
+	const (
+		email  = "rhea@example.com"
+		good   = "correct horse battery"
+		reason = "is on a list of commonly used passwords"
+	)
+	a := e.signupLogin(email)
+	ri, err := e.srv.Node().Accounts().IssueReset(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"password", "12345678", "qwertyuiop"} {
+		routes := []struct {
+			name string
+			r    resp
+		}{
+			{"signup", e.post("/v1/signup", "", map[string]string{"email": "other-" + pw + "@example.com", "password": pw})},
+			{"change", e.post("/v1/password", str(a, "access_token"), map[string]string{"current_password": good, "new_password": pw})},
+			{"reset", e.post("/v1/password/reset", "", map[string]string{"token": ri.Token, "new_password": pw})},
+		}
+		for _, rt := range routes {
+			if rt.r.status != http.StatusBadRequest || str(rt.r, "error") != "invalid_request" || !strings.Contains(str(rt.r, "error_description"), reason) {
+				t.Errorf("%s with %q: %d %s, want 400 invalid_request saying it %s", rt.name, pw, rt.r.status, rt.r.raw, reason)
+			}
+		}
+	}
+	if r := e.post("/v1/login", "", map[string]string{"email": email, "password": good}); r.status != http.StatusOK {
+		t.Fatalf("the old password after refused changes: %d %s", r.status, r.raw)
+	}
+	if r := e.post("/v1/password/reset", "", map[string]string{"token": ri.Token, "new_password": "vivid otter marbles quince 71"}); r.status != http.StatusOK {
+		t.Fatalf("the reset link after refused passwords: %d %s", r.status, r.raw)
 	}
 }
