@@ -227,6 +227,7 @@ type driverResult struct {
 	Ops        int     `json:"ops"`
 	Seconds    float64 `json:"seconds"`
 	CPUSeconds float64 `json:"cpu_seconds"`
+	RunWait    float64 `json:"run_wait_seconds"`
 	Failures   int     `json:"failures"`
 	First      string  `json:"first_failure,omitempty"`
 }
@@ -285,7 +286,7 @@ func floorDriverMain(ctx context.Context, args []string, stdout io.Writer) error
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(driverResult{Ops: res.ops, Seconds: res.window.Seconds(),
-		CPUSeconds: res.clientCPU.Seconds(), Failures: res.failures, First: res.failWhat})
+		CPUSeconds: res.serverCPU.Seconds(), RunWait: res.serverRunWait.Seconds(), Failures: res.failures, First: res.failWhat})
 }
 
 // verifyServerMain serves the floors of a verified call: GET /bare, a bare

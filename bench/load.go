@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,12 +16,13 @@ import (
 
 // result is one measured window of one target.
 type result struct {
-	ops       int           // operations completed within the window
-	window    time.Duration // its length
-	serverCPU time.Duration // CPU the server process used in it (0: not measured)
-	clientCPU time.Duration // CPU the load generator used in it (0: not measured)
-	failures  int           // answers with another status, and transport errors
-	failWhat  string        // the first failure, said once
+	ops           int           // operations completed within the window
+	window        time.Duration // its length
+	serverCPU     time.Duration // CPU the server process used in it (0: not measured)
+	serverRunWait time.Duration // time its threads waited for a CPU in it
+	clientCPU     time.Duration // CPU the load generator used in it (0: not measured)
+	failures      int           // answers with another status, and transport errors
+	failWhat      string        // the first failure, said once
 }
 
 // rate is operations per second.
@@ -59,17 +61,20 @@ func window(ctx context.Context, workers int, warmup, d time.Duration, step step
 	if onStart != nil {
 		onStart()
 	}
-	var s0 time.Duration
+	pid := os.Getpid() // a driver loop measures itself
 	if srv != nil {
-		s0, _ = srv.cpuTime()
+		pid = srv.cmd.Process.Pid
 	}
+	s0, _ := procCPU(pid)
+	w0, _ := procRunWait(pid)
 	c0 := selfCPU()
 	res := loop(ctx, workers, time.Now().Add(d), step)
 	res.clientCPU = selfCPU() - c0
-	if srv != nil {
-		if s1, err := srv.cpuTime(); err == nil {
-			res.serverCPU = s1 - s0
-		}
+	if s1, err := procCPU(pid); err == nil {
+		res.serverCPU = s1 - s0
+	}
+	if w1, err := procRunWait(pid); err == nil {
+		res.serverRunWait = w1 - w0
 	}
 	return res
 }

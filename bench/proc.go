@@ -232,13 +232,9 @@ func (pr *proc) alive() error {
 	}
 }
 
-// cpuTime is the CPU time (user and system, all threads) the process has
+// procCPU is the CPU time (user and system, all threads) process pid has
 // used so far, from /proc/PID/stat in clock ticks of 10 ms (USER_HZ is 100
 // on Linux).
-func (pr *proc) cpuTime() (time.Duration, error) {
-	return procCPU(pr.cmd.Process.Pid)
-}
-
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -260,6 +256,32 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// procRunWait is how long process pid's threads have waited on a run
+// queue so far, ready to run but without a CPU (the second field of
+// /proc/PID/task/TID/schedstat, summed over threads): on a busy machine,
+// the time other processes took from the server's core.
+func procRunWait(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		if ns, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			total += ns
+		}
+	}
+	return time.Duration(total), nil
 }
 
 // tail is the last lines of a log, for an error message.

@@ -43,8 +43,15 @@ func (b *bench) report() {
 	} else {
 		p("- Not pinned (--pin=false): servers with GOMAXPROCS=1, on any CPU; ratios are not comparable between machines.")
 	}
-	p("- %d rounds, round-robin: every target for %v after %v of unmeasured load, %d concurrent clients (%d for logins). Values are medians over the rounds; each ratio is taken within its round, and the median of those is shown.",
-		o.rounds, o.duration, o.warmup, o.concurrency, o.loginConcurrency)
+	rounds := fmt.Sprintf("%d rounds", o.rounds)
+	if o.rounds == 1 {
+		rounds = "1 round (fewer than 3: a smoke run, not figures to quote)"
+	} else if o.rounds < 3 {
+		rounds += " (fewer than 3: not figures to quote)"
+	}
+	p("- %s, round-robin: every target for %v after %v of unmeasured load, %d concurrent clients (%d for logins). Values are medians over the rounds; each ratio is taken within its round, and the median of those is shown.",
+		rounds, o.duration, o.warmup, o.concurrency, o.loginConcurrency)
+	p("- sessiond runs as `sessiond serve` does by default but for limits raised so that nothing is throttled (the limiters still run) and signup allowed; its log, audit lines included, goes to a file.")
 	algFrom := "its default"
 	if o.alg != "" {
 		algFrom = "--alg"
@@ -83,7 +90,7 @@ func (b *bench) report() {
 			p("| %s | %s | %s | %s | %s | **%s** | %s | %s |", storeNames[st], b.rate(sd), b.cpu(sd), b.rate(cf), b.cpu(cf), b.ratio(sd, cf), drv, drvRatio)
 		}
 		p("")
-		p("The composite floor is a plain net/http server (`bench/children.go`) doing only what a refresh cannot avoid: decode the same JSON body, make the one store call of the bare driver floor, sign one %s access token with sessiond's claim set, encode the same answer. The bare driver floor is that store call alone, from %d goroutines in one process on the server's core. CPU/op is the server process's CPU time (user + system) over the requests it answered in the window.", b.alg, o.concurrency)
+		p("The composite floor is a plain net/http server (`bench/children.go`) doing only what a refresh cannot avoid: decode the same JSON body, make the one store call of the bare driver floor, sign one %s access token with sessiond's claim set, encode the same answer. The bare driver floor is that store call alone, from %d goroutines in one process on the server's core. On bbolt both floors group commits with `Batch` (at most %d a batch; bbolt's default delay of 10 ms) and fsync every commit. CPU/op is the server process's CPU time (user + system) over the requests it answered in the window.", b.alg, o.concurrency, o.boltBatch)
 		p("")
 	}
 
@@ -164,15 +171,16 @@ func (b *bench) report() {
 			p("| %s | %s | **%.2fx** |", rt.name, strings.Join(cells, " | "), median(rt.per))
 		}
 		p("")
-		p("| target (medians) | server core busy | load generator core busy | failed requests |")
-		p("|---|---:|---:|---:|")
+		p("| target (medians) | server process on CPU | server waiting for a CPU | load generator on CPU | failed requests |")
+		p("|---|---:|---:|---:|---:|")
 		for _, t := range b.targets {
 			rs := b.results[t.key]
-			var srv, cli []float64
+			var srv, wait, cli []float64
 			fails := 0
 			for _, r := range rs {
 				if r.window > 0 {
 					srv = append(srv, r.serverCPU.Seconds()/r.window.Seconds())
+					wait = append(wait, r.serverRunWait.Seconds()/r.window.Seconds())
 					if r.clientCPU > 0 {
 						cli = append(cli, r.clientCPU.Seconds()/r.window.Seconds())
 					}
@@ -183,8 +191,10 @@ func (b *bench) report() {
 			if len(cli) > 0 {
 				cl = fmt.Sprintf("%.0f%%", 100*median(cli))
 			}
-			p("| %s | %.0f%% | %s | %d |", label(t.key, o), 100*median(srv), cl, fails)
+			p("| %s | %.0f%% | %.0f%% | %s | %d |", label(t.key, o), 100*median(srv), 100*median(wait), cl, fails)
 		}
+		p("")
+		p("On CPU: CPU time over the window (100%% is one core). Waiting for a CPU: the time the server's threads were ready to run but had no CPU (run-queue wait from /proc/PID/task/*/schedstat, summed over threads, so it may pass 100%%): on a machine shared with other work, what the others took from the server's core.")
 		p("")
 	}
 }

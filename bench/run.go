@@ -610,8 +610,7 @@ func (b *bench) plan() {
 			if err := json.Unmarshal(out, &v); err != nil {
 				return result{}, fmt.Errorf("%s: %v: %q", name, err, out)
 			}
-			return result{ops: v.Ops, window: time.Duration(v.Seconds * float64(time.Second)),
-				serverCPU: time.Duration(v.CPUSeconds * float64(time.Second)), failures: v.Failures, failWhat: v.First}, nil
+			return v.result(), nil
 		}
 	}
 	if o.only["refresh"] {
@@ -675,8 +674,7 @@ func (b *bench) plan() {
 			if err := json.Unmarshal(out, &v); err != nil {
 				return result{}, fmt.Errorf("argon2 loop: %v: %q", err, out)
 			}
-			return result{ops: v.Ops, window: time.Duration(v.Seconds * float64(time.Second)),
-				serverCPU: time.Duration(v.CPUSeconds * float64(time.Second))}, nil
+			return v.result(), nil
 		})
 		for _, st := range o.stores {
 			s := b.servers[st]
@@ -718,6 +716,12 @@ func prime(ctx context.Context, hc *http.Client, url string, tokens []string, wo
 		return fmt.Errorf("priming %s: %s", url, bad)
 	}
 	return ctx.Err()
+}
+
+func (v driverResult) result() result {
+	sec := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
+	return result{ops: v.Ops, window: sec(v.Seconds), serverCPU: sec(v.CPUSeconds), serverRunWait: sec(v.RunWait),
+		failures: v.Failures, failWhat: v.First}
 }
 
 // measure runs every target once per round, round-robin; odd rounds run
