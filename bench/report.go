@@ -90,7 +90,7 @@ func (b *bench) report() {
 			p("| %s | %s | %s | %s | %s | **%s** | %s | %s |", storeNames[st], b.rate(sd), b.cpu(sd), b.rate(cf), b.cpu(cf), b.ratio(sd, cf), drv, drvRatio)
 		}
 		p("")
-		p("The composite floor is a plain net/http server (`bench/children.go`) doing only what a refresh cannot avoid: decode the same JSON body, make the one store call of the bare driver floor, sign one %s access token with sessiond's claim set, encode the same answer. The bare driver floor is that store call alone, from %d goroutines in one process on the server's core. On bbolt both floors group commits with `Batch` (at most %d a batch; bbolt's default delay of 10 ms) and fsync every commit. CPU/op is the server process's CPU time (user + system) over the requests it answered in the window.", b.alg, o.concurrency, o.boltBatch)
+		p("The composite floor is a plain net/http server (`bench/children.go`) doing only what a refresh cannot avoid: decode the same JSON body, make the one store call of the bare driver floor, sign one %s access token with sessiond's claim set, encode the same answer. The bare driver floor is that store call alone, from %d goroutines in one process on the server's core. On bbolt the composite floor and the bare `Batch` floor group their commits (bbolt's `Batch`, at most %d a batch, bbolt's default delay of 10 ms), the bare `Update` floor commits each call on its own; every commit is fsync'd. CPU/op is the server process's CPU time (user + system) over the requests it answered in the window.", b.alg, o.concurrency, o.boltBatch)
 		p("")
 	}
 
