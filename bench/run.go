@@ -428,9 +428,9 @@ type sessiondServer struct {
 	hc       *http.Client
 }
 
-// sessiondFlags are the flags every benchmarked sessiond gets: limits so
+// startSessiond starts `sessiond serve` on storeURL, pinned, with limits so
 // high that no request is throttled (the limiters still run), signup on,
-// and a service client to mint sessions with.
+// a service client to mint sessions with, and a master key of its own.
 func (b *bench) startSessiond(ctx context.Context, st, storeURL string) (*sessiondServer, error) {
 	s := &sessiondServer{store: st, client: "bench", hc: client(b.o.concurrency)}
 	secret := make([]byte, 32)
