@@ -43,6 +43,9 @@ type Service struct {
 	// wait behind its own queue, and one that logs in now and then goes
 	// before every client that has been hashing.
 	MaxConcurrentHashes int
+	// ResetTTL is how long a password-reset token may be used (see
+	// reset.go). Zero means DefaultResetTTL; at most MaxResetTTL.
+	ResetTTL time.Duration
 
 	semOnce sync.Once
 	sem     *hashQueue

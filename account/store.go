@@ -65,4 +65,6 @@ type Store interface {
 	SetAccountPassword(ctx context.Context, id, passwordHash string) error
 	// DeleteAccount removes an account; ErrNotFound if there is none.
 	DeleteAccount(ctx context.Context, id string) error
+	// ResetTokenStore keeps password-reset tokens (resetstore.go).
+	ResetTokenStore
 }

@@ -40,21 +40,34 @@ const (
 	ClaimsChanged    Kind = "claims.changed"         // a user's application claims were replaced (Count: sessions changed)
 	AdminAuthFailed  Kind = "admin.auth_failed"      // a wrong admin token was presented (Reason: the path)
 	ClientAuthFailed Kind = "client.auth_failed"     // a wrong client id or secret was presented (UserID: the client id given; Reason: the path)
+	ReauthOK         Kind = "reauth.ok"              // the user of a session proved who they are again: its auth_time is now
+	ReauthFailed     Kind = "reauth.failed"          // a wrong password was given to re-authenticate or to change the password (Reason: the path)
+	PasswordChanged  Kind = "password.changed"       // a user changed their password (Count: the other sessions ended)
+	// PasswordResetRequested: a reset link was asked for by email (Account:
+	// the email, hashed; UserID: the account when there is one; Reason:
+	// no_account, or queue_full when the mail was dropped).
+	PasswordResetRequested Kind = "password.reset_requested"
+	// PasswordReset: a reset link set a new password (UserID; Count: the
+	// sessions ended).
+	PasswordReset  Kind = "password.reset"
+	AccountDeleted Kind = "account.deleted" // a built-in account was deleted and its sessions ended (UserID: the account; Count: sessions ended; Reason: who asked, admin, cli or self)
 )
 
 // Kinds lists every Kind defined by this package, in declaration order.
 func Kinds() []Kind {
 	return []Kind{LoginOK, LoginFailed, Signup, Refresh, ReuseDetected, Logout,
 		Revoke, RevokeUser, Throttled, CSRFRejected, KeyRotated, Minted, ClaimsChanged,
-		AdminAuthFailed, ClientAuthFailed}
+		AdminAuthFailed, ClientAuthFailed, ReauthOK, ReauthFailed, PasswordChanged,
+		PasswordResetRequested, PasswordReset, AccountDeleted}
 }
 
 // Level is the slog level an event of this kind is written at: Warn for the
 // kinds that may signal an attack (ReuseDetected, CSRFRejected, Throttled,
-// LoginFailed, AdminAuthFailed, ClientAuthFailed), Info for the others.
+// LoginFailed, AdminAuthFailed, ClientAuthFailed, ReauthFailed), Info for
+// the others.
 func (k Kind) Level() slog.Level {
 	switch k {
-	case ReuseDetected, CSRFRejected, Throttled, LoginFailed, AdminAuthFailed, ClientAuthFailed:
+	case ReuseDetected, CSRFRejected, Throttled, LoginFailed, AdminAuthFailed, ClientAuthFailed, ReauthFailed:
 		return slog.LevelWarn
 	default:
 		return slog.LevelInfo

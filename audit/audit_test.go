@@ -140,7 +140,7 @@ func TestLogFields(t *testing.T) {
 }
 
 func TestKindLevel(t *testing.T) {
-	warn := []audit.Kind{audit.ReuseDetected, audit.CSRFRejected, audit.Throttled, audit.LoginFailed, audit.AdminAuthFailed, audit.ClientAuthFailed}
+	warn := []audit.Kind{audit.ReuseDetected, audit.CSRFRejected, audit.Throttled, audit.LoginFailed, audit.AdminAuthFailed, audit.ClientAuthFailed, audit.ReauthFailed}
 	for _, k := range audit.Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			want := slog.LevelInfo
@@ -163,7 +163,9 @@ func TestKindLevel(t *testing.T) {
 func TestKindsComplete(t *testing.T) {
 	want := []string{"login.ok", "login.failed", "signup", "refresh", "refresh.reuse_detected",
 		"logout", "revoke", "revoke.user", "ratelimit.throttled", "csrf.rejected", "keys.rotated",
-		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed"}
+		"session.minted", "claims.changed", "admin.auth_failed", "client.auth_failed",
+		"reauth.ok", "reauth.failed", "password.changed",
+		"password.reset_requested", "password.reset", "account.deleted"}
 	var got []string
 	for _, k := range audit.Kinds() {
 		got = append(got, string(k))

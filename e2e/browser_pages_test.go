@@ -111,8 +111,8 @@ func TestBrowserSignupOffer(t *testing.T) {
 			if err := json.Unmarshal(body, &cfg); err != nil || res.StatusCode != 200 {
 				t.Fatalf("GET /ui/config.json: %d %s %v", res.StatusCode, body, err)
 			}
-			if len(cfg) != 1 || cfg["signup"] != on {
-				t.Errorf("config %s, want only signup: %v", body, on)
+			if len(cfg) != 2 || cfg["signup"] != on || cfg["password_reset"] != false {
+				t.Errorf("config %s, want signup: %v and password_reset: false (no mailer)", body, on)
 			}
 			if ct, cc := res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
 				t.Errorf("Content-Type %q, Cache-Control %q", ct, cc)

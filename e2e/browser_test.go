@@ -261,8 +261,8 @@ func waitFor(t *testing.T, ctx context.Context, what, expr string) {
 	t.Fatalf("timed out waiting for %s (%s); last error %v; page: %s", what, expr, lastErr, href)
 }
 
-// cookies returns the browser's cookies for base, including the refresh
-// cookie scoped to /v1/refresh.
+// cookies returns the browser's cookies for base, including any scoped to
+// /v1/refresh (the refresh cookie of earlier versions).
 func cookies(t *testing.T, ctx context.Context, base string) map[string]*network.Cookie {
 	t.Helper()
 	list, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
@@ -351,7 +351,7 @@ func TestBrowserSignupLoginCookies(t *testing.T) {
 	}{
 		{"access Path", at.Path, "/"}, {"access HttpOnly", at.HTTPOnly, true}, {"access Secure", at.Secure, true},
 		{"access SameSite", at.SameSite, network.CookieSameSiteLax},
-		{"refresh Path", rt.Path, "/v1/refresh"}, {"refresh HttpOnly", rt.HTTPOnly, true}, {"refresh Secure", rt.Secure, true},
+		{"refresh Path", rt.Path, "/"}, {"refresh HttpOnly", rt.HTTPOnly, true}, {"refresh Secure", rt.Secure, true},
 		{"refresh SameSite", rt.SameSite, network.CookieSameSiteStrict},
 	}
 	for _, c := range checks {

@@ -33,21 +33,21 @@ func TestSetSessionCookies(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name        string
-		set         func(http.ResponseWriter)
-		refreshPath string
+		name                     string
+		set                      func(http.ResponseWriter)
+		refreshName, refreshPath string
 	}{
-		{"default layout", func(w http.ResponseWriter) { httpauth.SetSessionCookies(w, tk, c.Now()) }, "/v1/refresh"},
+		{"default layout", func(w http.ResponseWriter) { httpauth.SetSessionCookies(w, tk, c.Now()) }, "__Host-sessiond_rt", "/"},
 		{"own refresh path", func(w http.ResponseWriter) {
 			httpauth.SessionCookies{RefreshPath: "/auth/refresh"}.Set(w, tk, c.Now())
-		}, "/auth/refresh"},
+		}, "__Secure-sessiond_rt", "/auth/refresh"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			tc.set(rec)
 			got := cookiesByName(t, rec.Header())
-			at, rt := got[httpauth.AccessCookie], got[httpauth.RefreshCookie]
+			at, rt := got[httpauth.AccessCookie], got[tc.refreshName]
 			if at == nil || rt == nil {
 				t.Fatalf("cookies %v", rec.Header().Values("Set-Cookie"))
 			}
@@ -84,7 +84,12 @@ func TestClearSessionCookies(t *testing.T) {
 	rec := httptest.NewRecorder()
 	httpauth.ClearSessionCookies(rec)
 	got := cookiesByName(t, rec.Header())
-	for name, path := range map[string]string{httpauth.AccessCookie: "/", httpauth.RefreshCookie: "/v1/refresh"} {
+	// The legacy refresh cookie goes too, so a leftover of an earlier
+	// version does not outlive the logout.
+	if n := len(rec.Header().Values("Set-Cookie")); n != 3 {
+		t.Fatalf("%d Set-Cookie headers, want 3: %q", n, rec.Header().Values("Set-Cookie"))
+	}
+	for name, path := range map[string]string{httpauth.AccessCookie: "/", httpauth.RefreshCookie: "/", httpauth.LegacyRefreshCookie: "/v1/refresh"} {
 		c := got[name]
 		if c == nil {
 			t.Fatalf("%s not cleared", name)
@@ -99,7 +104,7 @@ func TestClearSessionCookies(t *testing.T) {
 }
 
 // TestRevokedCookieClears: a revoked cookie session's 401 deletes both
-// cookies; an access token that is merely bad deletes the access cookie
+// cookies (and the legacy refresh cookie); an access token that is merely bad deletes the access cookie
 // only, so the refresh cookie can still get a new one.
 func TestRevokedCookieClears(t *testing.T) {
 	c := &clock{t: time.Now()}
@@ -113,7 +118,7 @@ func TestRevokedCookieClears(t *testing.T) {
 		name, cookie string
 		cleared      []string
 	}{
-		{"revoked", tk.AccessToken, []string{httpauth.AccessCookie, httpauth.RefreshCookie}},
+		{"revoked", tk.AccessToken, []string{httpauth.AccessCookie, httpauth.RefreshCookie, httpauth.LegacyRefreshCookie}},
 		{"garbage", "nope", []string{httpauth.AccessCookie}},
 	}
 	for _, tc := range tests {
@@ -133,34 +138,6 @@ func TestRevokedCookieClears(t *testing.T) {
 				if got[name] == nil || got[name].MaxAge != -1 {
 					t.Fatalf("%s not cleared: %v", name, rec.Header().Values("Set-Cookie"))
 				}
-			}
-		})
-	}
-}
-
-// TestCookieTossingRefused: a second cookie of the same name (planted by a
-// sibling subdomain through a Domain attribute) makes the value unknown,
-// whichever comes first.
-func TestCookieTossingRefused(t *testing.T) {
-	tests := []struct {
-		name, header string
-		refresh      string
-		ambiguous    bool
-	}{
-		{"one", httpauth.RefreshCookie + "=ours", "ours", false},
-		{"none", "other=1", "", false},
-		{"planted first", httpauth.RefreshCookie + "=theirs; " + httpauth.RefreshCookie + "=ours", "", true},
-		{"planted last", httpauth.RefreshCookie + "=ours; " + httpauth.RefreshCookie + "=theirs", "", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/v1/refresh", nil)
-			r.Header.Set("Cookie", tc.header)
-			if got := httpauth.RefreshTokenCookie(r); got != tc.refresh {
-				t.Errorf("RefreshTokenCookie = %q, want %q", got, tc.refresh)
-			}
-			if got := httpauth.RefreshCookieAmbiguous(r); got != tc.ambiguous {
-				t.Errorf("RefreshCookieAmbiguous = %v, want %v", got, tc.ambiguous)
 			}
 		})
 	}

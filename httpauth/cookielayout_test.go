@@ -18,10 +18,11 @@ func TestSessionCookiesLayout(t *testing.T) {
 		c                   httpauth.SessionCookies
 		access, refresh, ok string
 	}{
-		{httpauth.SessionCookies{}, "__Host-sessiond_at", "__Secure-sessiond_rt", ""},
-		{httpauth.SessionCookies{Name: "shop"}, "__Host-shop_at", "__Secure-shop_rt", ""},
+		{httpauth.SessionCookies{}, "__Host-sessiond_at", "__Host-sessiond_rt", ""},
+		{httpauth.SessionCookies{Name: "shop"}, "__Host-shop_at", "__Host-shop_rt", ""},
 		{httpauth.SessionCookies{Name: "shop", RefreshPath: "/"}, "__Host-shop_at", "__Host-shop_rt", ""},
-		{httpauth.SessionCookies{Name: "my-app_2"}, "__Host-my-app_2_at", "__Secure-my-app_2_rt", ""},
+		{httpauth.SessionCookies{Name: "shop", RefreshPath: "/v1/refresh"}, "__Host-shop_at", "__Secure-shop_rt", ""},
+		{httpauth.SessionCookies{Name: "my-app_2"}, "__Host-my-app_2_at", "__Host-my-app_2_rt", ""},
 		{httpauth.SessionCookies{Name: "_x"}, "", "", "name"},
 		{httpauth.SessionCookies{Name: "x", RefreshPath: "refresh"}, "", "", "refresh path"},
 		{httpauth.SessionCookies{Name: "x", RefreshPath: "/a;b"}, "", "", "refresh path"},

@@ -15,9 +15,9 @@ import (
 // TestCookiePrefixes: the cookie names are part of the contract (README,
 // "Cookies"), and their prefixes are what makes a browser refuse a cookie
 // of that name planted by a sibling subdomain (Domain=) or a plain-HTTP page:
-// __Host- for the access cookie (Secure, Path=/, no Domain), __Secure- for
-// the refresh cookie (Secure). The names are checked on the wire, as
-// written in Set-Cookie.
+// __Host- for both (Secure, Path=/, no Domain): a __Secure- refresh cookie
+// could be planted by a sibling subdomain with Domain= the parent. The
+// names are checked on the wire, as written in Set-Cookie.
 func TestCookiePrefixes(t *testing.T) {
 	c := &clock{t: time.Now().Truncate(time.Second)}
 	m := manager(t, c)
@@ -37,7 +37,7 @@ func TestCookiePrefixes(t *testing.T) {
 		value        string
 	}{
 		{"__Host-sessiond_at", "__Host-", tk.AccessToken},
-		{"__Secure-sessiond_rt", "__Secure-", tk.RefreshToken},
+		{"__Host-sessiond_rt", "__Host-", tk.RefreshToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			line, ok := got[tc.name]
@@ -63,10 +63,12 @@ func TestCookiePrefixes(t *testing.T) {
 }
 
 // TestPlantedUnprefixedCookieIgnored tries the attack the prefixes stop: a
-// sibling subdomain or an insecure page sets a cookie under the bare name
-// (or a weaker prefix), holding a session the attacker controls, so the
-// victim's browser would act in the attacker's session. Such a cookie must
-// never be read as the session's, so the request stays anonymous.
+// sibling subdomain or an insecure page sets a cookie under the bare name,
+// a weaker prefix, the legacy "__Secure-" refresh cookie's name, or the
+// prefix in other letters (which old browsers did not check), holding a
+// session the attacker controls, so the victim's browser would act in the
+// attacker's session. Such a cookie must never be read as the session's,
+// so the request stays anonymous.
 func TestPlantedUnprefixedCookieIgnored(t *testing.T) {
 	c := &clock{t: time.Now().Truncate(time.Second)}
 	m := manager(t, c)
@@ -82,7 +84,7 @@ func TestPlantedUnprefixedCookieIgnored(t *testing.T) {
 		}
 		w.Write([]byte("anonymous"))
 	}))
-	for _, name := range []string{"sessiond_at", "__Secure-sessiond_at", "sessiond_rt", "__Host-sessiond_rt"} {
+	for _, name := range []string{"sessiond_at", "__Secure-sessiond_at", "__HOST-sessiond_at", "sessiond_rt", "__Secure-sessiond_rt", "__host-sessiond_rt"} {
 		t.Run(name, func(t *testing.T) {
 			tok := attacker.AccessToken
 			if strings.HasSuffix(name, "_rt") {

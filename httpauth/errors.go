@@ -10,7 +10,9 @@
 // tells a handler how the caller authenticated. An unsafe request (see
 // SafeMethod) authenticated by the cookie must carry a valid X-CSRF-Token
 // (CSRF, an HMAC of the session id); without a CSRF key such requests are
-// refused. Bearer requests carry no ambient credential and need no token.
+// refused. Sensitive handlers can also ask for a recent authentication
+// (RequireRecentAuth, RecentAuth: RFC 9470 step-up on the token's
+// auth_time). Bearer requests carry no ambient credential and need no token.
 // Wrap the application's mux in http.CrossOriginProtection as well: it refuses
 // cross-origin unsafe requests from browsers, including login CSRF.
 //
@@ -50,6 +52,10 @@ const (
 	CodeInvalidClient = "invalid_client"
 	// CodeUnauthorizedClient: the client may not do this (RFC 6749 §5.2).
 	CodeUnauthorizedClient = "unauthorized_client"
+	// CodeInsufficientUserAuthentication: the access token is good, but
+	// its user last authenticated too long ago for this request (RFC 9470
+	// §3); authenticate again and retry (see RecentAuth).
+	CodeInsufficientUserAuthentication = "insufficient_user_authentication"
 )
 
 // ErrorBody is the JSON body of every error answer.

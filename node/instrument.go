@@ -244,6 +244,31 @@ func (b instrumented) DeleteAccount(ctx context.Context, id string) error {
 	return err
 }
 
+func (b instrumented) CreateResetToken(ctx context.Context, hash []byte, accountID string, expires time.Time) error {
+	_, err := call(ctx, b.m, "create_reset_token", b.timeout, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.Backend.CreateResetToken(ctx, hash, accountID, expires)
+	})
+	return err
+}
+
+func (b instrumented) ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (string, error) {
+	return call(ctx, b.m, "reset_token_account", b.timeout, func(ctx context.Context) (string, error) {
+		return b.Backend.ResetTokenAccount(ctx, hash, now)
+	})
+}
+
+func (b instrumented) ConsumeResetToken(ctx context.Context, hash []byte, now time.Time) (string, error) {
+	return call(ctx, b.m, "consume_reset_token", b.timeout, func(ctx context.Context) (string, error) {
+		return b.Backend.ConsumeResetToken(ctx, hash, now)
+	})
+}
+
+func (b instrumented) DeleteExpiredResetTokens(ctx context.Context, now time.Time) (int, error) {
+	return call(ctx, b.m, "delete_expired_reset_tokens", b.sweepTimeout, func(ctx context.Context) (int, error) {
+		return b.Backend.DeleteExpiredResetTokens(ctx, now)
+	})
+}
+
 type ring struct {
 	blob    []byte
 	version uint64

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/audit"
+	"github.com/sessiond/sessiond/mail"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
@@ -128,6 +129,16 @@ type Config struct {
 	// PasswordParams are the argon2id parameters of new password hashes.
 	// Default account.DefaultParams.
 	PasswordParams account.Params
+	// ResetTTL is how long a password-reset token works. Default
+	// account.DefaultResetTTL (30 min); between account.MinResetTTL and
+	// account.MaxResetTTL.
+	ResetTTL time.Duration
+	// Mailer sends the node's mails (password reset), through an Outbox
+	// that Run runs. Nil: no mail is sent (Outbox is nil).
+	Mailer mail.Mailer
+	// MailQueue is how many mails may wait in the Outbox. Default
+	// mail.DefaultOutboxSize.
+	MailQueue int
 	// Limiter keeps rate-limit state. Default: in the backend when its
 	// driver can share it across nodes (Redis), else in this process.
 	Limiter ratelimit.Limiter
@@ -148,6 +159,7 @@ type Node struct {
 	mgr      *session.Manager
 	accounts *account.Service
 	limiter  ratelimit.Limiter
+	outbox   *mail.Outbox // nil without a Mailer
 	audit    *audit.Logger
 	metrics  *metrics
 	running  chan struct{}
@@ -239,6 +251,12 @@ func (c *Config) check() error {
 	}
 	if err := c.Policy.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := account.CheckResetTTL(c.ResetTTL); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.MailQueue < 0 {
+		return fmt.Errorf("%w: mail queue %d must not be negative", ErrConfig, c.MailQueue)
 	}
 	if err := session.CheckClaimNames(c.Claims); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
@@ -341,7 +359,10 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 		return err
 	}
 	n.metrics.registerGauges(n)
-	n.accounts = &account.Service{Store: n.backend, Params: cfg.PasswordParams, Now: cfg.Now}
+	n.accounts = &account.Service{Store: n.backend, Params: cfg.PasswordParams, Now: cfg.Now, ResetTTL: cfg.ResetTTL}
+	if cfg.Mailer != nil {
+		n.outbox = mail.NewOutbox(cfg.Mailer, cfg.MailQueue, cfg.Logger)
+	}
 	n.limiter = cfg.Limiter
 	if n.limiter == nil {
 		if l := sharedLimiter(b); l != nil {
@@ -359,6 +380,10 @@ func (n *Node) Manager() *session.Manager { return n.mgr }
 
 // Accounts is the node's built-in password accounts.
 func (n *Node) Accounts() *account.Service { return n.accounts }
+
+// Outbox sends the node's mails in the background while Run runs; nil
+// when Config.Mailer is nil.
+func (n *Node) Outbox() *mail.Outbox { return n.outbox }
 
 // Keys is the node's view of the shared key ring.
 func (n *Node) Keys() *token.KeyRing { return n.keys }

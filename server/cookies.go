@@ -86,7 +86,9 @@ func (s *Server) writeCookieTokens(w http.ResponseWriter, t *session.Tokens) {
 	})
 }
 
-// clearCookies ends cookie mode in this browser: both cookies deleted, and
+// clearCookies ends cookie mode in this browser: both cookies (and the
+// refresh cookie of earlier versions, see httpauth.LegacyRefreshCookie)
+// deleted, and
 // Clear-Site-Data so the browser drops any copy it holds (all cookies of
 // the site: sessiond is meant to have its own origin). Not for a page of a
 // CORS origin: that origin is on the same site as sessiond (cookie mode
@@ -98,6 +100,20 @@ func (s *Server) clearCookies(w http.ResponseWriter, r *http.Request) {
 	if !s.corsListed(r) {
 		w.Header().Set("Clear-Site-Data", `"cookies"`)
 	}
+}
+
+// pickRefresh chooses the refresh cookie r may refresh with
+// (httpauth.SessionCookies.PickRefresh), pinned to the session of r's
+// access cookie when that is valid (pinned is then true). Verify reads no
+// store: the signature, its cache and the in-memory revocations.
+func (s *Server) pickRefresh(r *http.Request) (pick httpauth.RefreshPick, pinned bool) {
+	sid := ""
+	if at := httpauth.AccessTokenCookie(r); at != "" {
+		if id, err := s.mgr.Verify(r.Context(), at); err == nil {
+			sid = id.SessionID
+		}
+	}
+	return httpauth.SessionCookies{}.PickRefresh(r, sid), sid != ""
 }
 
 // corsListed reports whether r comes from a page of a CORS origin.

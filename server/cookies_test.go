@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/server"
+	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/ui"
 )
 
@@ -29,6 +31,7 @@ type creq struct {
 	csrf               string
 	headers            map[string]string
 	cookieMode         bool
+	noRedirect         bool // answer a redirect as it is, not followed
 }
 
 func (e *env) cdo(r creq) resp {
@@ -56,7 +59,13 @@ func (e *env) cdo(r creq) resp {
 	for k, v := range r.headers {
 		req.Header.Set(k, v)
 	}
-	res, err := e.http.Client().Do(req)
+	client := e.http.Client()
+	if r.noRedirect {
+		c := *client
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		client = &c
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -122,7 +131,7 @@ func TestCookieModeLoginAndRefresh(t *testing.T) {
 	}{
 		{"at Path", at.Path, "/"}, {"at HttpOnly", at.HttpOnly, true}, {"at Secure", at.Secure, true},
 		{"at SameSite", at.SameSite, http.SameSiteLaxMode}, {"at Max-Age", at.MaxAge, 600},
-		{"rt Path", rt.Path, "/v1/refresh"}, {"rt HttpOnly", rt.HttpOnly, true}, {"rt Secure", rt.Secure, true},
+		{"rt Path", rt.Path, "/"}, {"rt HttpOnly", rt.HttpOnly, true}, {"rt Secure", rt.Secure, true},
 		{"rt SameSite", rt.SameSite, http.SameSiteStrictMode}, {"rt Max-Age", rt.MaxAge, 7 * 24 * 3600},
 	}
 	for _, c := range checks {
@@ -280,9 +289,13 @@ func TestCookieLogoutClears(t *testing.T) {
 				t.Fatalf("status %d: %s", res.status, res.raw)
 			}
 			got := setCookies(t, res.header)
+			// Both cookies, and the refresh cookie of earlier versions, so
+			// that a leftover goes too.
 			cleared := got[httpauth.AccessCookie] != nil && got[httpauth.AccessCookie].MaxAge == -1 &&
 				got[httpauth.RefreshCookie] != nil && got[httpauth.RefreshCookie].MaxAge == -1 &&
-				got[httpauth.RefreshCookie].Path == "/v1/refresh"
+				got[httpauth.RefreshCookie].Path == "/" &&
+				got[httpauth.LegacyRefreshCookie] != nil && got[httpauth.LegacyRefreshCookie].MaxAge == -1 &&
+				got[httpauth.LegacyRefreshCookie].Path == httpauth.LegacyRefreshPath
 			if cleared != tc.clears || (res.header.Get("Clear-Site-Data") == `"cookies"`) != tc.clears {
 				t.Fatalf("cleared=%v Clear-Site-Data=%q, want %v: %v", cleared, res.header.Get("Clear-Site-Data"), tc.clears, res.header.Values("Set-Cookie"))
 			}
@@ -478,47 +491,141 @@ func TestTLSSuitesAndDevHSTS(t *testing.T) {
 	}
 }
 
-// TestRefreshCookieTossing: a __Secure- cookie, unlike a __Host- one, may
-// carry a Domain, so a sibling subdomain can plant its own refresh cookie
-// (its attacker's session) in the victim's browser. The browser then sends
-// both, the planted one first when it is older. A refresh that sees more
-// than one refresh cookie must not pick one: it would log the victim into
-// the attacker's account (login CSRF) and keep them there.
-func TestRefreshCookieTossing(t *testing.T) {
-	e := newEnv(t, nil)
-	attacker, _ := e.cookieLogin("mallory@example.com")
-	victim, _ := e.cookieLogin("victor@example.com")
-	pair := func(first, second string) map[string]string {
-		return map[string]string{"Cookie": httpauth.RefreshCookie + "=" + first + "; " + httpauth.RefreshCookie + "=" + second}
-	}
+// TestRefreshCookiePlanted tries cookie tossing: a page on a sibling
+// subdomain plants a refresh cookie holding a valid refresh token of the
+// attacker's own session. A "__Secure-" cookie may carry Domain= the
+// parent, so the legacy name is what a browser lets it plant; the
+// "__Host-" name it cannot (only a client that is no browser sends copies
+// of it). Whatever the mix, on both the refresh API and the in-band
+// refresh: a visitor without a session of their own is never refreshed
+// into the attacker's session; a victim's own session is the one
+// refreshed; nothing planted is refused for the victim either, short of
+// copies of our own name with no access cookie to tell ours; and the
+// attacker's token is never presented to the store for anyone.
+func TestRefreshCookiePlanted(t *testing.T) {
+	const host, legacy = httpauth.RefreshCookie, httpauth.LegacyRefreshCookie
+	type jars struct{ victim, attacker map[string]string }
+	ck := func(name, v string) string { return name + "=" + v }
+	const (
+		victim  = "the victim's session"
+		none    = "no session"
+		refused = "refused"
+	)
 	tests := []struct {
-		name    string
-		headers map[string]string
+		name       string
+		cookies    func(j jars) []string
+		want       string
+		legacyGone bool // the answer deletes the legacy cookie
 	}{
-		{"planted first", pair(attacker[httpauth.RefreshCookie], victim[httpauth.RefreshCookie])},
-		{"planted second", pair(victim[httpauth.RefreshCookie], attacker[httpauth.RefreshCookie])},
-		{"garbage planted first", pair("garbage", victim[httpauth.RefreshCookie])},
+		{"visitor, a planted legacy cookie alone", func(j jars) []string {
+			return []string{ck(legacy, j.attacker[host])}
+		}, none, true},
+		{"visitor, planted legacy cookies at two paths", func(j jars) []string {
+			return []string{ck(legacy, j.attacker[host]), ck(legacy, j.attacker[host])}
+		}, none, true},
+		{"victim, planted legacy cookie first", func(j jars) []string {
+			return []string{ck(legacy, j.attacker[host]), ck(host, j.victim[host])}
+		}, victim, true},
+		{"victim, planted legacy cookie last", func(j jars) []string {
+			return []string{ck(host, j.victim[host]), ck(legacy, j.attacker[host])}
+		}, victim, true},
+		{"victim with an access cookie, planted legacy cookie", func(j jars) []string {
+			return []string{ck(httpauth.AccessCookie, j.victim[httpauth.AccessCookie]), ck(legacy, j.attacker[host]), ck(host, j.victim[host])}
+		}, victim, true},
+		{"victim with an access cookie, copies of our name of two sessions", func(j jars) []string {
+			return []string{ck(httpauth.AccessCookie, j.victim[httpauth.AccessCookie]), ck(host, j.attacker[host]), ck(host, j.victim[host])}
+		}, victim, false},
+		{"migration: the legacy cookie of the access cookie's session", func(j jars) []string {
+			return []string{ck(httpauth.AccessCookie, j.victim[httpauth.AccessCookie]), ck(legacy, j.attacker[host]), ck(legacy, j.victim[host])}
+		}, victim, true},
+		{"migration: a legacy cookie without an access cookie", func(j jars) []string {
+			return []string{ck(legacy, j.victim[host])}
+		}, none, true},
+		{"an access cookie, and only another session's refresh cookie", func(j jars) []string {
+			return []string{ck(httpauth.AccessCookie, j.victim[httpauth.AccessCookie]), ck(host, j.attacker[host])}
+		}, none, false},
+		{"the prefix in other letters", func(j jars) []string {
+			return []string{ck("__HOST-sessiond_rt", j.attacker[host])}
+		}, none, false},
+		{"no access cookie, copies of our name of two sessions", func(j jars) []string {
+			return []string{ck(host, j.attacker[host]), ck(host, j.victim[host])}
+		}, refused, false},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, headers: tc.headers})
-			if r.status != http.StatusBadRequest || str(r, "error") != "invalid_request" {
-				t.Fatalf("refresh with two refresh cookies: %d %s", r.status, r.raw)
-			}
-			if len(r.header.Values("Set-Cookie")) != 0 {
-				t.Fatalf("cookies set: %v", r.header.Values("Set-Cookie"))
-			}
-		})
-	}
-	// Neither token was spent or revoked: each still refreshes on its own.
-	for name, jar := range map[string]map[string]string{"attacker": attacker, "victim": victim} {
-		r := e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, cookies: map[string]string{httpauth.RefreshCookie: jar[httpauth.RefreshCookie]}})
-		if r.status != 200 {
-			t.Fatalf("%s's own refresh afterwards: %d %s", name, r.status, r.raw)
+	for _, ep := range []string{"refresh", "in-band refresh"} {
+		for i, tc := range tests {
+			t.Run(ep+"/"+tc.name, func(t *testing.T) {
+				e := newEnv(t, nil)
+				m := e.srv.Node().Manager()
+				ctx := context.Background()
+				a, al := e.cookieLogin("mallory" + strconv.Itoa(i) + "@example.com")
+				v, vl := e.cookieLogin("victor" + strconv.Itoa(i) + "@example.com")
+				aBefore, err := m.Get(ctx, str(al, "session_id"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.clock.Advance(time.Minute)
+				hdr := map[string]string{"Cookie": strings.Join(tc.cookies(jars{victim: v, attacker: a}), "; ")}
+				var r resp
+				if ep == "refresh" {
+					r = e.cdo(creq{method: "POST", path: "/v1/refresh", cookieMode: true, headers: hdr})
+				} else {
+					hdr["Sec-Fetch-Mode"], hdr["Sec-Fetch-Site"] = "navigate", "same-origin"
+					r = e.cdo(creq{method: "GET", path: server.RefreshRedirectPath + "?return_to=%2Forders", headers: hdr, noRedirect: true})
+				}
+				set := setCookies(t, r.header)
+				got := none
+				switch {
+				case r.status == http.StatusBadRequest && strings.Contains(str(r, "error_description"), "more than one refresh cookie"):
+					got = refused
+				case r.status == 200 || (r.status == http.StatusFound && r.header.Get("Location") == "/orders"):
+					at := set[httpauth.AccessCookie]
+					if at == nil || set[host] == nil || set[host].Path != "/" {
+						t.Fatalf("refreshed without both cookies: %q", r.header.Values("Set-Cookie"))
+					}
+					id, err := m.Verify(ctx, at.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					switch id.SessionID {
+					case str(vl, "session_id"):
+						got = victim
+					case str(al, "session_id"):
+						got = "THE ATTACKER'S SESSION"
+					}
+				case ep == "refresh" && r.status == http.StatusBadRequest && str(r, "error") == "invalid_request",
+					ep != "refresh" && r.status == http.StatusFound && strings.HasPrefix(r.header.Get("Location"), "/ui/login"):
+				default:
+					t.Fatalf("unexpected answer %d %s %q", r.status, r.raw, r.header.Values("Set-Cookie"))
+				}
+				if got != tc.want {
+					t.Fatalf("the browser got %s, want %s: %d %s", got, tc.want, r.status, r.raw)
+				}
+				if lc := set[legacy]; (lc != nil && lc.MaxAge == -1 && lc.Path == httpauth.LegacyRefreshPath) != tc.legacyGone {
+					t.Fatalf("legacy cookie deleted: %v, want %v: %q", lc != nil, tc.legacyGone, r.header.Values("Set-Cookie"))
+				}
+				if got == refused && (len(set) != 0 || !strings.Contains(e.logs.String(), "more than one refresh cookie")) {
+					t.Fatalf("a refusal changed cookies %q or was not audited", r.header.Values("Set-Cookie"))
+				}
+				// The attacker's token never reached the store: the
+				// session was not refreshed (its last-seen time would move).
+				aAfter, err := m.Get(ctx, str(al, "session_id"))
+				if err != nil || !aAfter.LastSeenAt.Equal(aBefore.LastSeenAt) {
+					t.Fatalf("the attacker's session was refreshed: %v", err)
+				}
+				// The victim's session lives on, and was never taken for
+				// stolen: its newest token refreshes.
+				vt := v[host]
+				if got == victim {
+					vt = set[host].Value
+				}
+				if _, err := m.Refresh(ctx, vt, session.Meta{}); err != nil {
+					t.Fatalf("the victim's own refresh afterwards: %v", err)
+				}
+				if strings.Contains(e.logs.String(), `"event":"refresh.reuse_detected"`) {
+					t.Fatal("theft detection tripped")
+				}
+			})
 		}
-	}
-	if !strings.Contains(e.logs.String(), "more than one refresh cookie") {
-		t.Error("the refusal was not audited")
 	}
 }
 

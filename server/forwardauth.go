@@ -32,9 +32,10 @@ const (
 )
 
 // RefreshRedirectPath is where a navigation without a valid access cookie
-// goes from forward-auth: under the refresh cookie's Path
-// (httpauth.DefaultRefreshPath), so the browser sends that cookie along.
-const RefreshRedirectPath = httpauth.DefaultRefreshPath + "/redirect"
+// goes from forward-auth. The refresh cookie (Path=/) goes along, and so
+// does the refresh cookie of earlier versions, whose Path was
+// httpauth.LegacyRefreshPath.
+const RefreshRedirectPath = httpauth.LegacyRefreshPath + "/redirect"
 
 // ClaimHeader is the header that carries the application claim name from
 // forward-auth: HeaderClaimPrefix and the name with every character other

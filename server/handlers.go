@@ -153,22 +153,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if s.throttled(w, r, attempt) {
 		return
 	}
-	// The hashing slots are shared fairly between client addresses, and
-	// between the browsers known to the account and the rest.
-	hc := account.HashClient{Key: httpauth.IPKey(ip), Known: attempt.Device != ""}
-	acct, err := s.accounts.Authenticate(s.admission(account.WithClient(r.Context(), hc), attempt), req.Email, req.Password)
+	acct, err := s.accounts.Authenticate(s.passwordCheck(r.Context(), attempt), req.Email, req.Password)
 	if s.refusedAfterWait(w, r, attempt, err) {
 		return
 	}
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
-		if _, err := s.throttle.Failed(r.Context(), attempt); err != nil {
-			// The failure could not be counted: fail closed.
-			s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
-			httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
-			return
+		if s.countFailure(w, r, attempt) {
+			httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
 		}
-		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
 		return
 	}
 	if err != nil {
@@ -200,11 +193,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.throttle.Succeeded(r.Context(), attempt); err != nil {
-		// The login stands; only its client's earlier failures stay
-		// counted until they decay.
-		s.log.WarnContext(r.Context(), "login throttle: could not forget the failures before a login", "err", err)
-	}
+	s.forgetFailures(r, attempt)
 	if cookieMode(r) {
 		s.endReplacedSession(r)
 		// The browser's device cookie: its next attempts on this account
@@ -242,7 +231,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // a change) is answered as it is: its tokens are refused, as those of a
 // login that finished just before the change would be. An account deleted
 // meanwhile is account.ErrNotFound, its session ended here for the same
-// reason (a deletion revokes the sessions after deleting the account).
+// reason (a deletion revokes the sessions after deleting the account;
+// node.Node.DeleteAccount says why that order leaves no session of a
+// racing login on any store).
 func (s *Server) settleLoginClaims(ctx context.Context, acct *account.Account, t *session.Tokens, meta session.Meta) (*session.Tokens, error) {
 	abandon := func(err error) (*session.Tokens, error) {
 		if rerr := s.mgr.RevokeFor(context.WithoutCancel(ctx), t.Session.ID, "login abandoned"); rerr != nil {
@@ -357,17 +348,30 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	fromCookie := false
+	var pick httpauth.RefreshPick
+	fromCookie, pinned := false, false
 	if req.RefreshToken == "" && cookies {
-		if s.refusedAmbiguousRefresh(w, r) {
+		pick, pinned = s.pickRefresh(r)
+		if s.refusedAmbiguousRefresh(w, r, pick) {
 			return
 		}
-		req.RefreshToken = httpauth.RefreshTokenCookie(r)
+		req.RefreshToken = pick.Token
 		fromCookie = true
 	}
+	// A legacy refresh cookie goes, used or not: the new cookies replace
+	// it, and one that was not used never will be.
+	clearLegacy := func() {
+		if pick.HasLegacy {
+			httpauth.SessionCookies{}.ClearLegacy(w)
+		}
+	}
 	if req.RefreshToken == "" {
+		clearLegacy()
 		desc := "refresh_token is required"
-		if cookies {
+		switch {
+		case pinned:
+			desc = "no refresh_token and no refresh cookie of the access cookie's session"
+		case cookies:
 			desc = "no refresh_token and no refresh cookie"
 		}
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, desc)
@@ -389,6 +393,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	clearLegacy()
 	s.writeTokens(w, r, t)
 }
 
@@ -408,10 +413,16 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		err = s.mgr.Logout(r.Context(), id.SessionID)
 		n, ended = 1, true
 	case "others":
+		if !s.requireFresh(w, r) {
+			return
+		}
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, id.SessionID)
 		n = len(ids)
 	case "global":
+		if !s.requireFresh(w, r) {
+			return
+		}
 		var ids []string
 		ids, err = s.mgr.RevokeUser(r.Context(), id.UserID, "")
 		n, ended = len(ids), true
@@ -471,6 +482,11 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 	id, _ := httpauth.FromContext(r.Context())
 	target := r.PathValue("id")
+	// Ending another session is sensitive (a stolen token could end the
+	// owner's); ending this one never is.
+	if target != id.SessionID && !s.requireFresh(w, r) {
+		return
+	}
 	sess, err := s.mgr.Get(r.Context(), target)
 	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrExpired) || errors.Is(err, session.ErrRevoked) ||
 		(err == nil && sess.UserID != id.UserID) {
@@ -565,17 +581,20 @@ func (s *Server) noteReadiness(ctx context.Context, reason string, err error) {
 }
 
 // refusedAmbiguousRefresh refuses, with 400 and an audit event, a request
-// carrying more than one refresh cookie, and reports whether it did. A
-// planted cookie rides beside ours; using either could put this browser in
-// the planter's session. Nothing is cleared: our host-only deletion could
-// not reach a cookie set with a Domain.
-func (s *Server) refusedAmbiguousRefresh(w http.ResponseWriter, r *http.Request) bool {
-	if !httpauth.RefreshCookieAmbiguous(r) {
+// whose refresh cookies name more than one session with no valid access
+// cookie to say which is this browser's (pick.Ambiguous), and reports
+// whether it did. Using either could put this browser in the planter's
+// session. Nothing is cleared. A browser never sends two cookies of the
+// "__Host-" name (see httpauth.SessionCookies.PickRefresh), so a sibling
+// subdomain cannot cause this; a planted cookie of any other name is
+// ignored, not refused.
+func (s *Server) refusedAmbiguousRefresh(w http.ResponseWriter, r *http.Request, pick httpauth.RefreshPick) bool {
+	if !pick.Ambiguous {
 		return false
 	}
 	s.audit.Log(r.Context(), audit.Event{Kind: audit.CSRFRejected, IP: s.clientIP.Of(r), UserAgent: r.UserAgent(),
 		Reason: "more than one refresh cookie"})
 	httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest,
-		"more than one refresh cookie: another site of this domain set one; remove it and log in again")
+		"more than one refresh cookie, of different sessions: remove them and log in again")
 	return true
 }

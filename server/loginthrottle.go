@@ -53,6 +53,36 @@ func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, a httpau
 	httpauth.WriteRetryAfter(w, v.RetryAfter, "too many attempts; slow down")
 }
 
+// passwordCheck returns the ctx to check the password of attempt under:
+// its hashing slot is shared fairly by client address (and known browsers
+// apart, account.WithClient), and once it has one the throttle judges the
+// attempt again (admission).
+func (s *Server) passwordCheck(ctx context.Context, a httpauth.Attempt) context.Context {
+	hc := account.HashClient{Key: httpauth.IPKey(a.IP), Known: a.Device != ""}
+	return s.admission(account.WithClient(ctx, hc), a)
+}
+
+// countFailure records a wrong password of attempt with the throttle and
+// reports whether the caller may answer it; when the failure could not be
+// counted it has answered 503 itself (fail closed).
+func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, a httpauth.Attempt) bool {
+	if _, err := s.throttle.Failed(r.Context(), a); err != nil {
+		s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
+		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
+		return false
+	}
+	return true
+}
+
+// forgetFailures tells the throttle the password of attempt was right. A
+// failure to is only logged: the check stands, and the client's earlier
+// failures stay counted until they decay.
+func (s *Server) forgetFailures(r *http.Request, a httpauth.Attempt) {
+	if err := s.throttle.Succeeded(r.Context(), a); err != nil {
+		s.log.WarnContext(r.Context(), "login throttle: could not forget the failures before a right password", "err", err)
+	}
+}
+
 // errThrottleDown: the login throttle could not judge an attempt again
 // once it got its turn to hash.
 var errThrottleDown = errors.New("login throttle unavailable")

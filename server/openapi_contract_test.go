@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/mail"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
@@ -144,6 +146,12 @@ func contractCases() []contractCase {
 		return ctReq("POST", "/v1/refresh", append([]ctOpt{ctJSON(`{"refresh_token":"` + rt + `"}`)}, opts...)...)
 	}
 	big := strings.Repeat("x", 20<<10)
+	forgot := func(email string) ctRequest {
+		return ctReq("POST", "/v1/password/forgot", ctJSON(`{"email":"`+email+`"}`))
+	}
+	resetPW := func(token, pw string) ctRequest {
+		return ctReq("POST", "/v1/password/reset", ctJSON(`{"token":"`+token+`","new_password":"`+pw+`"}`))
+	}
 	bearerGet := func(path string) func(f *contractFixture) ctRequest {
 		return func(f *contractFixture) ctRequest { return ctReq("GET", path, ctBearer(f.session(ctMain).AccessToken)) }
 	}
@@ -254,8 +262,9 @@ func contractCases() []contractCase {
 	}
 	// cookies checks where an answer of the in-band refresh sends the
 	// browser and what it does to the cookies: both set anew (rotated),
-	// both deleted (cleared), or none touched.
-	const rotated, cleared, untouched = "rotated", "cleared", "untouched"
+	// both deleted (cleared), none touched, or only the legacy refresh
+	// cookie deleted.
+	const rotated, cleared, untouched, legacyGone = "rotated", "cleared", "untouched", "legacy deleted"
 	cookies := func(loc, what string) func(*contractFixture, ctAnswer) error {
 		return func(f *contractFixture, a ctAnswer) error {
 			if err := location(loc)(f, a); err != nil {
@@ -273,7 +282,8 @@ func contractCases() []contractCase {
 			switch {
 			case what == rotated && (at == nil || rt == nil || at.MaxAge <= 0 || rt.MaxAge <= 0 || at.Value == "" || rt.Value == ""),
 				what == cleared && (at == nil || rt == nil || at.MaxAge >= 0 || rt.MaxAge >= 0),
-				what == untouched && len(set) > 0:
+				what == untouched && len(set) > 0,
+				what == legacyGone && (len(set) != 1 || set[httpauth.LegacyRefreshCookie] == nil || set[httpauth.LegacyRefreshCookie].MaxAge >= 0):
 				return fmt.Errorf("cookies %q, want them %s", a.header.Values("Set-Cookie"), what)
 			}
 			if a.header.Get("Clear-Site-Data") != "" {
@@ -370,6 +380,49 @@ func contractCases() []contractCase {
 		{name: "refresh with the store down", server: ctDown, status: 503,
 			req: func(f *contractFixture) ctRequest { return refresh(f.server(ctDown).tokens.RefreshToken) }},
 
+		// POST /v1/password/forgot
+		{name: "forgot, an account", server: ctMain, status: 202,
+			req: func(f *contractFixture) ctRequest { return forgot(f.account(ctMain)) }},
+		{name: "forgot, no account", server: ctMain, status: 202, req: fixed(forgot("nobody@example.com"))},
+		{name: "forgot with a bad email", server: ctMain, status: 400, req: fixed(forgot("not an email"))},
+		{name: "forgot with an unknown member", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/forgot", ctJSON(`{"email":"a@example.com","admin":true}`)))},
+		{name: "forgot without a mailer", server: ctBare, status: 403, req: fixed(forgot("bare@example.com"))},
+		{name: "forgot from another site", server: ctMain, status: 403, req: fixed(withOpts(forgot("x@example.com"), ctCrossSite))},
+		{name: "forgot over 16 KiB", server: ctMain, status: 413, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/forgot", ctJSON(`{"email":"`+big+`"}`)))},
+		{name: "forgot as text/plain", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/forgot", ctBody("text/plain", `{"email":"a@example.com"}`)))},
+		{name: "forgot over the throttle", server: ctLimited, status: 429, req: func(f *contractFixture) ctRequest {
+			ip := ctHeader("X-Forwarded-For", "192.0.2.3")
+			f.exchange(ctLimited, "the one reset link of this IP", false, withOpts(forgot("first@example.com"), ip), 202)
+			return withOpts(forgot("second@example.com"), ip)
+		}},
+		{name: "forgot with the store down", server: ctDown, status: 503, req: fixed(forgot("down@example.com"))},
+
+		// POST /v1/password/reset
+		{name: "reset", server: ctMain, status: 200, check: count("revoked", 1), req: func(f *contractFixture) ctRequest {
+			tok := f.resetToken(ctMain, "reset-me@example.com")
+			return resetPW(tok, "a brand new passphrase")
+		}},
+		{name: "reset with a dead token", server: ctMain, status: 400, req: fixed(resetPW("sdpr_"+strings.Repeat("A", 70), "a brand new passphrase"))},
+		{name: "reset to a short password", server: ctMain, status: 400, req: func(f *contractFixture) ctRequest {
+			return resetPW(f.resetToken(ctMain, "short-pw@example.com"), "short")
+		}},
+		{name: "reset with an unknown member", server: ctMain, status: 400, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/reset", ctJSON(`{"token":"x","new_password":"y","email":"z"}`)))},
+		{name: "reset from another site", server: ctMain, status: 403, req: fixed(withOpts(resetPW("x", "a brand new passphrase"), ctCrossSite))},
+		{name: "reset over 16 KiB", server: ctMain, status: 413, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/reset", ctJSON(`{"token":"x","new_password":"`+big+`"}`)))},
+		{name: "reset as text/plain", server: ctMain, status: 415, outside: true,
+			req: fixed(ctReq("POST", "/v1/password/reset", ctBody("text/plain", `{"token":"x","new_password":"y"}`)))},
+		{name: "reset over the throttle", server: ctLimited, status: 429, req: func(f *contractFixture) ctRequest {
+			ip := ctHeader("X-Forwarded-For", "192.0.2.4")
+			f.exchange(ctLimited, "the one reset of this IP", false, withOpts(resetPW("sdpr_x", "a brand new passphrase"), ip), 400)
+			return withOpts(resetPW("sdpr_x", "a brand new passphrase"), ip)
+		}},
+		{name: "reset with the store down", server: ctDown, status: 503, req: fixed(resetPW("sdpr_x", "a brand new passphrase"))},
+
 		// POST /v1/logout
 		{name: "logout", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
@@ -381,7 +434,8 @@ func contractCases() []contractCase {
 				return ctReq("POST", "/v1/logout?scope=global", ctCookie(httpauth.AccessCookie, c.access), ctHeader(httpauth.CSRFHeader, c.csrf))
 			},
 			check: func(_ *contractFixture, a ctAnswer) error {
-				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 2 {
+				// Both cookies, and the refresh cookie of earlier versions.
+				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 3 {
 					return fmt.Errorf("cookies not cleared: %v", a.header)
 				}
 				return nil
@@ -473,6 +527,48 @@ func contractCases() []contractCase {
 		{name: "delete over the session's rate", server: ctLimited, status: 429, req: limitedSecond("DELETE", "/v1/sessions/x")},
 		{name: "delete with the store down", server: ctDown, status: 503, req: down("DELETE", "/v1/sessions/x")},
 
+		// DELETE /v1/account
+		{name: "delete my account", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				a := f.exchange(ctMain, "a login of the account to delete", false, login(email, ctPassword), 200)
+				f.exchange(ctMain, "another login of it", false, login(email, ctPassword), 200)
+				return ctReq("DELETE", "/v1/account", ctBearer(a.str("access_token")))
+			},
+			check: count("revoked", 2)},
+		{name: "delete my account in cookie mode", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				c := f.cookieLogin(ctMain, email)
+				return ctReq("DELETE", "/v1/account", ctCookie(httpauth.AccessCookie, c.access), ctHeader(httpauth.CSRFHeader, c.csrf))
+			},
+			check: func(f *contractFixture, a ctAnswer) error {
+				// Both cookies, and the refresh cookie of earlier versions.
+				if a.header.Get("Clear-Site-Data") == "" || len(a.header.Values("Set-Cookie")) != 3 {
+					return fmt.Errorf("cookies not cleared: %v", a.header)
+				}
+				return count("revoked", 1)(f, a)
+			}},
+		{name: "delete my account without a token", server: ctMain, status: 401, outside: true, req: fixed(ctReq("DELETE", "/v1/account"))},
+		{name: "delete my account with a forged token", server: ctMain, status: 401, req: fixed(ctReq("DELETE", "/v1/account", ctBearer("a.b.c")))},
+		{name: "delete my account by cookie without the CSRF token", server: ctMain, status: 403, outside: true,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				return ctReq("DELETE", "/v1/account", ctCookie(httpauth.AccessCookie, f.cookieLogin(ctMain, email).access))
+			}},
+		{name: "delete my account from another site", server: ctMain, status: 403,
+			req: func(f *contractFixture) ctRequest {
+				email, _ := f.freshAccount(ctMain)
+				a := f.exchange(ctMain, "a login of the account", false, login(email, ctPassword), 200)
+				return ctReq("DELETE", "/v1/account", ctBearer(a.str("access_token")), ctCrossSite)
+			}},
+		{name: "delete the account of a user a service started a session for", server: ctMain, status: 404,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("DELETE", "/v1/account", ctBearer(f.session(ctMain).AccessToken))
+			}},
+		{name: "delete my account over the session's rate", server: ctLimited, status: 429, req: limitedSecond("DELETE", "/v1/account")},
+		{name: "delete my account with the store down", server: ctDown, status: 503, req: down("DELETE", "/v1/account")},
+
 		// GET /v1/csrf
 		{name: "csrf token", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
@@ -558,8 +654,21 @@ func contractCases() []contractCase {
 				return ctReq("GET", refreshFor(orders), ctHeader("Sec-Fetch-Mode", "cors"), sameOrigin, refreshCookie(f))
 			},
 			check: cookies("", untouched)},
-		{name: "in-band refresh with two refresh cookies", server: ctMain, status: 400,
-			req: inBand("GET", refreshFor(orders), ctCookie(httpauth.RefreshCookie, "sdrt_planted")), check: cookies("", untouched)},
+		{name: "in-band refresh with two refresh cookies of different sessions", server: ctMain, status: 400,
+			req: func(f *contractFixture) ctRequest {
+				return inBand("GET", refreshFor(orders), ctCookie(httpauth.RefreshCookie, f.session(ctMain).RefreshToken))(f)
+			},
+			check: cookies("", untouched)},
+		{name: "in-band refresh with a planted legacy refresh cookie beside ours", server: ctMain, status: 302,
+			req: func(f *contractFixture) ctRequest {
+				return inBand("GET", refreshFor(orders), ctCookie(httpauth.LegacyRefreshCookie, f.session(ctMain).RefreshToken))(f)
+			},
+			check: cookies(orders, rotated)},
+		{name: "in-band refresh with only a legacy refresh cookie and no access cookie", server: ctMain, status: 302,
+			req: func(f *contractFixture) ctRequest {
+				return ctReq("GET", refreshFor(orders), navigate, sameOrigin, ctCookie(httpauth.LegacyRefreshCookie, f.session(ctMain).RefreshToken))
+			},
+			check: cookies(loginFor(orders), legacyGone)},
 		{name: "in-band refresh with the store down", server: ctDown, status: 503,
 			req: func(f *contractFixture) ctRequest {
 				return ctReq("GET", refreshFor(orders), navigate, sameOrigin, ctCookie(httpauth.RefreshCookie, f.server(ctDown).tokens.RefreshToken))
@@ -798,6 +907,27 @@ func contractCases() []contractCase {
 		{name: "admin lists users, API off", server: ctBare, status: 404, req: fixed(ctReq("GET", "/admin/v1/users", admin))},
 		{name: "admin lists users with the store down", server: ctDown, status: 503, req: fixed(ctReq("GET", "/admin/v1/users", admin))},
 
+		// DELETE /admin/v1/users/{id}
+		{name: "admin deletes a user", server: ctMain, status: 200,
+			req: func(f *contractFixture) ctRequest {
+				email, id := f.freshAccount(ctMain)
+				f.exchange(ctMain, "a login of the account to delete", false, login(email, ctPassword), 200)
+				return ctReq("DELETE", "/admin/v1/users/"+id, admin)
+			},
+			check: count("revoked", 1)},
+		{name: "admin deletes a user id over 256 bytes", server: ctMain, status: 400,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/"+longID, admin))},
+		{name: "admin deletes a user with a wrong token", server: ctMain, status: 401,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", ctBearer("not-the-admin-token")))},
+		{name: "admin deletes a user from another site", server: ctMain, status: 403,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", admin, ctCrossSite))},
+		{name: "admin deletes a user who has no account", server: ctMain, status: 404,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/no-such-account", admin))},
+		{name: "admin deletes a user, API off", server: ctBare, status: 404,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", admin))},
+		{name: "admin deletes a user with the store down", server: ctDown, status: 503,
+			req: fixed(ctReq("DELETE", "/admin/v1/users/u", admin))},
+
 		// GET /admin/v1/users/{id}/sessions
 		{name: "admin lists a user's sessions", server: ctMain, status: 200,
 			req: func(f *contractFixture) ctRequest {
@@ -961,6 +1091,7 @@ func contractCases() []contractCase {
 			req: fixed(ctReq("GET", "/ui/continue?return_to="+url.QueryEscape("https://evil.example/"))), check: refused},
 		{name: "root", server: ctMain, status: 302, req: fixed(ctReq("GET", "/"))},
 	}
+	cases = append(cases, reauthContractCases()...)
 	return append(cases, credThrottledCases(cases)...)
 }
 
@@ -975,7 +1106,7 @@ func credThrottledCases(cases []contractCase) []contractCase {
 		"admin sets claims with a wrong token", "admin revokes a session", "admin lists keys with a wrong token", "admin rotates keys",
 		"introspect with a wrong secret", "revoke without client credentials", "mint with a wrong secret",
 		"a client lists a user's sessions with a wrong secret", "a client logs a user out with a wrong secret",
-		"a client sets claims with a wrong secret",
+		"a client sets claims with a wrong secret", "admin deletes a user with a wrong token",
 	}
 	var out []contractCase
 	for i, name := range twins {
@@ -1324,6 +1455,7 @@ func (f *contractFixture) server(name string) *ctServer {
 	switch name {
 	case ctMain:
 		s.e = newEnv(t, func(c *config) {
+			ctMailer(t)(c)
 			clients(c)
 			c.Node.Claims = ctClaims
 			c.Server.CORSOrigins = []string{ctCORSOrigin}
@@ -1337,8 +1469,10 @@ func (f *contractFixture) server(name string) *ctServer {
 	case ctLimited:
 		once := ratelimit.Limit{Rate: 1, Period: time.Hour} // no burst: one at once
 		s.e = newEnv(t, func(c *config) {
+			ctMailer(t)(c)
 			clients(c)
 			c.Server.CredentialFailures = once
+			c.Server.ResetRequestsPerIP, c.Server.ResetUsesPerIP = once, once
 			c.Server.AllowSignup = &on
 			c.Server.LoginPerIP, c.Server.SessionLimit = once, once
 			c.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
@@ -1351,6 +1485,7 @@ func (f *contractFixture) server(name string) *ctServer {
 		}
 		t.Cleanup(func() { st.Close() })
 		s.e = newEnv(t, func(c *config) {
+			ctMailer(t)(c)
 			clients(c)
 			c.Node.Backend, c.Node.Shared, c.Node.StoreTimeout = st, true, 300*time.Millisecond
 			c.Server.AllowSignup = &on
@@ -1407,6 +1542,23 @@ func (f *contractFixture) grant(name string, g session.Grant) *session.Tokens {
 	return tk
 }
 
+// resetToken signs up email on the named server (through the API), logs
+// it in once (so a reset has a session to end) and issues a reset token
+// for it as an operator would.
+func (f *contractFixture) resetToken(name, email string) string {
+	f.t.Helper()
+	e := f.server(name).e
+	f.exchange(name, "sign up an account to reset", false, ctReq("POST", "/v1/signup",
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 201)
+	f.exchange(name, "log in the account to reset", false, ctReq("POST", "/v1/login",
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 200)
+	ri, err := e.srv.Node().Accounts().IssueReset(context.Background(), email)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ri.Token
+}
+
 // session makes a session of a new user on the named server.
 func (f *contractFixture) session(name string) *session.Tokens {
 	f.serial++
@@ -1435,8 +1587,23 @@ type ctCookies struct{ id, access, refresh, csrf string }
 
 // cookieSession logs the account in in cookie mode (through the API).
 func (f *contractFixture) cookieSession(name string) ctCookies {
+	return f.cookieLogin(name, f.account(name))
+}
+
+// freshAccount signs up a new account on the named server (through the
+// API), for a case that deletes it, and returns its email and id.
+func (f *contractFixture) freshAccount(name string) (email, id string) {
+	f.serial++
+	email = "doomed-" + strconv.Itoa(f.serial) + "@example.com"
+	a := f.exchange(name, "sign up an account to delete", false, ctReq("POST", "/v1/signup",
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 201)
+	return email, a.str("user_id")
+}
+
+// cookieLogin logs the account email in in cookie mode (through the API).
+func (f *contractFixture) cookieLogin(name, email string) ctCookies {
 	a := f.exchange(name, "a cookie-mode login", false, ctReq("POST", "/v1/login", ctHeader(server.SessionModeHeader, "cookie"),
-		ctJSON(`{"email":"`+f.account(name)+`","password":"`+ctPassword+`"}`)), 200)
+		ctJSON(`{"email":"`+email+`","password":"`+ctPassword+`"}`)), 200)
 	c := ctCookies{id: a.str("session_id"), csrf: a.str("csrf_token")}
 	for _, line := range a.header.Values("Set-Cookie") {
 		ck, err := http.ParseSetCookie(line)
@@ -1730,4 +1897,15 @@ func ctErrors(errs []*liberrors.ValidationError) string {
 		}
 	}
 	return b.String()
+}
+
+// ctMailer gives a server a mailer: a real SMTP server of the test's own
+// (STARTTLS, its certificate trusted), a sender and a public URL.
+func ctMailer(t *testing.T) func(*config) {
+	return func(c *config) {
+		smtp := testenv.StartSMTP(t, testenv.SMTPOptions{STARTTLS: true})
+		c.Node.Mailer = &mail.SMTP{Host: smtp.Host, Port: smtp.Port, TLSConfig: &tls.Config{RootCAs: smtp.RootCAs}}
+		c.Server.MailFrom = "sessiond <no-reply@sessiond.test>"
+		c.Server.PublicURL = "https://sessiond.test"
+	}
 }

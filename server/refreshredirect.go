@@ -16,9 +16,10 @@ const loginPage = "/ui/login"
 
 // handleRefreshRedirect is GET (and POST) /v1/refresh/redirect?return_to=R,
 // the in-band refresh of a browser navigation, where forward-auth sends a
-// navigation that has no valid access cookie. The path is under the
-// refresh cookie's (/v1/refresh), so the browser sends that cookie here
-// and nowhere else; no cookie layout changes for it.
+// navigation that has no valid access cookie. The refresh cookie is at
+// Path=/ (a "__Host-" cookie), so the browser sends it here; the legacy one
+// of earlier versions (Path=/v1/refresh) is under it too, and is chosen
+// among exactly as POST /v1/refresh does (see pickRefresh).
 //
 // With a valid refresh cookie the session is refreshed (rotated, exactly as
 // POST /v1/refresh in cookie mode), both cookies are set anew, and the
@@ -70,10 +71,17 @@ func (s *Server) handleRefreshRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	post := r.Method == http.MethodPost
-	if s.refusedAmbiguousRefresh(w, r) {
+	pick, _ := s.pickRefresh(r)
+	if s.refusedAmbiguousRefresh(w, r, pick) {
 		return
 	}
-	rt := httpauth.RefreshTokenCookie(r)
+	// A legacy refresh cookie goes, used or not (see handleRefresh).
+	clearLegacy := func() {
+		if pick.HasLegacy {
+			httpauth.SessionCookies{}.ClearLegacy(w)
+		}
+	}
+	rt := pick.Token
 	if rt == "" && !post && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		// Followed from another site (a link in a mail, a search result):
 		// the browser withholds the SameSite=Strict refresh cookie from
@@ -83,6 +91,7 @@ func (s *Server) handleRefreshRedirect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rt == "" {
+		clearLegacy()
 		s.toLogin(w, target, post)
 		return
 	}
@@ -98,6 +107,7 @@ func (s *Server) handleRefreshRedirect(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	clearLegacy()
 	httpauth.SetSessionCookies(w, t, s.now())
 	if target == "" {
 		target = "/"

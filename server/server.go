@@ -82,6 +82,29 @@ type Config struct {
 	// SessionLimit limits authenticated requests per session. Default
 	// 600 a minute with a burst of 100.
 	SessionLimit ratelimit.Limit
+	// ReauthMaxAge is how long ago a session's user may have last proved
+	// who they are (the access token's auth_time) for the sensitive routes:
+	// ending other sessions, logging out everywhere, changing the password,
+	// deleting the account.
+	// Older, they answer 403 insufficient_user_authentication until the
+	// session re-authenticates (POST /v1/reauth). Default
+	// DefaultReauthMaxAge (15 minutes); at least httpauth.MinRecentAuthAge
+	// (one second: auth_time has whole seconds). There is no "off": a
+	// limit as long as the session lifetime asks only at login.
+	ReauthMaxAge time.Duration
+	// PublicURL is the URL browsers reach this server at
+	// ("https://auth.example.com"), the base of the links in its mails
+	// (see PublicBase). Empty: the issuer, when it is an http(s) URL.
+	PublicURL string
+	// MailFrom is the From of the server's mails ("sessiond
+	// <no-reply@example.com>"); required when the node has a Mailer.
+	MailFrom string
+	// ResetRequestsPerIP and ResetRequestsPerEmail limit POST
+	// /v1/password/forgot per client address and per email,
+	// ResetUsesPerIP POST /v1/password/reset per client address. Zero:
+	// DefaultResetRequestsPerIP, DefaultResetRequestsPerEmail,
+	// DefaultResetUsesPerIP.
+	ResetRequestsPerIP, ResetRequestsPerEmail, ResetUsesPerIP ratelimit.Limit
 	// Logger for request logs. Default: the node's.
 	Logger *slog.Logger
 }
@@ -121,6 +144,10 @@ type Server struct {
 		sync.Mutex
 		reason string
 	}
+	// reset holds the limits of the password-reset routes; resetBase is
+	// the base URL of reset links ("" without a mailer).
+	reset     resetLimits
+	resetBase string
 	// corsPolicy is what Config.CORSOrigins opens to other origins.
 	corsPolicy *corsPolicy
 	// asMetadata is the RFC 8414 metadata, encoded; nil, with
@@ -139,6 +166,9 @@ func (cfg Config) Validate() error {
 	}
 	if err := cfg.LoginFailures.validate(); err != nil {
 		return fmt.Errorf("%w: %w", node.ErrConfig, err)
+	}
+	if cfg.ReauthMaxAge != 0 && cfg.ReauthMaxAge < httpauth.MinRecentAuthAge {
+		return fmt.Errorf("%w: the re-authentication max age %v must be at least %v", node.ErrConfig, cfg.ReauthMaxAge, httpauth.MinRecentAuthAge)
 	}
 	if cfg.CredentialFailures.Rate != 0 {
 		if err := cfg.CredentialFailures.Validate(); err != nil {
@@ -162,7 +192,7 @@ func (cfg Config) Validate() error {
 	if _, err := parseReturnOrigins(cfg.ReturnToOrigins); err != nil {
 		return err
 	}
-	return nil
+	return cfg.validateReset()
 }
 
 // New builds the HTTP API of n. It fails (with an error wrapping
@@ -180,6 +210,9 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.ReauthMaxAge == 0 {
+		cfg.ReauthMaxAge = DefaultReauthMaxAge
 	}
 	s := &Server{
 		cfg: cfg, node: n, log: cfg.Logger, audit: n.Audit(), mgr: n.Manager(), accounts: n.Accounts(),
@@ -211,6 +244,9 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 		s.signup = !n.Driver().Shared
 	}
 	if err := s.initBrowser(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.initReset(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.AdminToken != "" {

@@ -10,10 +10,9 @@ import (
 
 // routeUI serves the embedded pages under /ui/, what they need to know of
 // this server's settings at /ui/config.json, and sends a browser that opens
-// the root to its devices page. The root cannot tell a visitor without a
-// session from one whose access cookie merely expired (the refresh cookie
-// only goes to /v1/refresh), so the devices page decides: it sends a
-// visitor without a session on to the login page, quietly.
+// the root to its devices page, which decides whether there is a session
+// (its access cookie may merely have expired: it refreshes first): it
+// sends a visitor without a session on to the login page, quietly.
 //
 // The login and signup pages honour return_to, the page to go back to once
 // logged in: the server checks it before it serves either page (a refused
@@ -36,12 +35,15 @@ func (s *Server) routeUI(mux *routeMux) {
 type uiConfig struct {
 	// Signup: POST /v1/signup is accepted (the pages offer signing up).
 	Signup bool `json:"signup"`
+	// PasswordReset: POST /v1/password/forgot mails reset links (the
+	// login page offers "Forgot your password?").
+	PasswordReset bool `json:"password_reset"`
 }
 
 func (s *Server) handleUIConfig(w http.ResponseWriter, r *http.Request) {
 	// writeJSON sends Cache-Control: no-store, so a restart with another
 	// --allow-signup is seen at the next page load.
-	writeJSON(w, http.StatusOK, uiConfig{Signup: s.signup})
+	writeJSON(w, http.StatusOK, uiConfig{Signup: s.signup, PasswordReset: s.node.Outbox() != nil})
 }
 
 // returnTo is the request's return_to: "" when there is none, else the

@@ -8,7 +8,10 @@
 // Revoke, RevokeUser). A refresh token presented again after its grace
 // window is taken as stolen: the whole session is revoked and Refresh
 // returns ErrReused. Revocations reach every Manager on the same store
-// through the store's RevocationFeed.
+// through the store's RevocationFeed. Reauthenticate records that the
+// user proved who they are again (a fresh auth_time for the session, and
+// an access token carrying it), for actions that ask for a recent
+// authentication (httpauth.RequireRecentAuth).
 //
 // Sessions carry device metadata (Meta) and a small JSON map of application
 // data, read with Get[T] and written with Manager.Update, which

@@ -20,7 +20,8 @@ import (
 var embedded embed.FS
 
 // FS holds the assets at its root: login.html, signup.html, devices.html,
-// style.css, pages.js, sessiond.js, icon.svg.
+// forgot.html and reset.html (password reset, with reset.js), style.css,
+// pages.js, sessiond.js, icon.svg.
 var FS fs.FS = mustSub(embedded, "static")
 
 func mustSub(f fs.FS, dir string) fs.FS {
@@ -42,6 +43,8 @@ var pages = map[string]string{
 	"login":   "login.html",
 	"signup":  "signup.html",
 	"devices": "devices.html",
+	"forgot":  "forgot.html",
+	"reset":   "reset.html",
 }
 
 // Handler serves the pages under /ui/ (mount it as "GET /ui/"): /ui/login,

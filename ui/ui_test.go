@@ -20,6 +20,9 @@ func TestHandler(t *testing.T) {
 		{"GET", "/ui/login", 200, "text/html", `data-page="login"`},
 		{"GET", "/ui/signup", 200, "text/html", `data-page="signup"`},
 		{"GET", "/ui/devices", 200, "text/html", `data-page="devices"`},
+		{"GET", "/ui/forgot", 200, "text/html", `data-page="forgot"`},
+		{"GET", "/ui/reset", 200, "text/html", `data-page="reset"`},
+		{"GET", "/ui/reset.js", 200, "text/javascript", "/v1/password/reset"},
 		{"GET", "/ui/sessiond.js", 200, "text/javascript", "navigator.locks"},
 		{"GET", "/ui/style.css", 200, "text/css", ":root"},
 		{"GET", "/ui/icon.svg", 200, "image/svg+xml", "<svg"},
@@ -60,7 +63,7 @@ func TestHandler(t *testing.T) {
 // must have none (it would silently not run).
 func TestNoInlineCode(t *testing.T) {
 	pages, _ := fs.Glob(ui.FS, "*.html")
-	if len(pages) != 3 {
+	if len(pages) != 5 {
 		t.Fatalf("pages %v", pages)
 	}
 	for _, p := range pages {
@@ -88,8 +91,9 @@ func TestCSPIsStrict(t *testing.T) {
 // TestPagesWaitForTheServer: what depends on the server's settings or on a
 // session is hidden in the HTML and shown by pages.js once it knows: the
 // signup link and the signup form (only when /ui/config.json says signup
-// is on), the devices page's controls (only with a session). "Log out
-// everywhere" asks in a <dialog>, never with window.confirm.
+// is on), the devices page's controls (only with a session), "Delete my
+// account" (only for a built-in account). "Log out everywhere" and
+// "Delete my account" ask in a <dialog>, never with window.confirm.
 func TestPagesWaitForTheServer(t *testing.T) {
 	read := func(name string) string {
 		b, err := fs.ReadFile(ui.FS, name)
@@ -101,7 +105,7 @@ func TestPagesWaitForTheServer(t *testing.T) {
 	for file, wants := range map[string][]string{
 		"login.html":   {`id="signup-link" class="aside" hidden`},
 		"signup.html":  {`<form id="signup-form" method="post" novalidate hidden>`, `id="signup-off" class="notice" hidden`},
-		"devices.html": {`<div id="devices" hidden>`, `id="logout" class="link" hidden`, `<dialog id="confirm-global"`},
+		"devices.html": {`<div id="devices" hidden>`, `id="logout" class="link" hidden`, `<dialog id="confirm-global"`, `<section id="delete-section" class="delete-account" aria-labelledby="delete-title" hidden>`, `<dialog id="confirm-delete"`},
 		"pages.js":     {"/ui/config.json", "showModal()"},
 	} {
 		s := read(file)

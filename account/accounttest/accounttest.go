@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) account.Store) {
 	t.Run("ClaimsConcurrent", func(t *testing.T) { testClaimsConcurrent(t, newStore(t)) })
 	t.Run("SetPassword", func(t *testing.T) { testSetPassword(t, newStore(t)) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, newStore(t)) })
+	runReset(t, newStore)
 }
 
 // created is a fixed instant with a non-zero nanosecond part, to catch a

@@ -80,6 +80,11 @@ func TestEveryServeFlagReachesItsSetting(t *testing.T) {
 		"login-failures":        {nil, []string{"--login-failures", "3"}},
 		"login-backoff-max":     {nil, []string{"--login-backoff-max", "1h"}},
 		"session-rate":          {nil, []string{"--session-rate", "60"}},
+		"reauth-max-age":        {nil, []string{"--reauth-max-age", "5m"}},
+		"smtp-url":              {nil, []string{"--smtp-url", "smtp://mail.example.com", "--mail-from", "a@example.com", "--public-url", "https://auth.example"}},
+		"mail-from":             {nil, []string{"--mail-from", "a@example.com"}},
+		"public-url":            {nil, []string{"--public-url", "https://auth.example"}},
+		"reset-ttl":             {nil, []string{"--reset-ttl", "10m"}},
 		"log-format":            {nil, []string{"--log-format", "text"}},
 		"log-level":             {nil, []string{"--log-level", "debug"}},
 	}

@@ -8,7 +8,7 @@ import (
 
 func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var a adminFlags
-	c := newCommand("gc", "sessiond gc [flags]   delete expired sessions and forgotten revocations now", stderr)
+	c := newCommand("gc", "sessiond gc [flags]   delete expired sessions, forgotten revocations and expired password-reset tokens now", stderr)
 	a.register(c.fs)
 	if err := c.parse(args, stdout, getenv); err != nil {
 		return err
@@ -26,5 +26,10 @@ func cmdGC(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	fmt.Fprintf(stdout, "deleted %d expired sessions\n", count)
+	resets, err := n.Accounts().SweepResetTokens(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %d expired password-reset tokens\n", resets)
 	return nil
 }

@@ -198,6 +198,8 @@ func TestCommandLine(t *testing.T) {
 		{"bad duration", []string{"serve", "--access-ttl", "soon"}, "", 2, ``, `invalid value`},
 		{"access ttl over the cap", []string{"serve", "--store", store, "--access-ttl", "2h"}, "", 2, ``, `access TTL`},
 		{"grace over the cap", []string{"serve", "--store", "memory://", "--refresh-grace", "5m"}, "", 2, ``, `refresh grace`},
+		{"no re-authentication limit", []string{"serve", "--store", "memory://", "--reauth-max-age", "0"}, "", 2, ``, `--reauth-max-age 0s: want at least 1s`},
+		{"a re-authentication limit under a second", []string{"serve", "--store", "memory://", "--reauth-max-age", "500ms"}, "", 2, ``, `--reauth-max-age 500ms`},
 		{"a reserved claim name", []string{"serve", "--store", "memory://", "--claims", "role,sub"}, "", 2, ``, `claim name`},
 		{"a secret-looking claim name", []string{"serve", "--store", "memory://", "--claims", "api_token"}, "", 2, ``, `claim name`},
 		{"claims cap over the limit", []string{"serve", "--store", "memory://", "--claims-max-bytes", "4096"}, "", 2, ``, `claims cap`},
@@ -227,7 +229,7 @@ func TestCommandLine(t *testing.T) {
 		{"env twin", []string{"gc"}, "", 2, ``, `unknown scheme "nope"`},
 		// Bad usage changes nothing: these use the default store in the
 		// working directory, which must stay empty.
-		{"users: unknown subcommand", []string{"users", "frobnicate"}, "", 2, ``, `want add, list, delete or claims`},
+		{"users: unknown subcommand", []string{"users", "frobnicate"}, "", 2, ``, `want add, list, delete, claims or reset-link`},
 		{"users add without an email", []string{"users", "add"}, "", 2, ``, `users add <email>`},
 		{"users delete without an id", []string{"users", "delete"}, "", 2, ``, `users delete <id>`},
 		{"users claims without the claims", []string{"users", "claims", "lee@example.com"}, "", 2, ``, `users claims <email-or-id>`},

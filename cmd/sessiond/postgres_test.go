@@ -62,7 +62,7 @@ func TestPostgresMigrateAndServe(t *testing.T) {
 	if code, out := run([]string{key}, "serve", "--store", url, "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(out, "run `sessiond migrate`") {
 		t.Fatalf("serve on an unmigrated database: %d %s", code, out)
 	}
-	if code, out := run(nil, "migrate", "--store", url); code != 0 || !strings.Contains(out, "applied migrations [1 2 3 4 5 6 7]") {
+	if code, out := run(nil, "migrate", "--store", url); code != 0 || !strings.Contains(out, "applied migrations [1 2 3 4 5 6 7 8]") {
 		t.Fatalf("migrate: %d %s", code, out)
 	}
 	if code, out := run(nil, "migrate", "--store", url); code != 0 || !strings.Contains(out, "up to date") {

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/httpauth"
+	"github.com/sessiond/sessiond/mail"
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
@@ -42,6 +44,7 @@ type serveOptions struct {
 	sessionRate    int
 	clientsFile    string
 	claims         string
+	smtpURL        string
 
 	warnings []string // said at start, once the logger exists
 
@@ -83,10 +86,15 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.IntVar(&o.loginFailures, "login-failures", httpauth.DefaultLoginPerClient.Free, "failed logins of an account from one address (or one device cookie) before each further one doubles the wait, from 1s; the account from all addresses without a device cookie gets four times as many")
 	fs.DurationVar(&o.loginBackoff, "login-backoff-max", httpauth.DefaultLoginPerClient.Max, "longest wait after failed logins; one failure is forgotten every this long")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
+	fs.DurationVar(&o.server.ReauthMaxAge, "reauth-max-age", server.DefaultReauthMaxAge, "how old a session's last authentication may be for ending other sessions, logging out everywhere, changing the password and deleting the account; older, the user proves the password again (POST /v1/reauth); at least 1s")
 	fs.StringVar(&o.clientsFile, "clients", "", `JSON file of service clients: [{"id", "secret", "permissions": ["introspect", "revoke", "sessions", "claims"]}]`)
 	fs.StringVar(&o.claims, "claims", "", "comma-separated application claims tokens may carry (role,tenant,scope)")
 	fs.IntVar(&o.node.Policy.MaxClaimsBytes, "claims-max-bytes", session.DefaultMaxClaimsBytes, "cap of a session's application claims, as JSON")
 	fs.StringVar(&o.node.LoginClientID, "login-client-id", session.DefaultClientID, "client_id of the tokens of sessiond's own logins")
+	fs.StringVar(&o.smtpURL, "smtp-url", "", "SMTP server of password-reset mails: smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; ?starttls=optional for a server on loopback (pass it as SESSIOND_SMTP_URL when it holds a password); none: POST /v1/password/forgot answers 403")
+	fs.StringVar(&o.server.MailFrom, "mail-from", "", "From of the server's mails (\"sessiond <no-reply@example.com>\"); required with --smtp-url")
+	fs.StringVar(&o.server.PublicURL, "public-url", "", "URL browsers reach this server at (https://auth.example.com), the base of reset links (default: --issuer when it is an http(s) URL)")
+	fs.DurationVar(&o.node.ResetTTL, "reset-ttl", account.DefaultResetTTL, "how long a password-reset link works (1m to 4h)")
 	logFlags(fs, &o.logFormat, &o.logLevel, "info")
 }
 
@@ -136,6 +144,9 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 	acct.Free = 4 * o.loginFailures
 	o.server.LoginFailures = server.LoginFailures{PerClient: per, PerAccount: acct, PerDevice: per}
 	o.server.SessionLimit = perMinute(o.sessionRate, 6)
+	if o.server.ReauthMaxAge < httpauth.MinRecentAuthAge {
+		return fmt.Errorf("%w: --reauth-max-age %v: want at least %v (an access token's auth_time has whole seconds; there is no off)", errUsage, o.server.ReauthMaxAge, httpauth.MinRecentAuthAge)
+	}
 	if o.trustedProxies != "" {
 		p, err := httpauth.ParseTrusted(o.trustedProxies)
 		if err != nil {
@@ -191,6 +202,9 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 		o.warnings = append(o.warnings, "SESSIOND_INTROSPECT_CLIENTS is deprecated: move its clients to a --clients file (SESSIOND_CLIENTS_FILE) with the permissions introspect and revoke")
 	}
 	o.server.AdminToken = getenv("SESSIOND_ADMIN_TOKEN")
+	if err := o.mailer(); err != nil {
+		return err
+	}
 	if _, err := newLogger(o.logFormat, o.logLevel, io.Discard); err != nil {
 		return err
 	}
@@ -201,6 +215,30 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 		return err
 	}
 	return o.server.Validate()
+}
+
+// mailer reads --smtp-url into the node's Mailer; it needs --mail-from
+// and a public URL for the links (--public-url, or an http(s) --issuer).
+func (o *serveOptions) mailer() error {
+	if o.smtpURL == "" {
+		return nil
+	}
+	m, err := mail.ParseSMTPURL(o.smtpURL)
+	if err != nil {
+		return fmt.Errorf("%w: --smtp-url: %v", errUsage, err)
+	}
+	if o.server.MailFrom == "" {
+		return fmt.Errorf("%w: --smtp-url needs --mail-from, the sender of the mails", errUsage)
+	}
+	base, err := server.PublicBase(o.server.PublicURL, o.node.Issuer)
+	if err != nil {
+		return fmt.Errorf("%w: --public-url: %v", errUsage, err)
+	}
+	if base == "" {
+		return fmt.Errorf("%w: --smtp-url needs --public-url (or an https --issuer), the base of the links it mails", errUsage)
+	}
+	o.node.Mailer = m
+	return nil
 }
 
 func (o *serveOptions) checkTLS() error {
@@ -271,6 +309,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	for _, w := range o.warnings {
 		log.Warn(w)
+	}
+	if m, ok := o.node.Mailer.(*mail.SMTP); ok {
+		log.Info("password-reset mails go through SMTP", "smtp", m.String(), "from", o.server.MailFrom)
 	}
 	redisstore.UseLogger(log)
 	o.node.Logger = log

@@ -17,11 +17,13 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/node"
+	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
 )
 
-var usersGroup = group{name: "users", subs: []string{"add", "list", "delete", "claims"}, usage: `usage: sessiond users <subcommand> [flags]
+var usersGroup = group{name: "users", subs: []string{"add", "list", "delete", "claims", "reset-link"}, usage: `usage: sessiond users <subcommand> [flags]
 
   users add [flags] <email>    create an account; the password is read from stdin
                                (asked for without echo on a terminal)
@@ -31,6 +33,9 @@ var usersGroup = group{name: "users", subs: []string{"add", "list", "delete", "c
                                replace an account's application claims ('{"role":"admin"}';
                                '{}' removes them): its later logins carry them, its live
                                sessions from their next refresh (--revoke: revoked instead)
+  users reset-link [flags] <email-or-id>
+                               print a one-time password-reset link for the account, to pass
+                               on to its owner privately; nothing is mailed
 
 flags of every users subcommand (each also SESSIOND_<FLAG>):
   --store URL                  the store (default bolt://sessiond-data)
@@ -39,6 +44,9 @@ flags of users claims:
   --claims NAMES               the claims the server issues, as serve's --claims
   --claims-max-bytes N         as serve's (default 1024)
   --revoke                     revoke the account's sessions instead of updating them
+flags of users reset-link:
+  --public-url URL             the server's public URL, the base of the link (serve's --public-url)
+  --reset-ttl DURATION         how long the link works (default 30m, at most 4h)
 `}
 
 func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -47,20 +55,31 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	synopsis := map[string]string{"add": "sessiond users add <email> [flags] (password on stdin)", "list": "sessiond users list [flags]", "delete": "sessiond users delete <id> [flags]",
-		"claims": `sessiond users claims <email-or-id> '{"role":"admin"}' [--revoke] [flags]`}[sub]
+		"claims":     `sessiond users claims <email-or-id> '{"role":"admin"}' [--revoke] [flags]`,
+		"reset-link": "sessiond users reset-link <email-or-id> [--public-url URL] [--reset-ttl 30m] [flags]"}[sub]
 	var a adminFlags
 	var cl claimsFlags
+	var rl resetLinkFlags
 	c := newCommand("users "+sub, synopsis, stderr)
-	if sub == "claims" {
+	switch sub {
+	case "claims":
 		cl.register(c.fs)
+	case "reset-link":
+		rl.register(c.fs)
 	}
 	a.register(c.fs)
 	if err := c.parse(rest, stdout, getenv); err != nil {
 		return err
 	}
-	switch want := map[string]int{"add": 1, "list": 0, "delete": 1, "claims": 2}[sub]; {
+	switch want := map[string]int{"add": 1, "list": 0, "delete": 1, "claims": 2, "reset-link": 1}[sub]; {
 	case c.nargs() != want:
 		return fmt.Errorf("%w: usage: %s", errUsage, synopsis)
+	}
+	if sub == "delete" {
+		// Checked before the store is opened: bad usage changes nothing.
+		if err := session.CheckUserID(c.arg(0)); err != nil {
+			return fmt.Errorf("%w: users delete: %w", errUsage, err)
+		}
 	}
 	var claims map[string]json.RawMessage
 	var mod func(*node.Config)
@@ -69,6 +88,13 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 		mod = cl.configure
+	}
+	var base string
+	if sub == "reset-link" {
+		if base, err = rl.base(); err != nil {
+			return err
+		}
+		mod = rl.configure
 	}
 	n, err := a.open(ctx, getenv, stderr, mod)
 	if err != nil {
@@ -110,17 +136,10 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	case "claims":
 		return setAccountClaims(ctx, n, c.arg(0), claims, cl.revoke, stdout)
+	case "reset-link":
+		return printResetLink(ctx, n, base, c.arg(0), stdout, stderr)
 	default: // delete
-		id := c.arg(0)
-		if err := acc.Delete(ctx, id); err != nil {
-			return err
-		}
-		ids, err := n.Manager().RevokeUser(ctx, id, "")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deleted %s and revoked %d sessions\n", id, len(ids))
-		return nil
+		return deleteAccount(ctx, n, c.arg(0), stdout)
 	}
 }
 
@@ -208,6 +227,26 @@ func setAccountClaims(ctx context.Context, n *node.Node, emailOrID string, claim
 	return nil
 }
 
+// deleteAccount deletes the account id and ends its sessions on every
+// node (node.Node.DeleteAccount). An id no store can keep is bad usage; an
+// id with no account, or an account deleted whose sessions could not all
+// be ended, is a failure that says what to do.
+func deleteAccount(ctx context.Context, n *node.Node, id string, stdout io.Writer) error {
+	revoked, err := n.DeleteAccount(ctx, id, "cli")
+	switch {
+	case errors.Is(err, session.ErrInvalidUserID):
+		return fmt.Errorf("%w: users delete: %w", errUsage, err)
+	case errors.Is(err, account.ErrNotFound):
+		return fmt.Errorf("users delete: no account %q (sessiond users list shows the ids)", clip(id))
+	case errors.Is(err, node.ErrSessionsRemain):
+		return fmt.Errorf("users delete: %w; end them with: sessiond sessions revoke --user %s", err, id)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted %s and revoked %d sessions\n", id, revoked)
+	return nil
+}
+
 // readPassword reads one line from stdin: without echo, after a prompt on
 // stderr, when stdin is a terminal (so the password is not shown on the
 // screen); as it comes when stdin is a pipe (scripts).
@@ -226,4 +265,51 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return strings.TrimRight(pw, "\r\n"), nil
+}
+
+// resetLinkFlags are the flags of users reset-link: where the link points
+// and how long it works, as serve's flags of the same names say.
+type resetLinkFlags struct {
+	publicURL string
+	ttl       time.Duration
+}
+
+func (f *resetLinkFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.publicURL, "public-url", "", "the server's public URL (https://auth.example.com), the base of the link (serve's --public-url)")
+	fs.DurationVar(&f.ttl, "reset-ttl", account.DefaultResetTTL, "how long the link works (1m to 4h)")
+}
+
+// base is the base URL of the link, judged before anything is opened.
+func (f *resetLinkFlags) base() (string, error) {
+	base, err := server.PublicBase(f.publicURL, "")
+	if err != nil {
+		return "", fmt.Errorf("%w: users reset-link: %v", errUsage, err)
+	}
+	if base == "" {
+		return "", fmt.Errorf("%w: users reset-link needs --public-url (SESSIOND_PUBLIC_URL, as serve's): the link points there", errUsage)
+	}
+	if err := account.CheckResetTTL(f.ttl); err != nil {
+		return "", fmt.Errorf("%w: users reset-link: --reset-ttl: %v", errUsage, err)
+	}
+	return base, nil
+}
+
+func (f *resetLinkFlags) configure(cfg *node.Config) { cfg.ResetTTL = f.ttl }
+
+// printResetLink stores a reset token for the account emailOrID names and
+// prints its link on stdout (and what it does on stderr). Nothing is
+// mailed: the operator passes the link on.
+func printResetLink(ctx context.Context, n *node.Node, base, emailOrID string, stdout, stderr io.Writer) error {
+	ri, err := n.Accounts().IssueReset(ctx, emailOrID)
+	if errors.Is(err, account.ErrNotFound) {
+		return fmt.Errorf("users reset-link: no account %q", clip(emailOrID))
+	}
+	if err != nil {
+		return err
+	}
+	n.Audit().Log(ctx, audit.Event{Kind: audit.PasswordResetRequested, Account: ri.Account.Email, UserID: ri.Account.ID, Reason: "cli"})
+	fmt.Fprintln(stdout, server.ResetLink(base, ri.Token))
+	fmt.Fprintf(stderr, "The link sets a new password for %s (%s) once, until %s, and ends every session of the account. Pass it on privately: it is as good as the password.\n",
+		ri.Account.Email, ri.Account.ID, ri.ExpiresAt.Format(time.RFC3339))
+	return nil
 }

@@ -189,3 +189,96 @@ func compactClaims(t *testing.T, claims map[string]json.RawMessage) string {
 	}
 	return string(b)
 }
+
+// TestUsersDelete: `users delete` deletes the account and ends its
+// sessions, recording their revocations (the store's feed tells every
+// running node), and touches no one else's; an id with no account is a
+// failure that says so; an id no store can keep is bad usage and opens
+// nothing.
+func TestUsersDelete(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := &account.Account{ID: "id-lee", Email: "lee@example.com", PasswordHash: "h", CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if err := st.CreateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	var lee []string
+	for range 2 {
+		r := sessiontest.NewRecord(acct.ID, 0)
+		if err := st.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		lee = append(lee, r.ID)
+	}
+	other := sessiontest.NewRecord("someone-else", 0)
+	if err := st.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	run := func(wd string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"users", "delete"}, args...)...)
+		cmd.Dir = wd
+		cmd.Env = append(os.Environ(), "SESSIOND_MASTER_KEY="+base64.StdEncoding.EncodeToString([]byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe")))
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, out.String(), errb.String()
+	}
+
+	if code, out, errs := run("", "--store", "bolt://"+dir, "id-lee"); code != 0 || out != "deleted id-lee and revoked 2 sessions\n" {
+		t.Fatalf("users delete: exit %d, %q %q", code, out, errs)
+	}
+	st, err = boltstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AccountByID(ctx, "id-lee"); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("the account is still there: %v", err)
+	}
+	for _, id := range lee {
+		if _, err := st.Get(ctx, id); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("session %s is still there: %v", id, err)
+		}
+	}
+	if _, err := st.Get(ctx, other.ID); err != nil {
+		t.Errorf("someone else's session: %v", err)
+	}
+	revs, err := st.Revocations(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]bool{}
+	for _, r := range revs {
+		recorded[r.SessionID] = true
+	}
+	if !recorded[lee[0]] || !recorded[lee[1]] || recorded[other.ID] {
+		t.Errorf("revocations recorded %v, want exactly lee's two sessions", revs)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if code, _, errs := run("", "--store", "bolt://"+dir, "id-lee"); code != 1 || !strings.Contains(errs, `no account "id-lee"`) {
+		t.Errorf("deleting it again: exit %d, %q", code, errs)
+	}
+	wd := t.TempDir() // the default store would be created here
+	if code, _, errs := run(wd, strings.Repeat("x", 300)); code != 2 || !strings.Contains(errs, "user id") {
+		t.Errorf("an id over 256 bytes: exit %d, %q", code, errs)
+	}
+	if left, _ := os.ReadDir(wd); len(left) != 0 {
+		t.Errorf("bad usage left %s in the working directory", left[0].Name())
+	}
+}

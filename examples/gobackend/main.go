@@ -4,7 +4,7 @@
 // It checks passwords itself (users.go), asks sessiond for a session on
 // login (POST /v1/sessions with its client credentials) carrying the
 // user's role as a claim, and keeps the two tokens in httpauth's cookies
-// (HttpOnly, Secure, __Host-/__Secure- prefixed). On every request it
+// (HttpOnly, Secure, __Host- prefixed). On every request it
 // verifies the access token locally from sessiond's JWKS with golang-jwt
 // and keyfunc (no call to sessiond), puts the identity in the request
 // context with httpauth.WithIdentity, and refreshes the session when the

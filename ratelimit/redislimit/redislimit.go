@@ -4,7 +4,8 @@
 //
 // Each key is one STRING "<prefix>:rl:{<key>}" holding its theoretical
 // arrival time (TAT) as "<unix ms>:<ns within the ms>", with a TTL that
-// ends when the TAT passes, so a rested key costs nothing. The hash tag
+// ends when the TAT passes (a minute later under WithClock), so a rested
+// key costs nothing. The hash tag
 // puts each key in its own slot; the script touches that key only.
 //
 // It is also a ratelimit.FailureLimiter (failures counted under a
@@ -52,6 +53,11 @@ type Option func(*Limiter)
 
 // WithClock makes the limiter judge by now instead of by Redis's clock.
 // Every node sharing keys must then have closely synchronised clocks.
+// Keys then live callerClockSlackMs longer than their TAT is ahead: Redis
+// expires them on its own clock, and a caller's clock that runs behind it
+// (a test's injected clock, a slow run) must not see a key vanish while
+// its TAT is still ahead by the caller's time. A key kept past its TAT
+// decides exactly as a missing one (its TAT lies in the past).
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = now } }
 
 // New returns a Limiter that keeps its state in c under keys starting with
@@ -63,6 +69,10 @@ func New(c redis.UniversalClient, prefix string, opts ...Option) *Limiter {
 	}
 	return l
 }
+
+// callerClockSlackMs is how much longer, in milliseconds, a key lives
+// under WithClock (see there).
+const callerClockSlackMs = "60000"
 
 // script is one GCRA step (ratelimit's step function, line for line).
 // ARGV: now ms, ns within the ms (both "" to use TIME), interval (ns),
@@ -95,7 +105,9 @@ local new = ahead + t
 local used = math.floor((new + t - 1) / t)
 local rel = now_ns + new
 local tat = string.format('%.0f:%.0f', now_ms + math.floor(rel / 1000000), rel % 1000000)
-redis.call('SET', KEYS[1], tat, 'PX', string.format('%.0f', math.ceil(new / 1000000)))
+local px = math.ceil(new / 1000000)
+if ARGV[1] ~= '' then px = px + ` + callerClockSlackMs + ` end
+redis.call('SET', KEYS[1], tat, 'PX', string.format('%.0f', px))
 return {1, 0, burst + 1 - used, new}
 `)
 

@@ -20,7 +20,9 @@
 // Managers on one store are two nodes, so they state what a Manager
 // promises only as far as its store keeps the contract (concurrent
 // refreshes never fork a session; a client that lost a refresh's answer
-// keeps its session; a revocation reaches the other nodes).
+// keeps its session; a revocation reaches the other nodes; a
+// re-authentication undoes no concurrent write and never brings back a
+// revoked session).
 //
 // The rotate cases (rotate.go) state refresh rotation (session.Decide): the
 // current token rotates; its parent gets the same child again within the
@@ -93,6 +95,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"manager-revocation", testManagerRevocation},
 		{"manager-metadata", testManagerMetadata},
 		{"manager-app-data", testManagerAppData},
+		{"manager-reauthenticate", testManagerReauthenticate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

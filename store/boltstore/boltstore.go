@@ -15,9 +15,12 @@
 //	probe               "probe" -> random text (Probe's write check; made by Probe)
 //
 // Every atomic step of the contract (Update's compare-and-set, Rotate, a
-// delete together with its revocation) is one bbolt write transaction, and
-// bbolt fsyncs on every commit, so a call that returned survives kill -9.
-// Only one process may open a data directory at a time.
+// delete together with its revocation) runs inside one bbolt write
+// transaction, and bbolt fsyncs on every commit, so a call that returned
+// survives kill -9. Concurrent session writes share a transaction and its
+// fsync (group commit, commit.go): each is still answered only once its
+// transaction has committed. Only one process may open a data directory
+// at a time.
 package boltstore
 
 import (
@@ -61,9 +64,10 @@ var (
 // Store is a session store in a bbolt file. All methods are safe for
 // concurrent use.
 type Store struct {
-	db    *bbolt.DB
-	batch int
-	feed  revfeed.Feed
+	db      *bbolt.DB
+	batch   int
+	commits committer
+	feed    revfeed.Feed
 }
 
 // Option configures Open.
@@ -72,6 +76,7 @@ type Option func(*config)
 type config struct {
 	lockTimeout time.Duration
 	batch       int
+	commitBatch int
 }
 
 // WithLockTimeout sets how long Open waits for the data directory's lock
@@ -95,12 +100,25 @@ func WithDeleteBatch(n int) Option {
 	}
 }
 
+// WithCommitBatch sets how many concurrent session writes (Create,
+// Update, Rotate, Delete, DeleteUser) may share one write transaction and
+// its fsync; see commit.go. The default is 256; n = 1 commits every write
+// alone, with an fsync each (as before group commit); n <= 0 keeps the
+// default. Either way a write is acknowledged only once it is on disk.
+func WithCommitBatch(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.commitBatch = n
+		}
+	}
+}
+
 // Open opens (creating if needed, mode 0700) the data directory dir and
 // its database file (mode 0600). If another process has the directory
 // open, Open fails with an error wrapping ErrLocked after the lock
 // timeout instead of hanging.
 func Open(dir string, opts ...Option) (*Store, error) {
-	cfg := config{lockTimeout: time.Second, batch: 1000}
+	cfg := config{lockTimeout: time.Second, batch: 1000, commitBatch: defaultMaxBatch}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -135,7 +153,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w: %w", path, session.ErrStore, err)
 	}
-	return &Store{db: db, batch: cfg.batch}, nil
+	return &Store{db: db, batch: cfg.batch, commits: committer{db: db, max: cfg.commitBatch}}, nil
 }
 
 // fail prefixes err with the operation and, unless it is already
@@ -166,6 +184,15 @@ func (s *Store) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 		}
 		return fn(tx)
 	})
+}
+
+// write runs fn in a write transaction that it may share with concurrent
+// writes (group commit, see commit.go), and returns once that transaction
+// has committed. fn may run more than once and must be idempotent; it
+// returns an error only for a failure of the store, never for an outcome
+// its caller expects.
+func (s *Store) write(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	return s.commits.do(ctx, fn)
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {

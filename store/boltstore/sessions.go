@@ -17,23 +17,33 @@ import (
 var errBadID = errors.New("session id must be non-empty and contain no NUL byte")
 
 // Create stores r with Version 1 and sets r.Version to 1; ErrExists if
-// the id is taken.
+// the id is taken. It commits with concurrent writes (see commit.go).
 func (s *Store) Create(ctx context.Context, r *session.Record) error {
 	if r.ID == "" || bytes.IndexByte([]byte(r.ID), 0) >= 0 {
 		return fail("create", errBadID)
 	}
 	c := *r // shallow: only Version changes, and encoding copies the rest
 	c.Version = 1
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	v, err := encodeRecord(&c)
+	if err != nil {
+		return fail("create", err)
+	}
+	var taken bool
+	err = s.write(ctx, func(tx *bbolt.Tx) error {
+		taken = false
 		t, err := open(tx)
 		if err != nil {
 			return err
 		}
 		if t.sessions.Get([]byte(c.ID)) != nil {
-			return session.ErrExists
+			taken = true
+			return nil
 		}
-		return t.put(&c, nil)
+		return t.putEncoded(&c, nil, v)
 	})
+	if err == nil && taken {
+		err = session.ErrExists
+	}
 	if err != nil {
 		return fail("create", err)
 	}
@@ -63,11 +73,17 @@ func (s *Store) Get(ctx context.Context, id string) (*session.Record, error) {
 }
 
 // Update replaces the record if the stored Version equals r.Version, in
-// one write transaction.
+// one write transaction (shared with concurrent writes, see commit.go).
 func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	c := *r
 	c.Version++
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	v, err := encodeRecord(&c)
+	if err != nil {
+		return fail("update", err)
+	}
+	var refused error // ErrNotFound or ErrConflict: an answer, not a failure
+	err = s.write(ctx, func(tx *bbolt.Tx) error {
+		refused = nil
 		t, err := open(tx)
 		if err != nil {
 			return err
@@ -77,12 +93,17 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 		case err != nil:
 			return err
 		case old == nil:
-			return session.ErrNotFound
+			refused = session.ErrNotFound
+			return nil
 		case old.Version != r.Version:
-			return session.ErrConflict
+			refused = session.ErrConflict
+			return nil
 		}
-		return t.put(&c, old)
+		return t.putEncoded(&c, old, v)
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return fail("update", err)
 	}
@@ -90,21 +111,27 @@ func (s *Store) Update(ctx context.Context, r *session.Record) error {
 	return nil
 }
 
-// Rotate does refresh rotation in one write transaction. req.Deadline is
-// checked on the real clock inside it (once bbolt's writer lock is held),
-// before anything is decided.
+// Rotate does refresh rotation in one write transaction (shared with
+// concurrent writes, see commit.go). req.Deadline is checked on the real
+// clock inside it (once bbolt's writer lock is held), before anything is
+// decided.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	var (
-		out session.RotateOutcome
-		res *session.Record
-		t   *txn
+		out     session.RotateOutcome
+		res     *session.Record
+		revoked []session.Revocation
+		refused error // ErrDeadline or ErrNotFound: an answer, not a failure
 	)
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		// The function may run more than once (commit.go): what it
+		// reports comes from its last run only.
+		out, res, revoked, refused = 0, nil, nil, nil
 		if req.DeadlinePassed(time.Now()) {
-			return session.ErrDeadline
+			refused = session.ErrDeadline
+			return nil
 		}
-		var err error
-		if t, err = open(tx); err != nil {
+		t, err := open(tx)
+		if err != nil {
 			return err
 		}
 		r, err := t.get(id)
@@ -112,73 +139,91 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 			return err
 		}
 		if r == nil || r.Expired(req.Now) {
-			return session.ErrNotFound
+			refused = session.ErrNotFound
+			return nil
 		}
-		var c *session.Record
-		switch out, c = session.Apply(r, req); out {
+		o, c := session.Apply(r, req)
+		switch o {
 		case session.Rotated, session.Resumed, session.GraceReplay:
 			if c == nil { // a replay already marked: nothing to write
-				res = r
+				out, res = o, r
 				return nil
 			}
-			res = c
-			return t.put(c, r)
-		default:
+			if err := t.put(c, r); err != nil {
+				return err
+			}
+			out, res = o, c
+			return nil
+		default: // Reused: the session goes and its revocation is recorded, committed like any write
 			if err := t.remove(r); err != nil {
 				return err
 			}
-			return t.revoke(id, req.Now.Add(req.RevokeHold))
+			if err := t.revoke(id, req.Now.Add(req.RevokeHold)); err != nil {
+				return err
+			}
+			out, revoked = o, t.revoked
+			return nil
 		}
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return 0, nil, fail("rotate", err)
 	}
-	s.publish(t.revoked)
+	s.publish(revoked) // only now that the reuse is on disk
 	return out, res, nil
 }
 
 // Delete removes one session and records its revocation, in one write
-// transaction.
+// transaction (shared with concurrent writes, see commit.go).
 func (s *Store) Delete(ctx context.Context, id string, until time.Time) (bool, error) {
-	var t *txn
-	found := false
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		var err error
-		if t, err = open(tx); err != nil {
+	var (
+		found   bool
+		revoked []session.Revocation
+	)
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		found, revoked = false, nil
+		t, err := open(tx)
+		if err != nil {
 			return err
 		}
 		r, err := t.get(id)
 		if err != nil || r == nil {
 			return err
 		}
-		found = true
 		if err := t.remove(r); err != nil {
 			return err
 		}
-		return t.revoke(id, until)
+		if err := t.revoke(id, until); err != nil {
+			return err
+		}
+		found, revoked = true, t.revoked
+		return nil
 	})
 	if err != nil {
 		return false, fail("delete", err)
 	}
-	s.publish(t.revoked)
+	s.publish(revoked)
 	return found, nil
 }
 
 // DeleteUser removes every session of userID except except and records
-// their revocations, in one write transaction.
+// their revocations, in one write transaction (shared with concurrent
+// writes, see commit.go).
 func (s *Store) DeleteUser(ctx context.Context, userID, except string, until time.Time) ([]string, error) {
 	var (
-		t    *txn
-		gone []string
+		gone    []string
+		revoked []session.Revocation
 	)
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		var err error
-		if t, err = open(tx); err != nil {
+	err := s.write(ctx, func(tx *bbolt.Tx) error {
+		gone, revoked = nil, nil
+		t, err := open(tx)
+		if err != nil {
 			return err
 		}
-		ids := userIDs(t.byUser, userID)
-		gone = gone[:0]
-		for _, id := range ids {
+		var ids []string
+		for _, id := range userIDs(t.byUser, userID) {
 			if id == except {
 				continue
 			}
@@ -195,14 +240,15 @@ func (s *Store) DeleteUser(ctx context.Context, userID, except string, until tim
 			if err := t.revoke(id, until); err != nil {
 				return err
 			}
-			gone = append(gone, id)
+			ids = append(ids, id)
 		}
+		gone, revoked = ids, t.revoked
 		return nil
 	})
 	if err != nil {
 		return nil, fail("delete user", err)
 	}
-	s.publish(t.revoked)
+	s.publish(revoked)
 	return gone, nil
 }
 

@@ -45,6 +45,13 @@ func (t *txn) put(r, old *session.Record) error {
 	if err != nil {
 		return err
 	}
+	return t.putEncoded(r, old, v)
+}
+
+// putEncoded is put with r already encoded as v (encodeRecord), so that a
+// caller can encode before its transaction, outside the writer lock, and
+// refuse a record that cannot be encoded without touching the store.
+func (t *txn) putEncoded(r, old *session.Record, v []byte) error {
 	if err := t.sessions.Put([]byte(r.ID), v); err != nil {
 		return err
 	}

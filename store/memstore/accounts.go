@@ -18,6 +18,7 @@ type accounts struct {
 	byID    map[string]*account.Account
 	byEmail map[string]string // email -> id
 	emails  []string          // every email, sorted: the listing order
+	resets  resetTokens       // password-reset tokens, see resettokens.go
 }
 
 var _ account.Store = (*Store)(nil)

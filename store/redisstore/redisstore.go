@@ -25,6 +25,8 @@
 //	<p>:e:{<email>}    STRING, email -> account id (the uniqueness claim).
 //	<p>:{accounts}     ZSET, score 0, member "email\x00id": the listing,
 //	                   in byte order of the email.
+//	<p>:r:{<hash>}     STRING, one password-reset token by the hex of its
+//	                   hash (resettokens.go), PEXPIREAT at its expiry.
 //
 // Logical expiry inside scripts is judged with the time the caller passes
 // (RotateRequest.Now, DeleteExpired's now), never with Redis's clock, so

@@ -92,11 +92,15 @@ function initLogin() {
   const reasons = {
     'logged-out': 'You have been logged out.',
     'expired': 'Your session ended. Please log in again.',
+    'account-deleted': 'Your account was deleted.',
   };
   const reason = new URLSearchParams(location.search).get('reason');
   if (reason && Object.hasOwn(reasons, reason)) showStatus(reasons[reason]);
   // Offer signing up only when the server says it accepts signups.
-  config().then((c) => { if (c && c.signup === true) $('#signup-link').hidden = false; });
+  config().then((c) => {
+    if (c && c.signup === true) $('#signup-link').hidden = false;
+    if (c && c.password_reset === true) $('#forgot-link').hidden = false;
+  });
   keepReturnTo($('#signup-link a'));
   const form = $('#login-form');
   form.addEventListener('submit', async (ev) => {
@@ -265,13 +269,17 @@ function reveal() {
 }
 
 // showAccount says who is signed in: the email of a built-in account, else
-// the user id a service gave the session.
+// the user id a service gave the session. The email also goes into the
+// hidden username fields of the password forms, for password managers.
 function showAccount(s) {
+  for (const u of document.querySelectorAll('input.username')) u.value = s.email || '';
   const who = s.email || s.user_id;
   if (!who) return;
   $('#account-name').textContent = who;
   $('#account').hidden = false;
   accountShown = true;
+  // Only a built-in account (the session carries its email) can be deleted here.
+  $('#delete-section').hidden = !s.email;
 }
 
 // The list comes a page at a time (GET /v1/sessions?limit=&cursor=,
@@ -354,16 +362,97 @@ async function loadMore() {
   }
 }
 
-// GONE: the page is navigating away; nothing more to do.
+// GONE: the page is navigating away; nothing more to do. KEPT: the user
+// declined to give the password again; nothing was done.
 const GONE = Symbol('gone');
+const KEPT = Symbol('kept');
+
+// askPassword asks for the password again in a modal dialog and proves it
+// (sessiond.reauth), for an action refused because the session's last
+// authentication is too old. It resolves to true once the session is
+// re-authenticated, to false if the user cancels (Cancel, Escape). A
+// wrong password is said in the dialog, which stays open for another try.
+function askPassword() {
+  const dialog = $('#reauth');
+  const form = $('#reauth-form');
+  const err = $('#reauth-error');
+  const say = (msg) => { err.textContent = msg; err.hidden = !msg; };
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (ok) => {
+      if (done) return;
+      done = true;
+      form.removeEventListener('submit', submit);
+      $('#reauth-cancel').removeEventListener('click', cancel);
+      dialog.removeEventListener('close', closed);
+      form.reset();
+      say('');
+      busy(form, false);
+      if (dialog.open) dialog.close();
+      resolve(ok);
+    };
+    const submit = async (ev) => {
+      ev.preventDefault();
+      say('');
+      const problem = checkForm(form);
+      if (problem) return say(problem);
+      busy(form, true);
+      try {
+        await sessiond.reauth(form.password.value);
+        finish(true);
+      } catch (e) {
+        busy(form, false);
+        if (e.status === 401 && e.code !== 'invalid_grant') {
+          // The session itself is over: nothing to prove the password for.
+          finish(false);
+          leave();
+          return;
+        }
+        say(e.code === 'invalid_grant' ? 'That is not your password. Try again.' : e.message);
+        form.password.select();
+        form.password.focus();
+      }
+    };
+    const cancel = () => finish(false);
+    const closed = () => finish(false); // Escape
+    form.addEventListener('submit', submit);
+    $('#reauth-cancel').addEventListener('click', cancel);
+    dialog.addEventListener('close', closed);
+    say('');
+    dialog.showModal();
+    form.password.focus();
+  });
+}
+
+// withReauth runs fn (an action that resolves to a Response or throws an
+// APIError); when the server refuses it because the session's last
+// authentication is too old, it asks for the password and runs fn once
+// more. It resolves to what fn last resolved to, or KEPT if the user
+// declined.
+async function withReauth(fn) {
+  let out;
+  try {
+    out = await fn();
+  } catch (err) {
+    if (!(await sessiond.needsReauth(err))) throw err;
+    out = err;
+  }
+  if (!(out instanceof Error) && !(await sessiond.needsReauth(out))) return out;
+  if (!(await askPassword())) return KEPT;
+  return fn();
+}
 
 function initDevices() {
   sessiond.onLogout(() => goLogin('logged-out'));
   const act = async (fn, done) => {
     showError('');
     try {
-      const res = fn ? await fn() : null;
+      const res = fn ? await withReauth(fn) : null;
       if (res === GONE) return;
+      if (res === KEPT) {
+        showStatus('Nothing was changed.');
+        return;
+      }
       if (res && res.status === 401) return leave();
       if (res && !res.ok) throw await sessiond.errorFrom(res);
       if (done) showStatus(done);
@@ -410,8 +499,105 @@ function initDevices() {
     }
     act(async () => { await sessiond.logout('global'); goLogin('logged-out'); return GONE; });
   });
+  initPasswordForm();
   document.addEventListener('visibilitychange', () => { if (!document.hidden) loadSessions().catch((err) => showError(err.message)); });
+  initAccountDeletion();
   loadSessions().catch((err) => { reveal(); showError(err.message); });
+}
+
+// initPasswordForm: "Change password" (POST /v1/password). The current
+// password the user typed is proof enough of a recent authentication: if
+// the server asks for one (STEP_UP), the page re-authenticates with it
+// (sessiond.reauth) and retries, rather than ask for it a second time.
+function initPasswordForm() {
+  const form = $('#password-form');
+  const err = $('#password-error');
+  const say = (msg) => { err.textContent = msg; err.hidden = !msg; };
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    say('');
+    showError('');
+    showStatus('');
+    const problem = checkForm(form);
+    if (problem) return say(problem);
+    if (form.next.value !== form.repeat.value) {
+      form.repeat.setAttribute('aria-invalid', 'true');
+      form.repeat.focus();
+      return say('The new passwords do not match.');
+    }
+    busy(form, true);
+    const change = () => sessiond.changePassword(form.current.value, form.next.value);
+    try {
+      let r;
+      try {
+        r = await change();
+      } catch (e) {
+        if (!(await sessiond.needsReauth(e))) throw e;
+        await sessiond.reauth(form.current.value);
+        r = await change();
+      }
+      form.reset();
+      busy(form, false);
+      const n = r.revoked;
+      showStatus('Your password was changed. ' + (n === 0 ? 'No other device was signed in.'
+        : n === 1 ? 'One other device was logged out.' : n + ' other devices were logged out.'));
+      await loadSessions();
+    } catch (e) {
+      busy(form, false);
+      if (e.status === 401 && e.code !== 'invalid_grant') return leave();
+      if (e.code === 'invalid_grant') {
+        form.current.setAttribute('aria-invalid', 'true');
+        form.current.select();
+        form.current.focus();
+        return say('The current password is not right.');
+      }
+      say(e.message);
+    }
+  });
+}
+
+// --- Deleting the account (the devices page) ---------------------------
+// "Delete my account" asks first in a modal dialog, as "log out everywhere"
+// does (Escape or Cancel keeps the account; focus starts on Cancel, the
+// harmless choice). Confirmed, DELETE /v1/account ends every session of
+// the account, every other tab hears it as a logout, and this tab goes to
+// the login page, which says the account was deleted (Back does not lead
+// here again). When the server wants a more recent login first, the
+// password is asked for again (withReauth) and the deletion retried;
+// declined, or refused otherwise (said in the page's error line), the
+// account stays.
+function initAccountDeletion() {
+  const dialog = $('#confirm-delete');
+  const opener = $('#delete-account');
+  opener.addEventListener('click', () => {
+    showError('');
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+  $('#confirm-delete-cancel').addEventListener('click', () => dialog.close('cancel'));
+  $('#confirm-delete-ok').addEventListener('click', () => dialog.close('confirm'));
+  dialog.addEventListener('close', async () => {
+    if (dialog.returnValue !== 'confirm') {
+      opener.focus();
+      return;
+    }
+    opener.disabled = true;
+    try {
+      const r = await withReauth(() => sessiond.deleteAccount());
+      if (r === KEPT) {
+        opener.disabled = false;
+        showStatus('Nothing was changed.');
+        opener.focus();
+        return;
+      }
+      goLogin('account-deleted', true);
+    } catch (err) {
+      opener.disabled = false;
+      if (err.status === 401) return leave();
+      showError(err.message);
+      opener.focus();
+    }
+  });
 }
 
 const init = { login: initLogin, signup: initSignup, devices: initDevices }[document.body.dataset.page];

@@ -15,6 +15,12 @@
 // the lock a tab that sees another tab refreshed after its request started
 // just retries, so two tabs never present the same refresh token twice.
 // Logging out tells every other tab at once through a BroadcastChannel.
+//
+// Sensitive actions (ending other sessions, logging out everywhere,
+// changing the password) answer 403 insufficient_user_authentication
+// (STEP_UP) when the session's last authentication is too old:
+// sessiond.reauth(password) proves the password again, and the action is
+// retried (needsReauth tells such an error or answer).
 
 const CHANNEL = 'sessiond';
 const LOCK = 'sessiond-refresh';
@@ -22,6 +28,8 @@ const LOCK = 'sessiond-refresh';
 // never a token: localStorage is readable by any script of the origin.
 const STAMP = 'sessiond.refreshed_at';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The error code of a refusal for a too old authentication (RFC 9470). */
+export const STEP_UP = 'insufficient_user_authentication';
 
 let csrfToken = null;
 let lastRefresh = 0;
@@ -158,9 +166,10 @@ async function refreshed(since) {
 // noSession reports whether a failed refresh means there is no session to
 // go on with: 401 (it ended: expired, revoked, logged out elsewhere) or 400
 // invalid_request because the browser sent no refresh cookie at all (a
-// first visit, or after a logout cleared it). Two refresh cookies (one
-// planted by a sibling site, also a 400) is not: the user must act on that,
-// so its words reach the page.
+// first visit, or after a logout cleared it). Refresh cookies of two
+// sessions that the server cannot choose between (also a 400; a browser
+// never sends them, since only this host can set the cookie) is not: the
+// user must act on that, so its words reach the page.
 async function noSession(res) {
   if (res.status === 401) return true;
   if (res.status !== 400) return false;
@@ -170,7 +179,8 @@ async function noSession(res) {
 
 /**
  * fetch in cookie mode: same-origin credentials, X-Session-Mode: cookie,
- * X-CSRF-Token on unsafe methods, and one refresh-and-retry on a 401.
+ * X-CSRF-Token on unsafe methods, and one refresh-and-retry on a 401
+ * (not on a 401 invalid_grant, a wrong password: no token to refresh).
  * Resolves to the Response (the second one if it retried). When there is
  * no session to refresh (it ended, or the browser never had one) it
  * resolves to the first 401, so a caller checks for 401 alone to know the
@@ -188,20 +198,36 @@ async function sessiondFetch(url, init = {}) {
   const unsafe = !SAFE.has(method);
   const started = Date.now();
   let res = await send(url, init, unsafe);
-  if (res.status === 401) {
+  if (res.status === 401 && (await errorCode(res)) !== 'invalid_grant') {
+    // invalid_grant is a wrong password (POST /v1/reauth, /v1/password),
+    // not a token to refresh: the caller says so, and nothing is retried.
     const failed = await refreshed(started);
     // A refresh refused for now (429, 503) is not a logout: say what happened.
     if (failed) return (await noSession(failed)) ? res : failed;
     res = await send(url, init, unsafe);
   } else if (res.status === 403 && unsafe && csrfToken) {
     // The cached token may belong to a session that another tab replaced.
-    const code = await res.clone().json().then((b) => b.error, () => '');
-    if (code === 'csrf_failed') {
+    if ((await errorCode(res)) === 'csrf_failed') {
       csrfToken = null;
       res = await send(url, init, unsafe);
     }
   }
   return res;
+}
+
+// errorCode is the error code of a JSON error answer ('' if none), read
+// from a copy so that the caller can still read the body.
+async function errorCode(res) {
+  return res.clone().json().then((b) => (b && b.error) || '', () => '');
+}
+
+/**
+ * Whether an APIError, or a failed Response, is a refusal for a too old
+ * authentication (403 insufficient_user_authentication): reauth, then retry.
+ */
+export async function needsReauth(errOrRes) {
+  if (errOrRes instanceof Response) return errOrRes.status === 403 && (await errorCode(errOrRes)) === STEP_UP;
+  return !!errOrRes && errOrRes.code === STEP_UP;
 }
 
 async function postJSON(url, body) {
@@ -247,6 +273,53 @@ export async function logout(scope = 'local') {
   return res.ok ? res.json() : { revoked: 0 };
 }
 
+/**
+ * Proves the password again for this session (POST /v1/reauth): its
+ * auth_time becomes now and the access cookie carries a new token, so a
+ * sensitive action refused with STEP_UP goes through when retried.
+ * Resolves to {expires_in, session_id}. Throws APIError (401 invalid_grant:
+ * a wrong password; 401 invalid_token: the session is over).
+ */
+export async function reauth(password) {
+  const res = await sessiondFetch('/v1/reauth', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ password }),
+  });
+  if (!res.ok) throw await errorFrom(res);
+  return res.json();
+}
+
+/**
+ * Changes the password (POST /v1/password): every other session of the
+ * user ends, this one goes on. Resolves to {revoked}. Throws APIError
+ * (STEP_UP: reauth first; 401 invalid_grant: a wrong current password;
+ * 400: the new one breaks a rule, the message says which).
+ */
+export async function changePassword(currentPassword, newPassword) {
+  const res = await sessiondFetch('/v1/password', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ current_password: currentPassword, new_password: newPassword }),
+  });
+  if (!res.ok) throw await errorFrom(res);
+  return res.json();
+}
+
+/**
+ * Deletes the signed-in user's account (DELETE /v1/account): every session
+ * of the user ends, this one too, and the cookies are cleared. Every other
+ * tab of the origin hears it as a global logout (onLogout). Resolves to
+ * {revoked}. Throws APIError (401: there is no session).
+ */
+export async function deleteAccount() {
+  const res = await sessiondFetch('/v1/account', { method: 'DELETE' });
+  if (!res.ok) throw await errorFrom(res);
+  csrfToken = null;
+  post({ type: 'logout', scope: 'global' });
+  return res.json();
+}
+
 /** Calls fn when another tab of the origin logs out (local or global). Returns an unsubscribe function. */
 export function onLogout(fn) {
   listeners.logout.add(fn);
@@ -259,7 +332,8 @@ export function onLogin(fn) {
   return () => listeners.login.delete(fn);
 }
 
-const sessiond = { fetch: sessiondFetch, login, signup, logout, refresh, csrf, onLogout, onLogin, errorFrom, APIError };
+const sessiond = { fetch: sessiondFetch, login, signup, logout, refresh, csrf, reauth, changePassword, needsReauth, STEP_UP,
+  onLogout, onLogin, errorFrom, APIError, deleteAccount };
 export { sessiondFetch as fetch };
 export default sessiond;
 if (typeof window !== 'undefined') window.sessiond = sessiond;
