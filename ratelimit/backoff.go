@@ -126,11 +126,15 @@ func FailStep(st BackoffState, now time.Time, b Backoff) (BackoffState, Failure)
 	}
 	ahead = min(ahead+b.Decay, b.Decay*time.Duration(b.Free+backoffDoublings+1))
 	n := int((ahead + b.Decay - 1) / b.Decay)
-	until := now.Add(b.Wait(n))
-	if st.Until.After(until) {
-		until = st.Until
+	// A free failure leaves Until alone: were it set to now, a concurrent
+	// reader whose clock read a little earlier would see a wait of a few
+	// nanoseconds.
+	until := st.Until
+	if w := b.Wait(n); w > 0 && now.Add(w).After(until) {
+		until = now.Add(w)
 	}
-	return BackoffState{Forgotten: now.Add(ahead), Until: until}, Failure{Count: n, RetryAfter: until.Sub(now)}
+	st = BackoffState{Forgotten: now.Add(ahead), Until: until}
+	return st, Failure{Count: n, RetryAfter: st.BlockedFor(now)}
 }
 
 // BlockedFor returns how long a key in state st must still wait at now.

@@ -97,3 +97,27 @@ func TestMemoryFailuresBounded(t *testing.T) {
 		t.Fatalf("%d keys after everything expired and a sweep", n)
 	}
 }
+
+// TestFailStepFreeFailureSetsNoWait: a free failure leaves no wait at all,
+// not even one ending now, which a concurrent reader whose clock read a
+// little earlier would take for a wait of some nanoseconds (and answer
+// 429).
+func TestFailStepFreeFailureSetsNoWait(t *testing.T) {
+	b := ratelimit.Backoff{Free: 2, Base: time.Second, Max: time.Minute, Decay: time.Minute}
+	now := ratelimittest.Start
+	st, f := ratelimit.FailStep(ratelimit.BackoffState{}, now, b)
+	if !st.Until.IsZero() || f.RetryAfter != 0 {
+		t.Fatalf("a free failure: until %v, wait %v", st.Until, f.RetryAfter)
+	}
+	if w := st.BlockedFor(now.Add(-time.Microsecond)); w != 0 {
+		t.Fatalf("read just before the failure: blocked %v", w)
+	}
+	m := ratelimit.NewMemory(func() time.Time { return now })
+	if _, err := m.Fail(context.Background(), "k", b); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(-time.Microsecond) // a reader whose clock is a little behind
+	if w, err := m.Blocked(context.Background(), "k"); err != nil || w != 0 {
+		t.Fatalf("Memory after a free failure, read a little earlier: %v, %v", w, err)
+	}
+}

@@ -75,7 +75,11 @@ func (m *Memory) Fail(_ context.Context, key string, b Backoff) (Failure, error)
 		}
 	}
 	st, f := FailStep(e.state(), now, b)
-	s.fails[key] = failEntry{forgotten: st.Forgotten.UnixNano(), until: st.Until.UnixNano()}
+	ne := failEntry{forgotten: st.Forgotten.UnixNano()}
+	if !st.Until.IsZero() {
+		ne.until = st.Until.UnixNano()
+	}
+	s.fails[key] = ne
 	return f, nil
 }
 

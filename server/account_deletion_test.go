@@ -96,6 +96,7 @@ func deletionNodes(t *testing.T, stores []node.Backend) []*env {
 			c.Node.Backend, c.Node.Shared, c.Node.Now = st, len(stores) > 1, time.Now
 			c.Server.Clients, c.Server.AdminToken, c.Server.AllowSignup = cl, adminToken, &on
 			c.Server.LoginPerIP, c.Server.SessionLimit = generous, generous
+			c.Server.LoginFailures = noLoginBackoff // logins after the deletion fail, many of them
 		}))
 	}
 	return out

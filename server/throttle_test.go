@@ -20,6 +20,7 @@ import (
 	"github.com/sessiond/sessiond/node"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/ratelimit/redislimit"
+	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/store/redisstore"
 )
@@ -105,6 +106,14 @@ func (e *env) guess(ip, email string, n int) {
 }
 
 const rightPassword = "correct horse battery"
+
+// noLoginBackoff lets a test fail as many logins as it likes: a free
+// allowance larger than any test makes.
+var noLoginBackoff = server.LoginFailures{
+	PerClient:  ratelimit.Backoff{Free: ratelimit.MaxBackoffFree, Base: time.Millisecond, Max: time.Millisecond, Decay: time.Millisecond},
+	PerAccount: ratelimit.Backoff{Free: ratelimit.MaxBackoffFree, Base: time.Millisecond, Max: time.Millisecond, Decay: time.Millisecond},
+	PerDevice:  ratelimit.Backoff{Free: ratelimit.MaxBackoffFree, Base: time.Millisecond, Max: time.Millisecond, Decay: time.Millisecond},
+}
 
 // TestLoginOwnerAfterGuessing is the check: twenty failed logins
 // of an account from one address, and the owner, from another address,

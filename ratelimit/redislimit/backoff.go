@@ -56,11 +56,11 @@ if n > free then
   end
   wait = math.min(wait, maxw)
 end
-if now + wait > untl then untl = now + wait end
+if wait > 0 and now + wait > untl then untl = now + wait end
 forgotten = now + ahead
 local ttl = math.max(forgotten, untl) - now
 redis.call('SET', KEYS[1], string.format('%.0f:%.0f', forgotten, untl), 'PX', string.format('%.0f', ttl))
-return {n, untl - now}
+return {n, math.max(untl - now, 0)}
 `)
 
 // blockedScript reads the wait of a key. ARGV: now ms ("" to use TIME).
