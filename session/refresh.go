@@ -26,19 +26,13 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (
 	// Verify, not just parse: a token that names a session but was not
 	// made under our key must be refused here, not reach Rotate, which
 	// would take it for a stolen token and revoke the session.
-	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
+	// RefreshLineage also derives the child handed out and the child's own
+	// child, whose hash the store keeps (see RotateRequest.NextChild).
+	raw, child, grandchild, err := token.RefreshLineage(m.refKey, refreshToken)
 	if err != nil {
 		return nil, invalidToken(err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
-	child, err := token.DeriveRefreshToken(m.refKey, refreshToken)
-	if err != nil {
-		return nil, fmt.Errorf("derive refresh token: %w", err)
-	}
-	grandchild, err := token.DeriveRefreshToken(m.refKey, child)
-	if err != nil {
-		return nil, fmt.Errorf("derive refresh token: %w", err)
-	}
 	now := m.now()
 	if m.revoked.has(id, now) {
 		return nil, invalidToken(ErrRevoked)
