@@ -127,7 +127,7 @@ func cpuTime(b *testing.B) time.Duration {
 
 // refreshTokenOf cuts the refresh token out of a token answer, without
 // the cost of decoding it (which is the client's, not the server's).
-func refreshTokenOf(b *testing.B, body string) string {
+func refreshTokenOf(b testing.TB, body string) string {
 	_, rest, ok := strings.Cut(body, `"refresh_token":"`)
 	tok, _, ok2 := strings.Cut(rest, `"`)
 	if !ok || !ok2 {
