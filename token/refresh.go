@@ -225,4 +225,3 @@ func RefreshLineage(key []byte, parent string) (sessionID []byte, child, grandch
 	grandchild, _ = next(secret[:])
 	return append([]byte(nil), id...), child, grandchild, nil
 }
-
