@@ -11,10 +11,10 @@
 // Every atomic step of the contract is one statement or one server-side
 // function, so it costs one round trip: Rotate of the current token is one
 // UPDATE ... RETURNING (the caller's deadline checked on the database's
-// clock in its WHERE clause), and any other outcome the PL/pgSQL function
-// sessiond_rotate (lock, check the deadline, decide at the caller's
-// clock, write, or on reuse delete and record the revocation), Update is
-// a compare-and-set UPDATE,
+// clock in its WHERE clause); any other token, which that UPDATE leaves
+// alone, takes a second, the PL/pgSQL function sessiond_rotate (lock,
+// check the deadline, decide at the caller's clock, write, or on reuse
+// delete and record the revocation). Update is a compare-and-set UPDATE,
 // Delete and DeleteUser delete and record their revocations in one
 // statement. Revocations reach every node through LISTEN/NOTIFY: a trigger
 // on the revocations table notifies a channel named after the schema.
