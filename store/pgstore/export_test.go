@@ -11,3 +11,6 @@ const ListAccountsPageSQL = listAccountsPageSQL
 
 // Pool is the store's connection pool, for the tests of its size.
 func Pool(s *Store) *pgxpool.Pool { return s.pool }
+
+// SlowRotations counts the Rotate calls sessiond_rotate decided.
+func SlowRotations(s *Store) int64 { return s.slowRotations.Load() }

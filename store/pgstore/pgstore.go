@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,6 +65,8 @@ type Store struct {
 	stopFeeds context.CancelFunc
 	feeds     sync.WaitGroup
 	closeOnce sync.Once
+
+	slowRotations atomic.Int64 // Rotate calls decided by sessiond_rotate (for the tests)
 }
 
 // Option configures Open and Migrate.

@@ -255,6 +255,7 @@ func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest
 // rotateSlow is Rotate by sessiond_rotate, for every outcome but the
 // rotation of the current token.
 func (s *Store) rotateSlow(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
+	s.slowRotations.Add(1)
 	rows, err := s.pool.Query(ctx, `SELECT * FROM sessiond_rotate($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		id, req.Presented, req.Next, req.Now, req.Grace.Microseconds(), req.IdleExpiresAt, req.Now.Add(req.RevokeHold),
 		nullTime(req.Deadline), nullBytes(req.NextChild))
