@@ -24,23 +24,36 @@ type Service struct {
 	Store Store
 	// Params hashes new passwords. The zero value means DefaultParams.
 	Params Params
-	// Now is the clock for CreatedAt. Nil means time.Now.
+	// Now is the clock for CreatedAt and for how long the hashing slots
+	// remember whom they served. Nil means time.Now.
 	Now func() time.Time
 	// MaxConcurrentHashes bounds how many argon2id computations (signups
 	// and logins) run at once; further calls wait their turn or until their
 	// ctx is done. Each computation holds Params.Memory (64 MiB by
 	// default), so without a bound a burst of logins could exhaust memory.
 	// Zero means runtime.GOMAXPROCS(0) at first use.
+	//
+	// The slots are shared fairly between clients (see WithClient): a free
+	// slot goes at once to whoever asks while nobody waits; otherwise
+	// known attempts (HashClient.Known) and the others take turns, and
+	// within each, the slot goes to the waiting client with the fewest
+	// hashes in flight, then the fewest granted in the last 10 to 20
+	// seconds, then the longest waiting. A client that floods the service
+	// thus gets one slot at a time while others wait, cannot make them
+	// wait behind its own queue, and one that logs in now and then goes
+	// before every client that has been hashing.
 	MaxConcurrentHashes int
 	// ResetTTL is how long a password-reset token may be used (see
 	// reset.go). Zero means DefaultResetTTL; at most MaxResetTTL.
 	ResetTTL time.Duration
 
 	semOnce sync.Once
-	sem     chan struct{}
+	sem     *hashQueue
 }
 
-// acquire waits for a hashing slot; the returned func gives it back.
+// acquire waits for a hashing slot, in the queue of the client ctx names
+// (WithClient), and then asks the admission ctx holds (WithAdmission);
+// the returned func gives the slot back.
 func (s *Service) acquire(ctx context.Context) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("account: %w", err)
@@ -50,14 +63,19 @@ func (s *Service) acquire(ctx context.Context) (func(), error) {
 		if n <= 0 {
 			n = runtime.GOMAXPROCS(0)
 		}
-		s.sem = make(chan struct{}, n)
+		s.sem = newHashQueue(n, s.Now)
 	})
-	select {
-	case s.sem <- struct{}{}:
-		return func() { <-s.sem }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("account: waiting to hash: %w", ctx.Err())
+	release, err := s.sem.acquire(ctx, clientOf(ctx))
+	if err != nil {
+		return nil, err
 	}
+	if admit := admissionOf(ctx); admit != nil {
+		if err := admit(ctx); err != nil {
+			release()
+			return nil, fmt.Errorf("account: not admitted to hash: %w", err)
+		}
+	}
+	return release, nil
 }
 
 func (s *Service) params() Params {

@@ -444,7 +444,7 @@ func (b *bench) startSessiond(ctx context.Context, st, storeURL string) (*sessio
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
 	argv := []string{b.sessiond, "serve", "--store", storeURL, "--addr", "127.0.0.1:0", "--clients", clients,
-		"--allow-signup", "--login-rate-ip", "1000000000", "--login-rate-account", "1000000000",
+		"--allow-signup", "--login-rate-ip", "1000000000",
 		"--session-rate", "1000000000"}
 	if st == "postgres" {
 		argv = append(argv, "--migrate")

@@ -32,7 +32,7 @@ func TestRedisThatLostItsLastWrites(t *testing.T) {
 	sd := startSessiondWith(t, node.Config{
 		Store: proc.URL(), StoreTimeout: storeTimeout, Now: c.Now,
 		MasterKey: []byte("0123456789abcdef0123456789abcdef"),
-	}, server.Config{LoginPerIP: many, LoginPerAccount: many, SessionLimit: many})
+	}, server.Config{LoginPerIP: many, SessionLimit: many})
 	hc := &http.Client{Timeout: 10 * time.Second}
 	call := func(path string, body any) (int, map[string]any) {
 		t.Helper()

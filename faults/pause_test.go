@@ -55,7 +55,7 @@ func TestStorePausedWhileClientsRefresh(t *testing.T) {
 				Store: url, AutoMigrate: true, StoreTimeout: storeTimeout,
 				MasterKey: []byte("0123456789abcdef0123456789abcdef"),
 				Policy:    session.Policy{RefreshGrace: refreshGrace},
-			}, server.Config{LoginPerIP: many, LoginPerAccount: many, SessionLimit: many})
+			}, server.Config{LoginPerIP: many, SessionLimit: many})
 			runPausedRefreshes(t, sd, proc)
 		})
 	}

@@ -333,3 +333,39 @@ func (l deadlineLimiter) Allow(ctx context.Context, key string, lim ratelimit.Li
 	defer cancel()
 	return l.Limiter.Allow(ctx, key, lim)
 }
+
+// withDeadline wraps l in a deadlineLimiter, and in a deadlineFailures
+// when l also counts failures (ratelimit.FailureLimiter), so that the
+// login throttle finds that side too.
+func withDeadline(l ratelimit.Limiter, timeout time.Duration) ratelimit.Limiter {
+	d := deadlineLimiter{l, timeout}
+	if f, ok := l.(ratelimit.FailureLimiter); ok {
+		return deadlineFailures{d, f}
+	}
+	return d
+}
+
+// deadlineFailures is a deadlineLimiter whose failure side gets the store
+// deadline too.
+type deadlineFailures struct {
+	deadlineLimiter
+	f ratelimit.FailureLimiter
+}
+
+func (l deadlineFailures) Blocked(ctx context.Context, key string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	return l.f.Blocked(ctx, key)
+}
+
+func (l deadlineFailures) Fail(ctx context.Context, key string, b ratelimit.Backoff) (ratelimit.Failure, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	return l.f.Fail(ctx, key, b)
+}
+
+func (l deadlineFailures) Forget(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	return l.f.Forget(ctx, key)
+}

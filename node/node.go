@@ -366,7 +366,7 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 	n.limiter = cfg.Limiter
 	if n.limiter == nil {
 		if l := sharedLimiter(b); l != nil {
-			n.limiter = deadlineLimiter{l, cfg.StoreTimeout}
+			n.limiter = withDeadline(l, cfg.StoreTimeout)
 		}
 	}
 	if n.limiter == nil {
@@ -389,7 +389,8 @@ func (n *Node) Outbox() *mail.Outbox { return n.outbox }
 func (n *Node) Keys() *token.KeyRing { return n.keys }
 
 // Limiter keeps the node's rate-limit state (shared across nodes when the
-// backend can hold it).
+// backend can hold it). The built-in ones (memory, Redis) also count
+// failures: they are ratelimit.FailureLimiters too.
 func (n *Node) Limiter() ratelimit.Limiter { return n.limiter }
 
 // Audit is the node's audit log.

@@ -43,6 +43,10 @@ const DefaultMaxKeys = 1 << 18
 // Time comes from the clock given to NewMemory, read as Unix nanoseconds;
 // if it steps backwards, keys stay limited until it catches up.
 //
+// Memory is also a FailureLimiter (Blocked, Fail, Forget): its failure
+// keys live in maps of their own, bounded the same way; see Fail for what
+// happens when one is full.
+//
 // The zero value is ready to use, with time.Now and DefaultMaxKeys. A Memory
 // is safe for concurrent use and must not be copied after first use.
 type Memory struct {
@@ -64,7 +68,10 @@ type shard struct {
 	// No entry can be stale before it, which spares pointless sweeps.
 	minTAT int64
 	calls  uint32
-	_      [64]byte // keep shards' mutexes on different cache lines
+	// fails are the keys of the FailureLimiter side (see Fail), apart
+	// from tats so that neither can crowd the other out.
+	fails map[string]failEntry
+	_     [64]byte // keep shards' mutexes on different cache lines
 }
 
 // MemoryOption configures a Memory built by NewMemory.
@@ -158,7 +165,8 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit) (Decision, error)
 }
 
 // Sweep drops every key whose TAT has passed (a rested key, which behaves
-// exactly like one never seen). Allow calls it on its own now and then;
+// exactly like one never seen), and every failure key (see Fail) whose
+// failures are forgotten and whose wait is over. Allow calls it on its own now and then;
 // call it from a ticker to return memory sooner after a burst of keys.
 func (m *Memory) Sweep() {
 	m.once.Do(m.init)
@@ -167,6 +175,7 @@ func (m *Memory) Sweep() {
 		s := &m.shards[i]
 		s.mu.Lock()
 		s.sweep(now)
+		s.sweepFails(now)
 		s.mu.Unlock()
 	}
 }
@@ -178,7 +187,7 @@ func (m *Memory) Len() int {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		n += len(s.tats)
+		n += len(s.tats) + len(s.fails)
 		s.mu.Unlock()
 	}
 	return n

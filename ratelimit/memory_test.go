@@ -243,3 +243,9 @@ func BenchmarkMemoryAllow(b *testing.B) {
 		}
 	})
 }
+
+func TestMemoryFailureConformance(t *testing.T) {
+	ratelimittest.RunFailures(t, func(t *testing.T, now func() time.Time) ratelimit.FailureLimiter {
+		return ratelimit.NewMemory(now)
+	})
+}

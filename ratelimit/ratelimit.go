@@ -12,6 +12,11 @@
 //
 // [GCRA] is the pure step, shared by every backend: [Memory] here, and a
 // Redis script that mirrors it. Backends implement [Limiter].
+//
+// Apart from requests, a [FailureLimiter] counts failures (a wrong
+// password, say) with an exponential [Backoff]: a few are free, then each
+// one doubles the wait, up to a cap, and they are forgotten one by one.
+// [FailStep] is its pure step; Memory and the Redis limiter implement it.
 package ratelimit
 
 import (

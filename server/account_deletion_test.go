@@ -95,7 +95,7 @@ func deletionNodes(t *testing.T, stores []node.Backend) []*env {
 			}
 			c.Node.Backend, c.Node.Shared, c.Node.Now = st, len(stores) > 1, time.Now
 			c.Server.Clients, c.Server.AdminToken, c.Server.AllowSignup = cl, adminToken, &on
-			c.Server.LoginPerIP, c.Server.LoginPerAccount, c.Server.SessionLimit = generous, generous, generous
+			c.Server.LoginPerIP, c.Server.SessionLimit = generous, generous
 		}))
 	}
 	return out
@@ -591,7 +591,7 @@ func TestDeleteAccountRoutes(t *testing.T) {
 		}
 		generous := ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
 		c.Node.Backend, c.Server.Clients, c.Server.AdminToken = st, cl, adminToken
-		c.Server.LoginPerIP, c.Server.LoginPerAccount = generous, generous
+		c.Server.LoginPerIP = generous
 	})
 	ctx := context.Background()
 	refused := func(what, access string) {

@@ -92,17 +92,19 @@ func (s *Server) meta(r *http.Request, method string) session.Meta {
 	return session.Meta{IP: s.clientIP.Of(r), UserAgent: ua, AuthMethod: method}
 }
 
-// throttled applies the login throttle and writes the refusal if any.
-func (s *Server) throttled(w http.ResponseWriter, r *http.Request, ip, email string) bool {
-	ok, retry, err := s.throttle.Allow(r.Context(), ip, email)
+// throttled applies the login throttle to an attempt before its password
+// is checked, and writes the refusal if any: 429 with Retry-After, one
+// ratelimit.throttled line (Reason: the path and the rule; Count: the
+// seconds to wait), or 503 when the limiter fails.
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, a httpauth.Attempt) bool {
+	v, err := s.throttle.Check(r.Context(), a)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
 		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
 		return true
 	}
-	if !ok {
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.Throttled, IP: ip, Reason: r.URL.Path})
-		httpauth.WriteRetryAfter(w, retry, "too many attempts; slow down")
+	if !v.OK {
+		s.writeThrottled(w, r, a, v)
 		return true
 	}
 	return false
@@ -118,10 +120,10 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP.Of(r)
-	if s.throttled(w, r, ip, "") {
+	if s.throttled(w, r, httpauth.Attempt{IP: ip}) {
 		return
 	}
-	acct, err := s.accounts.Signup(r.Context(), req.Email, req.Password)
+	acct, err := s.accounts.Signup(account.WithClient(r.Context(), account.HashClient{Key: httpauth.IPKey(ip)}), req.Email, req.Password)
 	switch {
 	case errors.Is(err, account.ErrInvalidEmail), errors.Is(err, account.ErrInvalidPassword):
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, strings.TrimPrefix(err.Error(), "account: "))
@@ -147,13 +149,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		key = strings.ToLower(strings.TrimSpace(req.Email))
 	}
-	if s.throttled(w, r, ip, key) {
+	attempt := s.throttle.AttemptOf(r, ip, key)
+	if s.throttled(w, r, attempt) {
 		return
 	}
-	acct, err := s.accounts.Authenticate(r.Context(), req.Email, req.Password)
+	acct, err := s.accounts.Authenticate(s.passwordCheck(r.Context(), attempt), req.Email, req.Password)
+	if s.refusedAfterWait(w, r, attempt, err) {
+		return
+	}
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
-		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
+		if s.countFailure(w, r, attempt) {
+			httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
+		}
 		return
 	}
 	if err != nil {
@@ -185,8 +193,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.forgetFailures(r, attempt)
 	if cookieMode(r) {
 		s.endReplacedSession(r)
+		// The browser's device cookie: its next attempts on this account
+		// are judged by its own failures only (httpauth.DeviceCookies).
+		if err := s.throttle.Devices.Set(w, key); err != nil {
+			s.log.ErrorContext(r.Context(), "device cookie not set", "err", err)
+		}
 	}
 	s.writeTokens(w, r, t)
 }

@@ -77,7 +77,7 @@ func mailEnv(t *testing.T, backend node.Backend, mod func(*config)) (*env, *test
 		c.Server.MailFrom = "sessiond <no-reply@example.test>"
 		c.Server.PublicURL = resetPublicURL
 		c.Server.AllowSignup = &on
-		c.Server.LoginPerIP, c.Server.LoginPerAccount = generous, generous
+		c.Server.LoginPerIP = generous
 		c.Server.ResetRequestsPerIP, c.Server.ResetRequestsPerEmail, c.Server.ResetUsesPerIP = generous, generous, generous
 		if mod != nil {
 			mod(c)

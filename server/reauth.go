@@ -71,13 +71,19 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP.Of(r)
-	if s.throttled(w, r, ip, acct.Email) {
+	attempt := s.throttle.AttemptOf(r, ip, acct.Email)
+	if s.throttled(w, r, attempt) {
 		return
 	}
-	_, err := s.accounts.VerifyPassword(r.Context(), acct.ID, req.Password)
+	_, err := s.accounts.VerifyPassword(s.passwordCheck(r.Context(), attempt), acct.ID, req.Password)
+	if s.refusedAfterWait(w, r, attempt, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
-		s.passwordRefused(w, r, id, acct, "invalid password")
+		if s.countFailure(w, r, attempt) {
+			s.passwordRefused(w, r, id, acct, "invalid password")
+		}
 		return
 	case errors.Is(err, account.ErrNotFound):
 		writeNoAccount(w)
@@ -86,6 +92,7 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.forgetFailures(r, attempt)
 	t, err := s.mgr.Reauthenticate(r.Context(), id.SessionID, s.meta(r, "password"))
 	if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrExpired) {
 		if httpauth.ViaCookie(r.Context()) {
@@ -134,16 +141,22 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP.Of(r)
-	if s.throttled(w, r, ip, acct.Email) {
+	attempt := s.throttle.AttemptOf(r, ip, acct.Email)
+	if s.throttled(w, r, attempt) {
 		return
 	}
-	err := s.accounts.ChangePassword(r.Context(), acct.ID, req.CurrentPassword, req.NewPassword)
+	err := s.accounts.ChangePassword(s.passwordCheck(r.Context(), attempt), acct.ID, req.CurrentPassword, req.NewPassword)
+	if s.refusedAfterWait(w, r, attempt, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, account.ErrInvalidPassword):
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, newPasswordRefusal(err))
 		return
 	case errors.Is(err, account.ErrBadCredentials):
-		s.passwordRefused(w, r, id, acct, "invalid current password")
+		if s.countFailure(w, r, attempt) {
+			s.passwordRefused(w, r, id, acct, "invalid current password")
+		}
 		return
 	case errors.Is(err, account.ErrNotFound):
 		writeNoAccount(w)
@@ -152,6 +165,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.forgetFailures(r, attempt)
 	ended, err := s.mgr.RevokeUserFor(r.Context(), id.UserID, id.SessionID, "password changed")
 	if err != nil {
 		// The password is changed; the other sessions may live on. Fail

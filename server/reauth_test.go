@@ -265,29 +265,33 @@ func TestReauthRefusals(t *testing.T) {
 }
 
 // TestReauthThrottled: a thief with a stolen access token who guesses the
-// password at POST /v1/reauth is held by the login throttle of the
-// account, which also counts logins: past its burst the right password
+// password at POST /v1/reauth and POST /v1/password is held by the login
+// throttle, which counts these failures with those of logins: past the
+// free failures of the account from this address the right password
 // gets 429 too, at reauth and at login alike.
 func TestReauthThrottled(t *testing.T) {
 	e := freshEnv(t, func(c *config) {
-		// Three attempts at once (the burst is on top of the first).
-		c.Server.LoginPerAccount = ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+		c.Server.LoginFailures.PerClient = ratelimit.Backoff{Free: 2, Base: time.Hour, Max: time.Hour, Decay: time.Hour}
 		c.Server.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
 	})
-	l := e.signupLogin("ann@example.com") // the first attempt of the account
-	for _, pw := range []string{"guess one!", "guess two!"} {
-		if r := e.post("/v1/reauth", str(l, "access_token"), map[string]string{"password": pw}); r.status != http.StatusUnauthorized {
-			t.Fatalf("guess %q: %d %s", pw, r.status, r.raw)
-		}
+	l := e.signupLogin("ann@example.com")
+	if r := e.post("/v1/reauth", str(l, "access_token"), map[string]string{"password": "guess one!"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("guess at reauth: %d %s", r.status, r.raw)
+	}
+	if r := e.post("/v1/password", str(l, "access_token"), map[string]string{"current_password": "guess two!", "new_password": "tr0ub4dor and then some"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("guess at the password change: %d %s", r.status, r.raw)
+	}
+	if r := e.post("/v1/reauth", str(l, "access_token"), map[string]string{"password": "guess three!"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("the guess that starts the wait: %d %s", r.status, r.raw)
 	}
 	if r := e.post("/v1/reauth", str(l, "access_token"), map[string]string{"password": "correct horse battery"}); r.status != http.StatusTooManyRequests {
-		t.Fatalf("reauth past the account's burst: %d %s", r.status, r.raw)
+		t.Fatalf("reauth past the free failures: %d %s", r.status, r.raw)
 	}
 	if r := e.post("/v1/login", "", map[string]string{"email": "ann@example.com", "password": "correct horse battery"}); r.status != http.StatusTooManyRequests {
 		t.Fatalf("login after the guesses at reauth: %d %s", r.status, r.raw)
 	}
-	if n := strings.Count(e.logs.String(), `"event":"reauth.failed"`); n != 2 {
-		t.Fatalf("%d reauth.failed lines, want 2", n)
+	if n := strings.Count(e.logs.String(), `"event":"reauth.failed"`); n != 3 {
+		t.Fatalf("%d reauth.failed lines, want 3", n)
 	}
 }
 

@@ -68,8 +68,12 @@ type Config struct {
 	// ("/orders?page=2") stays on the browser's origin and needs none.
 	// Scheme, host and port must match exactly. Default none: paths only.
 	ReturnToOrigins []string
-	// LoginPerIP and LoginPerAccount throttle logins; zero: the httpauth defaults.
-	LoginPerIP, LoginPerAccount ratelimit.Limit
+	// LoginPerIP limits the login and signup attempts of one client
+	// address; zero: httpauth.DefaultLoginPerIP.
+	LoginPerIP ratelimit.Limit
+	// LoginFailures are the back-offs of failed logins (see
+	// httpauth.LoginThrottle); a zero field means its httpauth default.
+	LoginFailures LoginFailures
 	// CredentialFailures limits the wrong admin tokens and client
 	// credentials one client address may present; past it the address gets
 	// 429 for a while, right credentials included. Zero:
@@ -160,6 +164,9 @@ func (cfg Config) Validate() error {
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminTokenLen {
 		return fmt.Errorf("%w: the admin token must be at least %d characters", node.ErrConfig, MinAdminTokenLen)
 	}
+	if err := cfg.LoginFailures.validate(); err != nil {
+		return fmt.Errorf("%w: %w", node.ErrConfig, err)
+	}
 	if cfg.ReauthMaxAge != 0 && cfg.ReauthMaxAge < httpauth.MinRecentAuthAge {
 		return fmt.Errorf("%w: the re-authentication max age %v must be at least %v", node.ErrConfig, cfg.ReauthMaxAge, httpauth.MinRecentAuthAge)
 	}
@@ -222,7 +229,9 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	s.claimHeaders = claimHeaders(n.Config().Claims, cfg.Logger)
 	limiter := n.Limiter()
 	s.auth = &httpauth.Auth{Manager: s.mgr, Limiter: limiter, SessionLimit: cfg.SessionLimit, Audit: s.audit, Logger: cfg.Logger}
-	s.throttle = &httpauth.LoginThrottle{Limiter: limiter, PerIP: cfg.LoginPerIP, PerAccount: cfg.LoginPerAccount}
+	s.throttle = &httpauth.LoginThrottle{Limiter: limiter, PerIP: cfg.LoginPerIP,
+		PerClient: cfg.LoginFailures.PerClient, PerAccount: cfg.LoginFailures.PerAccount, PerDevice: cfg.LoginFailures.PerDevice,
+		Devices: &httpauth.DeviceCookies{Key: n.DeriveKey(httpauth.DeviceCookiePurpose), Now: n.Now}}
 	credLimit := cfg.CredentialFailures
 	if credLimit.Rate == 0 {
 		credLimit = DefaultCredentialFailures

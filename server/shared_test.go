@@ -190,8 +190,10 @@ func dropSchema(t testing.TB, url, schema string) {
 	}
 }
 
-// TestRateLimitsSharedAcrossNodes: login attempts on one node count on the
-// other, through Redis.
+// TestRateLimitsSharedAcrossNodes: failed logins on one node count on the
+// other, through Redis: three failures of one account from one address,
+// spread over two nodes, put it in back-off on both, right password
+// included.
 func TestRateLimitsSharedAcrossNodes(t *testing.T) {
 	url := testenv.RedisURL(t)
 	prefix := randomName("sdt")
@@ -205,18 +207,21 @@ func TestRateLimitsSharedAcrossNodes(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		envs = append(envs, newEnv(t, func(c *config) {
 			c.Node.Backend, c.Node.Shared, c.Server.AllowSignup = st, true, &on
-			c.Server.LoginPerAccount = ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 2}
+			c.Server.LoginFailures.PerClient = ratelimit.Backoff{Free: 2, Base: time.Hour, Max: time.Hour, Decay: time.Hour}
 			c.Server.LoginPerIP = ratelimit.Limit{Rate: 1000, Period: time.Minute, Burst: 1000}
 		}))
 	}
 	a, b := envs[0], envs[1]
-	a.signupLogin("uma@example.com") // one attempt on node a
-	b.login("uma@example.com")       // a second on node b
-	b.login("uma@example.com")       // the burst's last
+	a.signupLogin("uma@example.com")
+	for i, e := range []*env{a, b, a} { // the third failure starts the back-off
+		if r := e.post("/v1/login", "", map[string]string{"email": "uma@example.com", "password": "wrong wrong wrong"}); r.status != 401 {
+			t.Fatalf("failure %d: %d %s", i, r.status, r.raw)
+		}
+	}
 	for _, e := range []*env{a, b} {
 		r := e.post("/v1/login", "", map[string]string{"email": "uma@example.com", "password": "correct horse battery"})
 		if r.status != 429 {
-			t.Fatalf("a fourth attempt across two nodes: %d", r.status)
+			t.Fatalf("after three failures across two nodes: %d", r.status)
 		}
 	}
 }

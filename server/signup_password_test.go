@@ -14,7 +14,7 @@ import (
 func TestSignupRefusesCommonPasswords(t *testing.T) {
 	e := newEnv(t, func(c *config) {
 		// Refused signups count as attempts; this test makes a dozen.
-		c.Server.LoginPerIP, c.Server.LoginPerAccount = unlimited, unlimited
+		c.Server.LoginPerIP = unlimited
 	})
 	const (
 		common = "invalid password: is on a list of commonly used passwords"

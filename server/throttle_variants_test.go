@@ -13,13 +13,14 @@ import (
 )
 
 // TestLoginThrottleCountsEmailVariants tries to get around the per-account
-// login throttle: the attacker guesses one account's password from a fresh
-// address each time (behind a trusted proxy, so the per-IP limit never
-// bites) and spells the email differently each time. Every spelling logs
-// in to the same account, so every guess must count against it.
+// back-off of failed logins: the attacker guesses one account's password
+// from a fresh address each time (behind a trusted proxy, so neither the
+// per-IP limit nor the per-address back-off bites) and spells the email
+// differently each time. Every spelling logs in to the same account, so
+// every failure must count against it.
 func TestLoginThrottleCountsEmailVariants(t *testing.T) {
 	e := newEnv(t, func(c *config) {
-		c.Server.LoginPerAccount = ratelimit.Limit{Rate: 3, Period: time.Minute, Burst: 2}
+		c.Server.LoginFailures.PerAccount = ratelimit.Backoff{Free: 3, Base: time.Minute, Max: time.Hour, Decay: time.Hour}
 		c.Server.LoginPerIP = ratelimit.Limit{Rate: 100, Period: time.Minute, Burst: 50}
 		c.Server.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	})
@@ -51,8 +52,9 @@ func TestLoginThrottleCountsEmailVariants(t *testing.T) {
 	if throttled < 0 {
 		t.Fatalf("%d guesses at one account under different spellings, none throttled", len(variants))
 	}
-	// The account is locked for every spelling, the canonical one included,
-	// even with the right password.
+	// The account waits for every spelling, the canonical one included,
+	// even with the right password (from an address without a device
+	// cookie).
 	if r := guess(len(variants), "erin@example.com", "correct horse battery"); r.status != http.StatusTooManyRequests {
 		t.Fatalf("throttled account logged in: %d %s", r.status, r.raw)
 	}

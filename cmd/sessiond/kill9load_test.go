@@ -37,7 +37,7 @@ func TestKillDashNineUnderLoad(t *testing.T) {
 	if err := os.WriteFile(clientsFile, []byte(`[{"id":"api","secret":"`+secret+`","permissions":["sessions"]}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	flags := []string{"--clients", clientsFile, "--login-rate-ip", "1000000", "--login-rate-account", "1000000", "--session-rate", "1000000"}
+	flags := []string{"--clients", clientsFile, "--login-rate-ip", "1000000", "--session-rate", "1000000"}
 	p := start(t, dir, flags...)
 	cred := map[string]string{"email": "kim@example.com", "password": "correct horse battery"}
 	if code, v := p.call("POST", "/v1/signup", "", cred); code != 201 {

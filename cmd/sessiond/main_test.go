@@ -252,6 +252,8 @@ func TestCommandLine(t *testing.T) {
 		{"CORS null origin", []string{"serve", "--cors-origins", "null"}, "", 2, ``, `CORS origin "null": .*cannot be allowed`},
 		{"CORS origin without a scheme", []string{"serve", "--cors-origins", "app.example.com"}, "", 2, ``, `CORS origin "app.example.com": .*scheme must be http or https`},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, "", 2, ``, `log-level`},
+		{"no free login failure", []string{"serve", "--login-failures", "0"}, "", 2, ``, `--login-failures 0: want 1 to`},
+		{"login back-off under a second", []string{"serve", "--login-backoff-max", "500ms"}, "", 2, ``, `--login-backoff-max 500ms: want 1s to 24h`},
 		{"bad master key", []string{"gc"}, "", 2, ``, `master key: not base64`},
 		{"short admin token", []string{"serve"}, "", 2, ``, `admin token`},
 		{"admin token of one character repeated", []string{"serve"}, "", 2, ``, `admin token is not random enough to be a secret.*one byte repeated 32 times`},

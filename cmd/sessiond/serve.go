@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/mail"
 	"github.com/sessiond/sessiond/node"
+	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/server"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/redisstore"
@@ -39,7 +40,8 @@ type serveOptions struct {
 	corsOrigins    string
 	returnOrigins  string
 	loginPerIP     int
-	loginPerAcct   int
+	loginFailures  int
+	loginBackoff   time.Duration
 	sessionRate    int
 	clientsFile    string
 	claims         string
@@ -82,7 +84,8 @@ func serveFlags(fs *flag.FlagSet, o *serveOptions) {
 	fs.BoolVar(&o.devTLS, "dev-tls", false, "serve HTTPS with a self-signed certificate for localhost made at start (development only)")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "serve plain HTTP on an address other than loopback without --trusted-proxies (passwords, tokens and client secrets then cross the network in clear)")
 	fs.IntVar(&o.loginPerIP, "login-rate-ip", 20, "login and signup attempts per minute per client IP (burst: half)")
-	fs.IntVar(&o.loginPerAcct, "login-rate-account", 10, "login attempts per minute per account (burst: half)")
+	fs.IntVar(&o.loginFailures, "login-failures", httpauth.DefaultLoginPerClient.Free, "failed logins of an account from one address (or one device cookie) before each further one doubles the wait, from 1s; the account from all addresses without a device cookie gets four times as many")
+	fs.DurationVar(&o.loginBackoff, "login-backoff-max", httpauth.DefaultLoginPerClient.Max, "longest wait after failed logins; one failure is forgotten every this long")
 	fs.IntVar(&o.sessionRate, "session-rate", 600, "authenticated requests per minute per session (burst: a sixth)")
 	fs.DurationVar(&o.server.ReauthMaxAge, "reauth-max-age", server.DefaultReauthMaxAge, "how old a session's last authentication may be for ending other sessions, logging out everywhere, changing the password and deleting the account; older, the user proves the password again (POST /v1/reauth); at least 1s")
 	fs.StringVar(&o.clientsFile, "clients", "", `JSON file of service clients: [{"id", "secret", "permissions": ["introspect", "revoke", "sessions", "claims"]}]`)
@@ -127,11 +130,20 @@ func (o *serveOptions) finish(getenv func(string) string) error {
 		o.node.Policy.MaxSessionsPerUser = o.maxSessions
 	}
 	o.server.AllowSignup = o.allowSignup.ptr()
-	if o.loginPerIP < 1 || o.loginPerAcct < 1 || o.sessionRate < 1 {
-		return fmt.Errorf("%w: --login-rate-ip, --login-rate-account and --session-rate must be at least 1", errUsage)
+	if o.loginPerIP < 1 || o.sessionRate < 1 {
+		return fmt.Errorf("%w: --login-rate-ip and --session-rate must be at least 1", errUsage)
 	}
 	o.server.LoginPerIP = perMinute(o.loginPerIP, 2)
-	o.server.LoginPerAccount = perMinute(o.loginPerAcct, 2)
+	if o.loginFailures < 1 || o.loginFailures > ratelimit.MaxBackoffFree/4 {
+		return fmt.Errorf("%w: --login-failures %d: want 1 to %d", errUsage, o.loginFailures, ratelimit.MaxBackoffFree/4)
+	}
+	if o.loginBackoff < time.Second || o.loginBackoff > 24*time.Hour || o.loginBackoff%time.Millisecond != 0 {
+		return fmt.Errorf("%w: --login-backoff-max %v: want 1s to 24h", errUsage, o.loginBackoff)
+	}
+	per := ratelimit.Backoff{Free: o.loginFailures, Base: time.Second, Max: o.loginBackoff, Decay: o.loginBackoff}
+	acct := per
+	acct.Free = 4 * o.loginFailures
+	o.server.LoginFailures = server.LoginFailures{PerClient: per, PerAccount: acct, PerDevice: per}
 	o.server.SessionLimit = perMinute(o.sessionRate, 6)
 	if o.server.ReauthMaxAge < httpauth.MinRecentAuthAge {
 		return fmt.Errorf("%w: --reauth-max-age %v: want at least %v (an access token's auth_time has whole seconds; there is no off)", errUsage, o.server.ReauthMaxAge, httpauth.MinRecentAuthAge)

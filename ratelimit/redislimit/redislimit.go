@@ -8,6 +8,10 @@
 // key costs nothing. The hash tag
 // puts each key in its own slot; the script touches that key only.
 //
+// It is also a ratelimit.FailureLimiter (failures counted under a
+// ratelimit.Backoff), each key one STRING "<prefix>:bo:{<key>}" beside
+// them; see backoff.go.
+//
 // Time: by default the script reads Redis's own clock (TIME), so every
 // node judges by one clock however far theirs drift. WithClock passes the
 // caller's time instead (tests drive the suite's clock this way).

@@ -87,6 +87,43 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+func TestFailureConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ratelimittest.RunFailures(t, func(t *testing.T, now func() time.Time) ratelimit.FailureLimiter {
+				c, prefix := newClient(t, b.client)
+				return redislimit.New(c, prefix, redislimit.WithClock(now))
+			})
+		})
+	}
+}
+
+// TestFailureServerClock: without WithClock the failure side judges by
+// Redis's TIME too, and a key lives as long as its failures are
+// remembered.
+func TestFailureServerClock(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			c, prefix := newClient(t, b.client)
+			l := redislimit.New(c, prefix)
+			bo := ratelimit.Backoff{Free: 1, Base: time.Hour, Max: 2 * time.Hour, Decay: 3 * time.Hour}
+			for i := range 2 {
+				if _, err := l.Fail(t.Context(), "k", bo); err != nil {
+					t.Fatalf("fail %d: %v", i, err)
+				}
+			}
+			w, err := l.Blocked(t.Context(), "k")
+			if err != nil || w <= 59*time.Minute || w > time.Hour {
+				t.Fatalf("Blocked = %v, %v; want just under an hour", w, err)
+			}
+			ttl, err := c.PTTL(t.Context(), prefix+":bo:{k}").Result()
+			if err != nil || ttl <= 5*time.Hour+59*time.Minute || ttl > 6*time.Hour {
+				t.Fatalf("PTTL = %v, %v; want about 6h (two failures of 3h)", ttl, err)
+			}
+		})
+	}
+}
+
 // TestServerClock: without WithClock the script judges by Redis's TIME.
 // A long interval keeps the test independent of how fast it runs.
 func TestServerClock(t *testing.T) {
@@ -136,10 +173,23 @@ func TestBackendDown(t *testing.T) {
 	if !errors.Is(err, redislimit.ErrBackend) || d.Allowed {
 		t.Fatalf("with the server down: %+v, %v; want a denial wrapping ErrBackend", d, err)
 	}
+	bo := ratelimit.Backoff{Free: 1, Base: time.Second, Max: time.Minute, Decay: time.Minute}
+	if _, err := l.Blocked(t.Context(), "k"); !errors.Is(err, redislimit.ErrBackend) {
+		t.Fatalf("Blocked with the server down: %v; want ErrBackend", err)
+	}
+	if _, err := l.Fail(t.Context(), "k", bo); !errors.Is(err, redislimit.ErrBackend) {
+		t.Fatalf("Fail with the server down: %v; want ErrBackend", err)
+	}
+	if err := l.Forget(t.Context(), "k"); !errors.Is(err, redislimit.ErrBackend) {
+		t.Fatalf("Forget with the server down: %v; want ErrBackend", err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if _, err := l.Allow(ctx, "k", lim); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v, want context.Canceled", err)
+	}
+	if _, err := l.Fail(ctx, "k", bo); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Fail cancelled: %v, want context.Canceled", err)
 	}
 }
 
