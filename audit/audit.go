@@ -15,8 +15,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"log/slog"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -123,6 +125,7 @@ type Logger struct {
 	log      *slog.Logger
 	key      []byte
 	observer func(Event)
+	macs     *sync.Pool // keyed HMAC-SHA256 states for HashID, reused via Reset
 }
 
 // New returns a Logger writing to l (slog.Default() if l is nil), hashing
@@ -138,6 +141,7 @@ func New(l *slog.Logger, key []byte, opts ...Option) *Logger {
 		l = slog.Default()
 	}
 	lg := &Logger{log: l, key: append([]byte(nil), key...)}
+	lg.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, lg.key) }}
 	for _, o := range opts {
 		o(lg)
 	}
@@ -162,10 +166,13 @@ func (l *Logger) HashID(id string) string {
 	if l == nil || id == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, l.key)
+	m := l.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(id))
 	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:hashLen])
+	out := base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:hashLen])
+	l.macs.Put(m)
+	return out
 }
 
 // HashAccount returns the keyed hash written for Event.Account: HashID of

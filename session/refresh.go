@@ -22,23 +22,34 @@ import (
 // rotation after ctx's deadline changes nothing and the error wraps
 // ErrDeadline, an ErrStore. A malformed, unknown or expired token returns an error
 // wrapping ErrInvalidToken.
+//
+// A refresh costs one store round trip, the rotation (Store.Rotate: one
+// script on Redis, one UPDATE on PostgreSQL), and nothing else: the token
+// is checked by its HMAC tag, revocations by the node's memory, and no
+// rate limit is asked. The per-session limit of authenticated calls
+// (httpauth.Auth.SessionLimit) is not applied here because rotation
+// already orders a session's refreshes: each needs the token the one
+// before it returned, so they run one at a time, each after its client
+// has read the previous answer, like one client's sequential requests. A
+// parent presented again within the grace window is a replay, answered
+// from the stored record without a write after the first (Redis marks the
+// token reissued once); after the window, or once its child was used, it
+// is reuse, which revokes the session, and every later use is refused
+// from the node's memory of the revocation without a store call. What no
+// limit bounds is a client replaying one parent within its grace window
+// (RefreshGrace, 10 s by default): one store round trip and one signature
+// each, as many as it sends.
 func (m *Manager) Refresh(ctx context.Context, refreshToken string, meta Meta) (*Tokens, error) {
 	// Verify, not just parse: a token that names a session but was not
 	// made under our key must be refused here, not reach Rotate, which
 	// would take it for a stolen token and revoke the session.
-	raw, err := token.VerifyRefreshToken(m.refKey, refreshToken)
+	// RefreshLineage also derives the child handed out and the child's own
+	// child, whose hash the store keeps (see RotateRequest.NextChild).
+	raw, child, grandchild, err := token.RefreshLineage(m.refKey, refreshToken)
 	if err != nil {
 		return nil, invalidToken(err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(raw)
-	child, err := token.DeriveRefreshToken(m.refKey, refreshToken)
-	if err != nil {
-		return nil, fmt.Errorf("derive refresh token: %w", err)
-	}
-	grandchild, err := token.DeriveRefreshToken(m.refKey, child)
-	if err != nil {
-		return nil, fmt.Errorf("derive refresh token: %w", err)
-	}
 	now := m.now()
 	if m.revoked.has(id, now) {
 		return nil, invalidToken(ErrRevoked)

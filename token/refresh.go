@@ -181,3 +181,47 @@ func DeriveRefreshToken(key []byte, parent string) (string, error) {
 	m.Write(raw[refreshIDLen:refreshTagOff])
 	return encodeRefresh(key, raw[:refreshIDLen], m.Sum(nil)), nil
 }
+
+// RefreshLineage verifies parent as VerifyRefreshToken does and returns
+// the session id it names, its child (DeriveRefreshToken of parent) and
+// its grandchild (DeriveRefreshToken of the child): what a rotation
+// needs. It checks parent's tag once and reuses one keyed HMAC for the
+// five MACs, where VerifyRefreshToken and two DeriveRefreshToken calls
+// check three tags and key seven HMACs. Its results are those calls'.
+func RefreshLineage(key []byte, parent string) (sessionID []byte, child, grandchild string, err error) {
+	if err := checkRefreshKey(key); err != nil {
+		return nil, "", "", err
+	}
+	raw, err := decodeRefresh(parent)
+	if err != nil {
+		return nil, "", "", err
+	}
+	m := hmac.New(sha256.New, key)
+	var sum [sha256.Size]byte
+	mac := func(label, a, b []byte) []byte {
+		m.Reset()
+		m.Write(label)
+		m.Write(a)
+		m.Write(b)
+		return m.Sum(sum[:0])
+	}
+	if !hmac.Equal(mac(refreshTagLabel, raw[:refreshTagOff], nil)[:refreshTagLen], raw[refreshTagOff:refreshBodyLen]) {
+		return nil, "", "", fmt.Errorf("%w: refresh token was not issued under this key", ErrSignature)
+	}
+	id := raw[:refreshIDLen]
+	// next is the token after one whose secret is secret, and its secret.
+	next := func(secret []byte) (string, [refreshSecretLen]byte) {
+		var body [refreshRawLen]byte
+		copy(body[:], id)
+		copy(body[refreshIDLen:], mac(refreshLabel, secret, nil))
+		copy(body[refreshTagOff:], mac(refreshTagLabel, body[:refreshTagOff], nil)[:refreshTagLen])
+		binary.BigEndian.PutUint32(body[refreshBodyLen:], refreshSum(body[:refreshBodyLen]))
+		buf := make([]byte, 0, refreshLen)
+		buf = append(buf, RefreshPrefix...)
+		buf = b64.AppendEncode(buf, body[:])
+		return string(buf), [refreshSecretLen]byte(body[refreshIDLen:refreshTagOff])
+	}
+	child, secret := next(raw[refreshIDLen:refreshTagOff])
+	grandchild, _ = next(secret[:])
+	return append([]byte(nil), id...), child, grandchild, nil
+}

@@ -200,6 +200,9 @@ func TestVerifyRefreshToken(t *testing.T) {
 			if _, err := token.DeriveRefreshToken(refKey, tok); !errors.Is(err, token.ErrSignature) {
 				t.Fatalf("DeriveRefreshToken = %v, want ErrSignature", err)
 			}
+			if _, _, _, err := token.RefreshLineage(refKey, tok); !errors.Is(err, token.ErrSignature) {
+				t.Fatalf("RefreshLineage = %v, want ErrSignature", err)
+			}
 		})
 	}
 	if _, err := token.VerifyRefreshToken(refKey[:31], good); !errors.Is(err, token.ErrWeakKey) {
@@ -208,4 +211,58 @@ func TestVerifyRefreshToken(t *testing.T) {
 	if _, err := token.VerifyRefreshToken(refKey, good[:len(good)-1]); !errors.Is(err, token.ErrMalformed) {
 		t.Errorf("truncated: %v, want ErrMalformed", err)
 	}
+}
+
+// TestRefreshLineage: RefreshLineage answers what VerifyRefreshToken and
+// two DeriveRefreshToken calls answer, for fresh and derived tokens, and
+// refuses what they refuse.
+func TestRefreshLineage(t *testing.T) {
+	id := newSessionID(t)
+	fresh, _ := token.NewRefreshToken(refKey, id)
+	derived, _ := token.DeriveRefreshToken(refKey, fresh)
+	for name, parent := range map[string]string{"new": fresh, "derived": derived} {
+		t.Run(name, func(t *testing.T) {
+			gotID, child, grandchild, err := token.RefreshLineage(refKey, parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantChild, _ := token.DeriveRefreshToken(refKey, parent)
+			wantGrandchild, _ := token.DeriveRefreshToken(refKey, wantChild)
+			if !bytes.Equal(gotID, id) || child != wantChild || grandchild != wantGrandchild {
+				t.Fatalf("RefreshLineage = %x, %s, %s; want %x, %s, %s", gotID, child, grandchild, id, wantChild, wantGrandchild)
+			}
+			for _, tok := range []string{child, grandchild} {
+				if got, err := token.VerifyRefreshToken(refKey, tok); err != nil || !bytes.Equal(got, id) {
+					t.Fatalf("a derived token does not verify: %x, %v", got, err)
+				}
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name string
+		key  []byte
+		tok  string
+		want error
+	}{
+		{"short key", refKey[:31], fresh, token.ErrWeakKey},
+		{"truncated", refKey, fresh[:len(fresh)-1], token.ErrMalformed},
+		{"one character changed", refKey, flipLast(fresh), token.ErrMalformed},
+		{"other key", bytes.Repeat([]byte{4}, 32), fresh, token.ErrSignature},
+		{"empty", refKey, "", token.ErrMalformed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if gotID, c, g, err := token.RefreshLineage(tt.key, tt.tok); !errors.Is(err, tt.want) || gotID != nil || c != "" || g != "" {
+				t.Fatalf("RefreshLineage = %x, %q, %q, %v; want nothing and %v", gotID, c, g, err, tt.want)
+			}
+		})
+	}
+}
+
+// flipLast changes the last character of tok (its checksum's).
+func flipLast(tok string) string {
+	last := "A"
+	if strings.HasSuffix(tok, "A") {
+		last = "Q"
+	}
+	return tok[:len(tok)-1] + last
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/audit"
 	"github.com/sessiond/sessiond/httpauth"
 	"github.com/sessiond/sessiond/mail"
 	"github.com/sessiond/sessiond/node"
@@ -295,7 +296,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(o.logFormat, o.logLevel, stderr)
+	// The log (an audit line per refresh, login, ...) is written from a
+	// goroutine of its own, many lines to a write(2) under load, so no
+	// request waits on stderr; Close writes out what is queued when serve
+	// returns (deferred first, so it runs after everything else).
+	logOut := audit.NewAsyncWriter(stderr, 0)
+	defer logOut.Close()
+	log, err := newLogger(o.logFormat, o.logLevel, logOut)
 	if err != nil {
 		return err
 	}

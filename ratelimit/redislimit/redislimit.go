@@ -16,6 +16,14 @@
 // node judges by one clock however far theirs drift. WithClock passes the
 // caller's time instead (tests drive the suite's clock this way).
 //
+// Denials are remembered: a key refused at time t with RetryAfter r is
+// refused by every node until t+r (GCRA's state only moves forward while
+// it refuses), so the Limiter answers a repeat within that span from its
+// own memory, without a round trip: a flood on one key costs Redis one
+// script per allowed request, and nothing for the refused ones. The span
+// starts when the request was sent, not when its answer came back, so the
+// memory never refuses what Redis would let through; see deny.
+//
 // Precision: Lua has only doubles. The script computes with nanoseconds
 // split into milliseconds and a remainder, so results equal ratelimit.GCRA
 // to the nanosecond as long as (Burst+1)*Interval stays below 2^53 ns
@@ -28,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,7 +53,27 @@ type Limiter struct {
 	c      redis.UniversalClient
 	prefix string
 	now    func() time.Time // nil: Redis's TIME
+
+	mu     sync.Mutex
+	denied map[denialKey]denial // refusals still in force; see deny
 }
+
+// denialKey names a refusal: the Redis key under one Limit (a call with
+// another Limit is judged afresh).
+type denialKey struct {
+	key      string
+	interval time.Duration
+	burst    int
+}
+
+// denial is a refusal in force until until, with the key fully rested at
+// reset, on the clock the Limiter judges by locally (see clock).
+type denial struct{ until, reset time.Time }
+
+// maxDenials bounds the remembered refusals; past it, expired ones are
+// swept, and if none has expired a refusal is not remembered (the next
+// request asks Redis, as without the memory).
+const maxDenials = 1 << 16
 
 var _ ratelimit.Limiter = (*Limiter)(nil)
 
@@ -63,7 +92,7 @@ func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = 
 // New returns a Limiter that keeps its state in c under keys starting with
 // prefix (e.g. "sd"). The client stays the caller's to close.
 func New(c redis.UniversalClient, prefix string, opts ...Option) *Limiter {
-	l := &Limiter{c: c, prefix: prefix}
+	l := &Limiter{c: c, prefix: prefix, denied: map[denialKey]denial{}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -125,15 +154,21 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit) (r
 	if err := ctx.Err(); err != nil {
 		return ratelimit.Decision{}, fmt.Errorf("redislimit: %w", err)
 	}
+	key = l.prefix + ":rl:{" + key + "}"
+	dk := denialKey{key, lim.Interval(), lim.Burst}
+	sent := l.clock()
+	if d, ok := l.stillDenied(dk, sent); ok {
+		return d, nil
+	}
 	nowMs, nowNs := "", ""
 	if l.now != nil {
-		ns := l.now().UnixNano()
+		ns := sent.UnixNano()
 		if ns < 0 {
 			return ratelimit.Decision{}, errors.New("redislimit: clock before 1970")
 		}
 		nowMs, nowNs = strconv.FormatInt(ns/1e6, 10), strconv.FormatInt(ns%1e6, 10)
 	}
-	res, err := script.Run(ctx, l.c, []string{l.prefix + ":rl:{" + key + "}"},
+	res, err := script.Run(ctx, l.c, []string{key},
 		nowMs, nowNs, int64(lim.Interval()), lim.Burst).Int64Slice()
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -150,5 +185,59 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit) (r
 		Remaining:  int(res[2]),
 		ResetAfter: time.Duration(res[3]),
 	}
+	if !d.Allowed {
+		l.deny(dk, sent, d)
+	}
 	return d, nil
+}
+
+// clock is the time the Limiter keeps its refusals by: the caller's
+// clock under WithClock (which the script judges by too), else the local
+// clock's monotonic reading, which runs at the rate of Redis's.
+func (l *Limiter) clock() time.Time {
+	if l.now != nil {
+		return l.now()
+	}
+	return time.Now()
+}
+
+// deny remembers the refusal d of a request sent at sent. Redis judged it
+// at its own clock's reading of a moment no earlier than sent, and its
+// state for the key stays as it was while it refuses (a refused request
+// changes nothing, and the key's TTL runs to its TAT, later still), so
+// every request before sent+d.RetryAfter would be refused too: at most a
+// round trip's span sooner than Redis would, never later.
+func (l *Limiter) deny(dk denialKey, sent time.Time, d ratelimit.Decision) {
+	if d.RetryAfter <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.denied) >= maxDenials {
+		for k, v := range l.denied {
+			if !sent.Before(v.until) {
+				delete(l.denied, k)
+			}
+		}
+		if len(l.denied) >= maxDenials {
+			return
+		}
+	}
+	l.denied[dk] = denial{until: sent.Add(d.RetryAfter), reset: sent.Add(d.ResetAfter)}
+}
+
+// stillDenied answers from a refusal remembered for dk that is in force
+// at now, as the script would answer it.
+func (l *Limiter) stillDenied(dk denialKey, now time.Time) (ratelimit.Decision, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.denied[dk]
+	if !ok {
+		return ratelimit.Decision{}, false
+	}
+	if !now.Before(v.until) {
+		delete(l.denied, dk)
+		return ratelimit.Decision{}, false
+	}
+	return ratelimit.Decision{RetryAfter: v.until.Sub(now), ResetAfter: v.reset.Sub(now)}, true
 }

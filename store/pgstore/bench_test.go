@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkRotate is one refresh rotation through Store.Rotate: one round
-// trip to the server-side function sessiond_rotate (lock, decide, write).
+// trip, the UPDATE ... RETURNING of the current token (rotateFast).
 // Compare it with BenchmarkFloor, the bare UPDATE a rotation cannot do
 // without.
 func BenchmarkRotate(b *testing.B) { sessiontest.BenchRotate(b, open(b, freshSchema(b))) }

@@ -195,14 +195,67 @@ var rotateOutcomes = map[int32]session.RotateOutcome{
 	1: session.Rotated, 2: session.GraceReplay, 3: session.Reused, 5: session.Resumed,
 }
 
-// Rotate does refresh rotation in one round trip: the server-side
-// function sessiond_rotate (migrations/0005_sessions_client_claims.sql)
-// locks the row, checks req.Deadline on the database's clock, and decides,
-// writes, or deletes and revokes in one transaction.
+// rotateFast is the rotation of the current token, the outcome of nearly
+// every refresh, as one plain UPDATE ... RETURNING: the row is found by
+// its primary key, and the presented hash, the session's life at the
+// caller's now and the caller's deadline on the database's clock are
+// conditions of the same statement, so it does what the floor's UPDATE
+// does and no more (no PL/pgSQL call, no separate SELECT ... FOR UPDATE,
+// no search_path switch). It writes what sessiond_rotate writes for
+// outcome 1. $8, the deadline, is checked in the WHERE clause: when the
+// UPDATE waits for a concurrent writer of the row, PostgreSQL evaluates
+// the clause again on the row as that writer left it (READ COMMITTED's
+// recheck), clock_timestamp() included, so a rotation that got the row
+// late changes nothing. A statement that matches no row (any other
+// outcome: a grace replay, a resumed session, reuse, a session gone or
+// dead, a deadline passed) has changed nothing and is decided by
+// sessiond_rotate.
+//
+// Measured on PostgreSQL 15 (a loaded 2-core machine, so ratios count,
+// not the figures): sessiond_rotate alone took 236-303 µs of execution
+// per call by pg_stat_statements (8 clients refreshing over HTTP; of it
+// its SELECT ... FOR UPDATE 42-56 µs, its UPDATE 70-78 µs, the rest the
+// PL/pgSQL call, its RETURN QUERY and its SET search_path), this UPDATE
+// 104-144 µs in the same runs; by EXPLAIN ANALYZE, median of 300 each in
+// one run: the function 73 µs, this UPDATE 33 µs, the floor's bare
+// UPDATE ... RETURNING (BenchmarkFloor) 28 µs.
+const rotateFast = `UPDATE sessions SET
+		prev_refresh_hash = $2, prev_refresh_reissued = refresh_reissued,
+		refresh_hash = $3, refresh_reissued = false, next_refresh_hash = $7,
+		rotated_at = $4, last_seen_at = $4, idle_expires_at = $5, version = version + 1
+	WHERE id = $1 AND refresh_hash = $2 AND expires_at > $4
+		AND ($6::timestamptz IS NULL OR clock_timestamp() < $6::timestamptz)
+	RETURNING ` + recordCols
+
+// Rotate does refresh rotation in one round trip on the hot path: the
+// UPDATE rotateFast when the presented token is the current one, and
+// otherwise (it matched no row) the server-side function sessiond_rotate
+// (migrations/0005_sessions_client_claims.sql), which locks the row,
+// checks req.Deadline on the database's clock, and decides, writes, or
+// deletes and revokes in one transaction.
 func (s *Store) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("pgstore: rotate: %w", err)
 	}
+	if len(req.Presented) > 0 {
+		r, err := scanRecord(s.pool.QueryRow(ctx, rotateFast,
+			id, req.Presented, req.Next, req.Now, req.IdleExpiresAt, nullTime(req.Deadline), nullBytes(req.NextChild)))
+		switch {
+		case err == nil && r != nil:
+			return session.Rotated, r, nil
+		case err == nil:
+			return 0, nil, fmt.Errorf("pgstore: rotate: %w: row without an id", session.ErrStore)
+		case !errors.Is(err, pgx.ErrNoRows):
+			return 0, nil, wrapErr(ctx, "rotate", err)
+		}
+	}
+	return s.rotateSlow(ctx, id, req)
+}
+
+// rotateSlow is Rotate by sessiond_rotate, for every outcome but the
+// rotation of the current token.
+func (s *Store) rotateSlow(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
+	s.slowRotations.Add(1)
 	rows, err := s.pool.Query(ctx, `SELECT * FROM sessiond_rotate($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		id, req.Presented, req.Next, req.Now, req.Grace.Microseconds(), req.IdleExpiresAt, req.Now.Add(req.RevokeHold),
 		nullTime(req.Deadline), nullBytes(req.NextChild))

@@ -73,6 +73,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +140,9 @@ func WithPrefix(p string) Option { return func(c *config) { c.prefix = p } }
 //	redis-cluster://[user:pass@]h1:p1,h2:p2,...   a Redis Cluster (seed nodes)
 //
 // Query parameters of go-redis (dial_timeout, pool_size, ...) are accepted
-// for redis:// and rediss://.
+// for redis:// and rediss://, and pool_size for redis-cluster:// too (per
+// node); go-redis's default pool is 10 connections per GOMAXPROCS on a
+// single server, 5 per GOMAXPROCS and node on a cluster.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	cfg := config{prefix: DefaultPrefix}
 	for _, o := range opts {
@@ -240,14 +243,29 @@ func queryOf(rawURL string) url.Values {
 
 // parseClusterURL parses what follows "redis-cluster://". It is
 // hand-written because net/url accepts only one host, and go-redis's own
-// ParseClusterURL wants the extra nodes as query parameters.
+// ParseClusterURL wants the extra nodes as query parameters. The one query
+// parameter it takes is pool_size, the connections kept per node (go-redis's
+// default: 5 per GOMAXPROCS and node), as for redis://.
 func parseClusterURL(rest string) (*redis.ClusterOptions, error) {
 	rest, query, _ := strings.Cut(rest, "?")
+	o := &redis.ClusterOptions{}
 	if query != "" {
-		return nil, errors.New("query parameters are not supported for redis-cluster://")
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("bad query: %w", err)
+		}
+		for k, v := range q {
+			if k != "pool_size" {
+				return nil, fmt.Errorf("query parameter %q is not supported for redis-cluster:// (only pool_size is)", k)
+			}
+			n, err := strconv.Atoi(v[len(v)-1])
+			if len(v) != 1 || err != nil || n < 1 {
+				return nil, fmt.Errorf("pool_size=%s: want one positive number of connections", strings.Join(v, ","))
+			}
+			o.PoolSize = n
+		}
 	}
 	rest = strings.TrimSuffix(rest, "/")
-	o := &redis.ClusterOptions{}
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		ui := rest[:at]
 		rest = rest[at+1:]
