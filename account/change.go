@@ -74,19 +74,19 @@ func (s *Service) checkPassword(ctx context.Context, a *Account, password string
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer release() // after rejected: see WithRejection
 	if hash == "" {
 		if _, err := s.checkDummy(password); err != nil {
 			return err
 		}
-		return ErrBadCredentials
+		return rejected(ctx)
 	}
 	ok, err := CheckPassword(hash, password)
 	if err != nil {
 		return fmt.Errorf("account: check the password of %s: %w", a.ID, err)
 	}
 	if !ok {
-		return ErrBadCredentials
+		return rejected(ctx)
 	}
 	return nil
 }

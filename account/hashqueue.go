@@ -39,6 +39,33 @@ func admissionOf(ctx context.Context) func(context.Context) error {
 	return f
 }
 
+type rejectCtx struct{}
+
+// WithRejection returns a copy of ctx under which a Service, having found
+// a password wrong, calls rejected before it gives the hashing slot back.
+// If rejected returns an error, the call returns that error (wrapped)
+// instead of ErrBadCredentials. A login throttle records the failure
+// there, so that the attempt next in line for the slot, judged again by
+// WithAdmission, already sees it: recorded after the slot is given back,
+// a failure on a store a round trip away could arrive after the next
+// attempt was admitted, and one more guess than the back-off allows
+// would be hashed.
+func WithRejection(ctx context.Context, rejected func(context.Context) error) context.Context {
+	return context.WithValue(ctx, rejectCtx{}, rejected)
+}
+
+// rejected is what a check that found the password wrong returns, called
+// while the hashing slot is still held: ErrBadCredentials, once the
+// rejection ctx holds (WithRejection) has been told.
+func rejected(ctx context.Context) error {
+	if f, _ := ctx.Value(rejectCtx{}).(func(context.Context) error); f != nil {
+		if err := f(ctx); err != nil {
+			return fmt.Errorf("account: record a wrong password: %w", err)
+		}
+	}
+	return ErrBadCredentials
+}
+
 // WithClient returns a copy of ctx naming the client the password hashes
 // of calls made with it are computed for.
 func WithClient(ctx context.Context, c HashClient) context.Context {

@@ -155,19 +155,19 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Ac
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	defer release() // after rejected: see WithRejection
 	if a == nil {
 		if _, err := s.checkDummy(password); err != nil {
 			return nil, err
 		}
-		return nil, ErrBadCredentials
+		return nil, rejected(ctx)
 	}
 	ok, err := CheckPassword(a.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("account: authenticate %s: %w", a.ID, err)
 	}
 	if !ok {
-		return nil, ErrBadCredentials
+		return nil, rejected(ctx)
 	}
 	return a, nil
 }

@@ -33,7 +33,7 @@ func TestBrowserDeleteAccount(t *testing.T) {
 	waitFor(t, second, "the devices page in a second tab", devicesLoaded)
 
 	const open = "document.querySelector('#confirm-delete').open"
-	do(t, tab, chromedp.Click(chromedp.CSS("#delete-account")))
+	click(t, tab, "#delete-account")
 	waitFor(t, tab, "the confirmation", open+" && "+visible("#confirm-delete-ok"))
 	if f := eval[string](t, tab, "document.activeElement.id"); f != "confirm-delete-cancel" {
 		t.Errorf("focus on %q when the confirmation opens, want Cancel", f)
@@ -48,9 +48,9 @@ func TestBrowserDeleteAccount(t *testing.T) {
 		t.Fatal("Escape deleted the account or ended a session")
 	}
 
-	do(t, tab, chromedp.Click(chromedp.CSS("#delete-account")))
+	click(t, tab, "#delete-account")
 	waitFor(t, tab, "the confirmation again", open)
-	do(t, tab, chromedp.Click(chromedp.CSS("#confirm-delete-ok")))
+	click(t, tab, "#confirm-delete-ok")
 	waitFor(t, tab, "the login page saying the account was deleted",
 		"location.pathname === '/ui/login' && document.querySelector('#notice').textContent === 'Your account was deleted.'")
 	waitFor(t, second, "the second tab on the login page", "location.pathname === '/ui/login'")

@@ -183,7 +183,7 @@ func TestBrowserLogoutEverywhereConfirms(t *testing.T) {
 	const open = "document.querySelector('#confirm-global').open"
 
 	// The first click only asks.
-	do(t, tab, chromedp.Click(chromedp.CSS("#logout-global")))
+	click(t, tab, "#logout-global")
 	untouched("after the first click")
 	waitFor(t, tab, "the confirmation", open+" && "+visible("#confirm-global-ok"))
 	if f := eval[string](t, tab, "document.activeElement.id"); f != "confirm-global-cancel" {

@@ -51,12 +51,12 @@ func TestBrowserDevicesPages(t *testing.T) {
 	has := "!!document.querySelector('#sessions li[data-id=\"" + last + "\"]')"
 	count := "document.querySelectorAll('#sessions li').length"
 
-	do(t, tab, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, tab, "#reload")
 	waitFor(t, tab, "the first page", count+" === 100 && "+visible("#more"))
 	if eval[bool](t, tab, has) {
 		t.Fatal("the newest session is shown before the second page was asked for")
 	}
-	do(t, tab, chromedp.Click(chromedp.CSS("#more")))
+	click(t, tab, "#more")
 	waitFor(t, tab, "the second page", count+" === 132 && "+has)
 	if eval[bool](t, tab, visible("#more")) {
 		t.Fatal("Show more is offered after the last page")
@@ -65,7 +65,7 @@ func TestBrowserDevicesPages(t *testing.T) {
 		t.Fatalf("%d sessions flagged as this device", n)
 	}
 	// A reload after an action fetches as many pages as were shown.
-	do(t, tab, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, tab, "#reload")
 	waitFor(t, tab, "the reloaded list", count+" === 132 && "+has+" && !"+visible("#more"))
 	shoot(t, tab, screenshots(t), "devices-pages")
 }

@@ -54,7 +54,7 @@ func TestBrowserReauth(t *testing.T) {
 	waitFor(t, tab, "two sessions", devicesLoaded+" && document.querySelectorAll('#sessions li').length === 2")
 	clock.Advance(2 * time.Minute)
 
-	do(t, tab, chromedp.Click(chromedp.CSS("#logout-others")))
+	click(t, tab, "#logout-others")
 	waitFor(t, tab, "the password dialog", reauthOpen+" && "+visible("#reauth-password"))
 	if !sd.alive(here) || !sd.alive(other) {
 		t.Fatal("a session ended before the password was given")
@@ -68,7 +68,7 @@ func TestBrowserReauth(t *testing.T) {
 	shoot(t, tab, screenshots(t), "devices-reauth")
 
 	// A wrong password: said in the dialog, which stays open; nothing ends.
-	do(t, tab, chromedp.SendKeys(chromedp.CSS("#reauth-password"), "not my password\r"))
+	typeInto(t, tab, "#reauth-password", "not my password\r")
 	waitFor(t, tab, "the wrong password said", visible("#reauth-error"))
 	if text := eval[string](t, tab, "document.querySelector('#reauth-error').textContent"); !strings.Contains(text, "not your password") {
 		t.Errorf("the dialog says %q after a wrong password", text)
@@ -96,21 +96,21 @@ func TestBrowserReauth(t *testing.T) {
 
 	// Two minutes later again: Cancel keeps everything.
 	other = sd.apiLogin(t, "kim@example.com", "curl/8.5.0")
-	do(t, tab, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, tab, "#reload")
 	waitFor(t, tab, "two sessions again", "document.querySelectorAll('#sessions li').length === 2")
 	clock.Advance(2 * time.Minute)
-	do(t, tab, chromedp.Click(chromedp.CSS("#logout-others")))
+	click(t, tab, "#logout-others")
 	waitFor(t, tab, "the password dialog again", reauthOpen)
-	do(t, tab, chromedp.Click(chromedp.CSS("#reauth-cancel")))
+	click(t, tab, "#reauth-cancel")
 	waitFor(t, tab, "the dialog closed by Cancel", "!"+reauthOpen+" && document.querySelector('#status').textContent === 'Nothing was changed.'")
 	if !sd.alive(other) {
 		t.Fatal("Cancel ended the other session")
 	}
 
 	// Logging out that one device asks as well, and then does it.
-	do(t, tab, chromedp.Click(chromedp.CSS("#sessions li:not(.current) button.revoke")))
+	click(t, tab, "#sessions li:not(.current) button.revoke")
 	waitFor(t, tab, "the password dialog for one device", reauthOpen)
-	do(t, tab, chromedp.SendKeys(chromedp.CSS("#reauth-password"), password+"\r"))
+	typeInto(t, tab, "#reauth-password", password+"\r")
 	waitFor(t, tab, "the device logged out", "!"+reauthOpen+" && document.querySelector('#status').textContent === 'That device was logged out.'")
 	if sd.alive(other) || !sd.alive(here) {
 		t.Fatalf("after the password: other alive %v, this one alive %v", sd.alive(other), sd.alive(here))
@@ -134,7 +134,7 @@ func TestBrowserPasswordChange(t *testing.T) {
 	do(t, b, chromedp.Navigate(sd.base+"/ui/login"))
 	fillAndSubmit(t, b, "lou@example.com", password)
 	waitFor(t, b, "the devices page in B", devicesLoaded)
-	do(t, a, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, a, "#reload")
 	waitFor(t, a, "two sessions in A", "document.querySelectorAll('#sessions li').length === 2")
 	inB := eval[string](t, b, "sessiond.fetch('/v1/session').then(r => r.json()).then(s => s.id)")
 	inA := eval[string](t, a, "sessiond.fetch('/v1/session').then(r => r.json()).then(s => s.id)")
@@ -180,13 +180,13 @@ func TestBrowserPasswordChange(t *testing.T) {
 	}
 
 	// B's next request is refused: it lands on the login page, saying why.
-	do(t, b, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, b, "#reload")
 	waitFor(t, b, "B on the login page", "location.pathname === '/ui/login' && !document.querySelector('#notice').hidden")
 	if text := eval[string](t, b, "document.querySelector('#notice').textContent"); !strings.Contains(text, "session ended") {
 		t.Errorf("B's login page says %q", text)
 	}
 	// A goes on.
-	do(t, a, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, a, "#reload")
 	waitFor(t, a, "A's list reloaded", devicesLoaded+" && document.querySelectorAll('#sessions li').length === 1")
 	if !eval[bool](t, a, "document.querySelector('#error').hidden") {
 		t.Fatalf("A shows an error: %s", eval[string](t, a, "document.querySelector('#error').textContent"))

@@ -34,9 +34,9 @@ func TestBrowserPasswordReset(t *testing.T) {
 	dir := screenshots(t)
 	do(t, tab, chromedp.Navigate(sd.base+"/ui/login"))
 	waitFor(t, tab, "the Forgot your password? link", visible("#forgot-link"))
-	do(t, tab, chromedp.Click(chromedp.CSS("#forgot-link a")))
+	click(t, tab, "#forgot-link a")
 	waitFor(t, tab, "the forgot page", "location.pathname === '/ui/forgot' && "+visible("#email"))
-	do(t, tab, chromedp.SendKeys(chromedp.CSS("#email"), "rey@example.com\r"))
+	typeInto(t, tab, "#email", "rey@example.com\r")
 	waitFor(t, tab, "the notice that a link went out", visible("#notice")+" && !"+visible("#forgot-form"))
 	if text := eval[string](t, tab, "document.querySelector('#notice').innerText"); !strings.Contains(text, "If an account has this email") {
 		t.Errorf("the forgot page says %q", text)
@@ -57,7 +57,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 	if h := eval[string](t, tab, "location.href"); strings.Contains(h, "sdpr_") {
 		t.Errorf("the token stays in the address bar: %s", h)
 	}
-	do(t, tab, chromedp.SendKeys(chromedp.CSS("#password"), "short\r"))
+	typeInto(t, tab, "#password", "short\r")
 	waitFor(t, tab, "the refusal of a short password", visible("#error")+" && "+visible("#reset-form"))
 	if text := eval[string](t, tab, "document.querySelector('#error').innerText"); !strings.Contains(text, "at least 8") {
 		t.Errorf("a short password: the page says %q", text)
@@ -77,7 +77,7 @@ func TestBrowserPasswordReset(t *testing.T) {
 
 	do(t, tab, chromedp.Navigate(open))
 	waitFor(t, tab, "the reset form", visible("#reset-form"))
-	do(t, tab, chromedp.SendKeys(chromedp.CSS("#password"), "yet another passphrase\r"))
+	typeInto(t, tab, "#password", "yet another passphrase\r")
 	waitFor(t, tab, "the dead-link message", visible("#error")+" && "+visible("#no-token"))
 	if text := eval[string](t, tab, "document.querySelector('#error').innerText"); !strings.Contains(text, "already used") {
 		t.Errorf("a used link says %q", text)

@@ -229,6 +229,44 @@ func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Voi
 	}
 }
 
+// click clicks the element sel matches as a user would (chromedp.Click:
+// scrolled into view, a mouse press and release at its centre).
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	onFreshNode(t, ctx, "click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// typeInto types text into the element sel matches, as keystrokes
+// (chromedp.SendKeys).
+func typeInto(t *testing.T, ctx context.Context, sel, text string) {
+	t.Helper()
+	onFreshNode(t, ctx, "type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// onFreshNode runs a, one action on one element, and runs it again if
+// Chromium did not know the element. chromedp finds an element by its node
+// id in the DOM it tracks; right after a link or a script replaced the
+// document (a link to another page that has an #email too, say), that can
+// still be the old one, and Chromium answers "Could not find node with
+// given id" before any mouse or key event was sent, so trying again on the
+// fresh document repeats nothing.
+func onFreshNode(t *testing.T, ctx context.Context, what string, a chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	var err error
+	for range 10 {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = chromedp.Do(tctx, a)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -388,12 +426,12 @@ func TestBrowserSignupLoginCookies(t *testing.T) {
 	shoot(t, tab, dir, "devices")
 
 	// Revoke one other device with its button.
-	do(t, tab, chromedp.Click(chromedp.CSS("#sessions li:not(.current) button.revoke")))
+	click(t, tab, "#sessions li:not(.current) button.revoke")
 	waitFor(t, tab, "two sessions after revoking one", "document.querySelectorAll('#sessions li').length === 2")
 
 	// Log out, then log in through the login form; a wrong password gets a
 	// readable error in the live region.
-	do(t, tab, chromedp.Click(chromedp.CSS("#logout")))
+	click(t, tab, "#logout")
 	waitFor(t, tab, "the login page after logout", "location.pathname === '/ui/login' && document.querySelector('#notice') && !document.querySelector('#notice').hidden")
 	if c := cookies(t, tab, sd.base); c[httpauth.AccessCookie] != nil || c[httpauth.RefreshCookie] != nil {
 		t.Fatalf("cookies left after logout: %v", c)
@@ -437,7 +475,7 @@ func TestBrowserRefreshAndTabs(t *testing.T) {
 	// One tab, through the page's own button.
 	waitExpired()
 	before := eval[string](t, tab1, "document.body.dataset.loaded")
-	do(t, tab1, chromedp.Click(chromedp.CSS("#reload")))
+	click(t, tab1, "#reload")
 	waitFor(t, tab1, "the list reloaded after expiry", "document.body.dataset.loaded !== '"+before+"'")
 	if !eval[bool](t, tab1, "document.querySelector('#error').hidden && location.pathname === '/ui/devices'") {
 		t.Fatal("the page did not keep working through a refresh")
@@ -493,9 +531,9 @@ func TestBrowserRefreshAndTabs(t *testing.T) {
 
 	// Log out everywhere in tab 1 (and confirm): tab 2 goes to the login
 	// page at once.
-	do(t, tab1, chromedp.Click(chromedp.CSS("#logout-global")))
+	click(t, tab1, "#logout-global")
 	waitFor(t, tab1, "the confirmation", "document.querySelector('#confirm-global').open")
-	do(t, tab1, chromedp.Click(chromedp.CSS("#confirm-global-ok")))
+	click(t, tab1, "#confirm-global-ok")
 	waitFor(t, tab2, "tab 2 on the login page", "location.pathname === '/ui/login'")
 	waitFor(t, tab1, "tab 1 on the login page", "location.pathname === '/ui/login'")
 	list, err := sd.srv.Node().Manager().List(context.Background(), userID)

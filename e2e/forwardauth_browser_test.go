@@ -169,7 +169,7 @@ func TestBrowserForwardAuthRefreshInBand(t *testing.T) {
 			defer other.Close()
 			elsewhere := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 			do(t, tab, chromedp.Navigate(elsewhere+"/"))
-			step("a link followed from another site", func() { do(t, tab, chromedp.Click(chromedp.CSS("#go"))) }, atPage(page+"?from=elsewhere"))
+			step("a link followed from another site", func() { click(t, tab, "#go") }, atPage(page+"?from=elsewhere"))
 
 			if n := sd.count("refresh.reuse_detected"); n != 0 {
 				t.Fatalf("theft detection tripped %d times", n)

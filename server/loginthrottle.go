@@ -55,23 +55,20 @@ func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, a httpau
 
 // passwordCheck returns the ctx to check the password of attempt under:
 // its hashing slot is shared fairly by client address (and known browsers
-// apart, account.WithClient), and once it has one the throttle judges the
-// attempt again (admission).
+// apart, account.WithClient); once it has one the throttle judges the
+// attempt again (admission), and a wrong password is recorded with the
+// throttle before the slot is given back (account.WithRejection). A
+// failure that could not be recorded comes back as errThrottleDown, not
+// as account.ErrBadCredentials, and refusedAfterWait answers it 503.
 func (s *Server) passwordCheck(ctx context.Context, a httpauth.Attempt) context.Context {
 	hc := account.HashClient{Key: httpauth.IPKey(a.IP), Known: a.Device != ""}
+	ctx = account.WithRejection(ctx, func(ctx context.Context) error {
+		if _, err := s.throttle.Failed(ctx, a); err != nil {
+			return fmt.Errorf("%w: %w", errThrottleDown, err)
+		}
+		return nil
+	})
 	return s.admission(account.WithClient(ctx, hc), a)
-}
-
-// countFailure records a wrong password of attempt with the throttle and
-// reports whether the caller may answer it; when the failure could not be
-// counted it has answered 503 itself (fail closed).
-func (s *Server) countFailure(w http.ResponseWriter, r *http.Request, a httpauth.Attempt) bool {
-	if _, err := s.throttle.Failed(r.Context(), a); err != nil {
-		s.log.ErrorContext(r.Context(), "login throttle failed", "err", err)
-		httpauth.WriteError(w, http.StatusServiceUnavailable, httpauth.CodeUnavailable, "rate limiter unavailable")
-		return false
-	}
-	return true
 }
 
 // forgetFailures tells the throttle the password of attempt was right. A
@@ -84,7 +81,7 @@ func (s *Server) forgetFailures(r *http.Request, a httpauth.Attempt) {
 }
 
 // errThrottleDown: the login throttle could not judge an attempt again
-// once it got its turn to hash.
+// once it got its turn to hash, or could not record its wrong password.
 var errThrottleDown = errors.New("login throttle unavailable")
 
 // refusedAgain is an attempt the login throttle refused once it got its
@@ -110,8 +107,8 @@ func (s *Server) admission(ctx context.Context, a httpauth.Attempt) context.Cont
 	})
 }
 
-// refusedAfterWait answers the errors of admission, if err is one: the
-// throttle's refusal (429) or its failure (503).
+// refusedAfterWait answers the errors of admission and rejection, if err
+// is one: the throttle's refusal (429) or its failure (503).
 func (s *Server) refusedAfterWait(w http.ResponseWriter, r *http.Request, a httpauth.Attempt, err error) bool {
 	var again *refusedAgain
 	switch {

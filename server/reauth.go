@@ -81,9 +81,7 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
-		if s.countFailure(w, r, attempt) {
-			s.passwordRefused(w, r, id, acct, "invalid password")
-		}
+		s.passwordRefused(w, r, id, acct, "invalid password")
 		return
 	case errors.Is(err, account.ErrNotFound):
 		writeNoAccount(w)
@@ -154,9 +152,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		httpauth.WriteError(w, http.StatusBadRequest, httpauth.CodeInvalidRequest, newPasswordRefusal(err))
 		return
 	case errors.Is(err, account.ErrBadCredentials):
-		if s.countFailure(w, r, attempt) {
-			s.passwordRefused(w, r, id, acct, "invalid current password")
-		}
+		s.passwordRefused(w, r, id, acct, "invalid current password")
 		return
 	case errors.Is(err, account.ErrNotFound):
 		writeNoAccount(w)

@@ -2,6 +2,7 @@ package redislimit_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,19 +16,24 @@ import (
 )
 
 // scriptCounter is a go-redis hook counting the rate-limit scripts a
-// client sends (EVALSHA, and EVAL when the script is not cached yet).
+// client has Redis run: EVALSHA, or EVAL when the script is not cached
+// yet. An EVALSHA refused with NOSCRIPT ran nothing and is not counted:
+// the first call on a Redis (each node of a fresh cluster) is one, and
+// go-redis follows it with the EVAL, which is.
 type scriptCounter struct{ n atomic.Int64 }
 
 func (h *scriptCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *scriptCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
 		if name := cmd.Name(); name == "evalsha" || name == "eval" {
-			if k, _ := cmd.Args()[3].(string); strings.Contains(k, ":rl:") {
+			k, _ := cmd.Args()[3].(string)
+			if strings.Contains(k, ":rl:") && !errors.Is(err, redis.ErrNoScript) && !redis.HasErrorPrefix(err, "NOSCRIPT") {
 				h.n.Add(1)
 			}
 		}
-		return next(ctx, cmd)
+		return err
 	}
 }
 
