@@ -19,7 +19,7 @@ const (
 	fIdleExp    = "i"
 	fAbsExp     = "a"
 	fIP         = "p"
-	fUserAgent  = "g"
+	fUserAgent  = "g" // or fUserAgentPacked
 	fAuthMethod = "m"
 	fHash       = "h"
 	fPrevHash   = "q" // optional
@@ -64,7 +64,11 @@ func encode(r *session.Record, version uint64) ([]any, error) {
 		fHash, string(r.RefreshHash),
 		fVersion, strconv.FormatUint(version, 10),
 	}
-	f = appendChunked(f, fUserAgent, r.UserAgent)
+	if p, ok := packUserAgent(r.UserAgent); ok {
+		f = appendChunked(f, fUserAgentPacked, p)
+	} else {
+		f = appendChunked(f, fUserAgent, r.UserAgent)
+	}
 	if len(r.PrevRefreshHash) > 0 {
 		f = append(f, fPrevHash, string(r.PrevRefreshHash))
 	}
@@ -184,6 +188,9 @@ func decode(id string, m map[string]string) (*session.Record, error) {
 
 		RefreshReissued:     m[fReissued] != "",
 		PrevRefreshReissued: m[fPrevReiss] != "",
+	}
+	if p := joinChunks(m, fUserAgentPacked); p != "" {
+		r.UserAgent = unpackUserAgent(p)
 	}
 	if p := m[fPrevHash]; p != "" {
 		r.PrevRefreshHash = []byte(p)
