@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -100,5 +101,74 @@ func TestStoreCallsHaveADeadline(t *testing.T) {
 	}
 	if err := n.Ready(ctx); err != nil {
 		t.Fatalf("Ready once the store answers: %v", err)
+	}
+}
+
+// contextBound is a store that, once stalled, waits for its context's
+// deadline and then fails as a driver that carries the deadline to its
+// socket does (node.DeadlineBound): with the context's error, or with a
+// socket's i/o timeout a moment before the context's.
+type contextBound struct {
+	*memstore.Store
+	stalled bool
+	fail    func(ctx context.Context) error
+}
+
+func (c *contextBound) ReturnsByDeadline() bool { return true }
+
+func (c *contextBound) Get(ctx context.Context, id string) (*session.Record, error) {
+	if c.stalled {
+		<-ctx.Done()
+		return nil, c.fail(ctx)
+	}
+	return c.Store.Get(ctx, id)
+}
+
+// ioTimeout is a socket's deadline error.
+type ioTimeout struct{}
+
+func (ioTimeout) Error() string   { return "read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout" }
+func (ioTimeout) Timeout() bool   { return true }
+func (ioTimeout) Temporary() bool { return true }
+
+// TestDeadlineBoundStoreCalls: the calls of a store that gives up at its
+// context's deadline by itself run without a goroutine of their own, and
+// are answered as any other: a stalled call is ErrStore and
+// DeadlineExceeded at the deadline, and Ready says the store stalls; a
+// store's own answer (not found) stays what it is.
+func TestDeadlineBoundStoreCalls(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name string
+		fail func(ctx context.Context) error
+	}{
+		{"the context's error", func(ctx context.Context) error { return ctx.Err() }},
+		{"a store error wrapping it", func(ctx context.Context) error { return fmt.Errorf("%w: get: %w", session.ErrStore, ctx.Err()) }},
+		{"a socket's i/o timeout", func(context.Context) error { return fmt.Errorf("%w: get: %w", session.ErrStore, ioTimeout{}) }},
+		{"a late not found", func(context.Context) error { return session.ErrNotFound }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &contextBound{Store: memstore.New(), fail: tc.fail}
+			n, err := node.Open(t.Context(), node.Config{
+				Backend: c, MasterKey: []byte("k7Qm2vX9pL4tR8wZ1nB6cF3hJ5sD0gYe"), StoreTimeout: timeout, Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { n.Close() })
+			if _, err := n.Backend().Get(t.Context(), "nobody"); !errors.Is(err, session.ErrNotFound) {
+				t.Fatalf("Get of an unknown session: %v, want ErrNotFound", err)
+			}
+			c.stalled = true
+			start := time.Now()
+			_, err = n.Backend().Get(t.Context(), "nobody")
+			took := time.Since(start)
+			if !errors.Is(err, session.ErrStore) || !errors.Is(err, context.DeadlineExceeded) || took > 3*timeout {
+				t.Fatalf("Get on a stalled store: %v after %v; want ErrStore and DeadlineExceeded within 3x the timeout %v", err, took, 3*timeout)
+			}
+			if err := n.Ready(t.Context()); !errors.Is(err, node.ErrStoreStalled) {
+				t.Fatalf("Ready on a stalled store: %v, want ErrStoreStalled", err)
+			}
+		})
 	}
 }

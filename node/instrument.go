@@ -37,11 +37,35 @@ type instrumented struct {
 	m            *metrics
 	timeout      time.Duration // every call
 	sweepTimeout time.Duration // DeleteExpired, which runs batches
+	inline       bool          // the Backend is a DeadlineBound one: calls run on the caller's goroutine
+}
+
+// DeadlineBound is implemented by a Backend whose every call returns by
+// its context's deadline by itself: its driver carries the deadline to
+// the socket and to the wait for a pooled connection (the Redis store:
+// go-redis with ContextTimeoutEnabled). A Node runs the calls of such a
+// Backend on the caller's goroutine, under the same deadline, rather than
+// on one of their own: a refresh then pays for no goroutine start, no
+// stack grown afresh for the driver's call path, no channel. Other
+// backends (bbolt, whose fsync cannot be interrupted) keep the goroutine,
+// so a stalled call is answered at its deadline all the same.
+type DeadlineBound interface {
+	// ReturnsByDeadline reports whether every call returns by the
+	// deadline of its context.
+	ReturnsByDeadline() bool
+}
+
+// newInstrumented wraps b with the store deadlines and the metrics.
+func newInstrumented(b Backend, m *metrics, timeout, sweepTimeout time.Duration) instrumented {
+	db, ok := b.(DeadlineBound)
+	return instrumented{Backend: b, m: m, timeout: timeout, sweepTimeout: sweepTimeout, inline: ok && db.ReturnsByDeadline()}
 }
 
 // call runs fn under the store deadline d, observes it as op, and returns
-// at the deadline (or when ctx ends) whether or not fn has.
-func call[T any](ctx context.Context, m *metrics, op string, d time.Duration, fn func(context.Context) (T, error)) (v T, err error) {
+// at the deadline (or when ctx ends) whether or not fn has. With inline
+// (a DeadlineBound backend) fn runs on the caller's goroutine, trusted to
+// return by the deadline itself.
+func call[T any](ctx context.Context, m *metrics, inline bool, op string, d time.Duration, fn func(context.Context) (T, error)) (v T, err error) {
 	start := time.Now()
 	defer func() { m.observeStore(op, start, err) }()
 	if d <= 0 {
@@ -49,6 +73,20 @@ func call[T any](ctx context.Context, m *metrics, op string, d time.Duration, fn
 	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	if inline {
+		v, err = fn(ctx)
+		switch {
+		case gaveUpAtDeadline(ctx, err):
+			return v, storeTimeout(op, d, err)
+		case err != nil && ctx.Err() == context.DeadlineExceeded:
+			var zero T
+			return zero, storeTimeout(op, d, ctx.Err())
+		case err != nil && ctx.Err() != nil:
+			var zero T
+			return zero, fmt.Errorf("store %s: %w", op, ctx.Err())
+		}
+		return v, err
+	}
 	type result struct {
 		v     T
 		err   error
@@ -121,7 +159,7 @@ func (b instrumented) Create(ctx context.Context, r *session.Record) error {
 	// The backend sets r.Version; it writes a copy so that a caller
 	// answered at the deadline never sees r change under it.
 	c := *r
-	_, err := call(ctx, b.m, "create", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "create", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.Create(ctx, &c)
 	})
 	if err == nil {
@@ -131,14 +169,14 @@ func (b instrumented) Create(ctx context.Context, r *session.Record) error {
 }
 
 func (b instrumented) Get(ctx context.Context, id string) (*session.Record, error) {
-	return call(ctx, b.m, "get", b.timeout, func(ctx context.Context) (*session.Record, error) {
+	return call(ctx, b.m, b.inline, "get", b.timeout, func(ctx context.Context) (*session.Record, error) {
 		return b.Backend.Get(ctx, id)
 	})
 }
 
 func (b instrumented) Update(ctx context.Context, r *session.Record) error {
 	c := *r // as in Create
-	_, err := call(ctx, b.m, "update", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "update", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.Update(ctx, &c)
 	})
 	if err == nil {
@@ -148,7 +186,7 @@ func (b instrumented) Update(ctx context.Context, r *session.Record) error {
 }
 
 func (b instrumented) Rotate(ctx context.Context, id string, req session.RotateRequest) (session.RotateOutcome, *session.Record, error) {
-	v, err := call(ctx, b.m, "rotate", b.timeout, func(ctx context.Context) (rotated, error) {
+	v, err := call(ctx, b.m, b.inline, "rotate", b.timeout, func(ctx context.Context) (rotated, error) {
 		// The store checks the deadline itself, on its own clock, when it
 		// applies the rotation, so it must be this call's: a command
 		// left queued on a stalled store then does nothing once the
@@ -163,108 +201,108 @@ func (b instrumented) Rotate(ctx context.Context, id string, req session.RotateR
 }
 
 func (b instrumented) Delete(ctx context.Context, id string, until time.Time) (bool, error) {
-	return call(ctx, b.m, "delete", b.timeout, func(ctx context.Context) (bool, error) {
+	return call(ctx, b.m, b.inline, "delete", b.timeout, func(ctx context.Context) (bool, error) {
 		return b.Backend.Delete(ctx, id, until)
 	})
 }
 
 func (b instrumented) DeleteUser(ctx context.Context, userID, except string, until time.Time) ([]string, error) {
-	return call(ctx, b.m, "delete_user", b.timeout, func(ctx context.Context) ([]string, error) {
+	return call(ctx, b.m, b.inline, "delete_user", b.timeout, func(ctx context.Context) ([]string, error) {
 		return b.Backend.DeleteUser(ctx, userID, except, until)
 	})
 }
 
 func (b instrumented) ListUser(ctx context.Context, userID string) ([]*session.Record, error) {
-	return call(ctx, b.m, "list_user", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
+	return call(ctx, b.m, b.inline, "list_user", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
 		return b.Backend.ListUser(ctx, userID)
 	})
 }
 
 func (b instrumented) ListUserPage(ctx context.Context, userID string, after session.PageCursor, limit int) ([]*session.Record, error) {
-	return call(ctx, b.m, "list_user_page", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
+	return call(ctx, b.m, b.inline, "list_user_page", b.timeout, func(ctx context.Context) ([]*session.Record, error) {
 		return b.Backend.ListUserPage(ctx, userID, after, limit)
 	})
 }
 
 func (b instrumented) Revocations(ctx context.Context, now time.Time) ([]session.Revocation, error) {
-	return call(ctx, b.m, "revocations", b.timeout, func(ctx context.Context) ([]session.Revocation, error) {
+	return call(ctx, b.m, b.inline, "revocations", b.timeout, func(ctx context.Context) ([]session.Revocation, error) {
 		return b.Backend.Revocations(ctx, now)
 	})
 }
 
 func (b instrumented) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	return call(ctx, b.m, "delete_expired", b.sweepTimeout, func(ctx context.Context) (int, error) {
+	return call(ctx, b.m, b.inline, "delete_expired", b.sweepTimeout, func(ctx context.Context) (int, error) {
 		return b.Backend.DeleteExpired(ctx, now)
 	})
 }
 
 func (b instrumented) CreateAccount(ctx context.Context, a *account.Account) error {
-	_, err := call(ctx, b.m, "create_account", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "create_account", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.CreateAccount(ctx, a)
 	})
 	return err
 }
 
 func (b instrumented) AccountByEmail(ctx context.Context, email string) (*account.Account, error) {
-	return call(ctx, b.m, "account_by_email", b.timeout, func(ctx context.Context) (*account.Account, error) {
+	return call(ctx, b.m, b.inline, "account_by_email", b.timeout, func(ctx context.Context) (*account.Account, error) {
 		return b.Backend.AccountByEmail(ctx, email)
 	})
 }
 
 func (b instrumented) AccountByID(ctx context.Context, id string) (*account.Account, error) {
-	return call(ctx, b.m, "account_by_id", b.timeout, func(ctx context.Context) (*account.Account, error) {
+	return call(ctx, b.m, b.inline, "account_by_id", b.timeout, func(ctx context.Context) (*account.Account, error) {
 		return b.Backend.AccountByID(ctx, id)
 	})
 }
 
 func (b instrumented) ListAccountsPage(ctx context.Context, after string, limit int) ([]*account.Account, error) {
-	return call(ctx, b.m, "list_accounts_page", b.timeout, func(ctx context.Context) ([]*account.Account, error) {
+	return call(ctx, b.m, b.inline, "list_accounts_page", b.timeout, func(ctx context.Context) ([]*account.Account, error) {
 		return b.Backend.ListAccountsPage(ctx, after, limit)
 	})
 }
 
 func (b instrumented) SetAccountClaims(ctx context.Context, id string, claims map[string]json.RawMessage) error {
-	_, err := call(ctx, b.m, "set_account_claims", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "set_account_claims", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.SetAccountClaims(ctx, id, claims)
 	})
 	return err
 }
 
 func (b instrumented) SetAccountPassword(ctx context.Context, id, passwordHash string) error {
-	_, err := call(ctx, b.m, "set_account_password", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "set_account_password", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.SetAccountPassword(ctx, id, passwordHash)
 	})
 	return err
 }
 
 func (b instrumented) DeleteAccount(ctx context.Context, id string) error {
-	_, err := call(ctx, b.m, "delete_account", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "delete_account", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.DeleteAccount(ctx, id)
 	})
 	return err
 }
 
 func (b instrumented) CreateResetToken(ctx context.Context, hash []byte, accountID string, expires time.Time) error {
-	_, err := call(ctx, b.m, "create_reset_token", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "create_reset_token", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.CreateResetToken(ctx, hash, accountID, expires)
 	})
 	return err
 }
 
 func (b instrumented) ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (string, error) {
-	return call(ctx, b.m, "reset_token_account", b.timeout, func(ctx context.Context) (string, error) {
+	return call(ctx, b.m, b.inline, "reset_token_account", b.timeout, func(ctx context.Context) (string, error) {
 		return b.Backend.ResetTokenAccount(ctx, hash, now)
 	})
 }
 
 func (b instrumented) ConsumeResetToken(ctx context.Context, hash []byte, now time.Time) (string, error) {
-	return call(ctx, b.m, "consume_reset_token", b.timeout, func(ctx context.Context) (string, error) {
+	return call(ctx, b.m, b.inline, "consume_reset_token", b.timeout, func(ctx context.Context) (string, error) {
 		return b.Backend.ConsumeResetToken(ctx, hash, now)
 	})
 }
 
 func (b instrumented) DeleteExpiredResetTokens(ctx context.Context, now time.Time) (int, error) {
-	return call(ctx, b.m, "delete_expired_reset_tokens", b.sweepTimeout, func(ctx context.Context) (int, error) {
+	return call(ctx, b.m, b.inline, "delete_expired_reset_tokens", b.sweepTimeout, func(ctx context.Context) (int, error) {
 		return b.Backend.DeleteExpiredResetTokens(ctx, now)
 	})
 }
@@ -275,7 +313,7 @@ type ring struct {
 }
 
 func (b instrumented) LoadKeyRing(ctx context.Context) ([]byte, uint64, error) {
-	v, err := call(ctx, b.m, "load_key_ring", b.timeout, func(ctx context.Context) (ring, error) {
+	v, err := call(ctx, b.m, b.inline, "load_key_ring", b.timeout, func(ctx context.Context) (ring, error) {
 		blob, version, err := b.Backend.LoadKeyRing(ctx)
 		return ring{blob, version}, err
 	})
@@ -283,7 +321,7 @@ func (b instrumented) LoadKeyRing(ctx context.Context) ([]byte, uint64, error) {
 }
 
 func (b instrumented) SaveKeyRing(ctx context.Context, blob []byte, prev uint64) error {
-	_, err := call(ctx, b.m, "save_key_ring", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "save_key_ring", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, b.Backend.SaveKeyRing(ctx, blob, prev)
 	})
 	return err
@@ -298,7 +336,7 @@ func (b instrumented) SubscribeRevocations(ctx context.Context, fn func(session.
 
 func (b instrumented) CountSessions(ctx context.Context, now time.Time) (int64, error) {
 	if c, ok := b.Backend.(SessionCounter); ok {
-		return call(ctx, b.m, "count_sessions", b.timeout, func(ctx context.Context) (int64, error) {
+		return call(ctx, b.m, b.inline, "count_sessions", b.timeout, func(ctx context.Context) (int64, error) {
 			return c.CountSessions(ctx, now)
 		})
 	}
@@ -313,7 +351,7 @@ func (b instrumented) Probe(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	_, err := call(ctx, b.m, "probe", b.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, b.m, b.inline, "probe", b.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, p.Probe(ctx)
 	})
 	return err

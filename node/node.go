@@ -333,7 +333,7 @@ func (n *Node) build(ctx context.Context, cfg Config, b Backend) error {
 	}
 	n.cfg, n.master = cfg, master
 	n.metrics = newMetrics()
-	n.backend = instrumented{Backend: b, m: n.metrics, timeout: cfg.StoreTimeout, sweepTimeout: max(cfg.StoreTimeout, cfg.SweepEvery)}
+	n.backend = newInstrumented(b, n.metrics, cfg.StoreTimeout, max(cfg.StoreTimeout, cfg.SweepEvery))
 	n.audit = audit.New(cfg.Logger, DeriveKey(master, "audit-hash"), audit.WithObserver(n.metrics.observeEvent))
 	keys, err := token.LoadOrCreateKeyRing(ctx, n.backend, DeriveKey(master, "keyring"), cmp.Or(cfg.SigningAlg, DefaultSigningAlg), cfg.Now())
 	if err != nil {

@@ -101,6 +101,9 @@ type Store struct {
 	c      redis.UniversalClient
 	prefix string
 	feed   *feed
+	// byDeadline: the client was built with ContextTimeoutEnabled
+	// (WithTimeout), so every command gives up at its context's deadline.
+	byDeadline bool
 }
 
 // Option configures Open.
@@ -159,7 +162,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("redisstore: cannot reach %s: %w", redactURL(rawURL), wrap(err))
 	}
-	st := &Store{c: c, prefix: cfg.prefix, feed: newFeed(cfg.feed)}
+	st := &Store{c: c, prefix: cfg.prefix, feed: newFeed(cfg.feed), byDeadline: cfg.timeout > 0}
 	if err := st.checkNoEviction(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -315,6 +318,12 @@ func redactURL(rawURL string) string {
 // Client returns the underlying go-redis client, e.g. to share it with
 // ratelimit/redislimit. It is closed by Close.
 func (s *Store) Client() redis.UniversalClient { return s.c }
+
+// ReturnsByDeadline reports whether every call of s returns by its
+// context's deadline (node.DeadlineBound): true when s was opened
+// WithTimeout, whose client carries the deadline of each call's context
+// to its socket reads and writes and to the wait for a pooled connection.
+func (s *Store) ReturnsByDeadline() bool { return s.byDeadline }
 
 // Close closes the client and its connections. Feed subscriptions end.
 func (s *Store) Close() error {
