@@ -43,8 +43,9 @@ type rejectCtx struct{}
 
 // WithRejection returns a copy of ctx under which a Service, having found
 // a password wrong, calls rejected before it gives the hashing slot back.
-// If rejected returns an error, the call returns that error (wrapped)
-// instead of ErrBadCredentials. A login throttle records the failure
+// If rejected returns an error, the call returns that error wrapped
+// beside ErrBadCredentials (errors.Is finds both), so a caller can still
+// tell the password was wrong while it answers the failure. A login throttle records the failure
 // there, so that the attempt next in line for the slot, judged again by
 // WithAdmission, already sees it: recorded after the slot is given back,
 // a failure on a store a round trip away could arrive after the next
@@ -60,7 +61,7 @@ func WithRejection(ctx context.Context, rejected func(context.Context) error) co
 func rejected(ctx context.Context) error {
 	if f, _ := ctx.Value(rejectCtx{}).(func(context.Context) error); f != nil {
 		if err := f(ctx); err != nil {
-			return fmt.Errorf("account: record a wrong password: %w", err)
+			return fmt.Errorf("%w, and recording it failed: %w", ErrBadCredentials, err)
 		}
 	}
 	return ErrBadCredentials

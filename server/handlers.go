@@ -154,11 +154,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acct, err := s.accounts.Authenticate(s.passwordCheck(r.Context(), attempt), req.Email, req.Password)
+	if errors.Is(err, account.ErrBadCredentials) {
+		// Audited even when the throttle could not count it (503 below).
+		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
+	}
 	if s.refusedAfterWait(w, r, attempt, err) {
 		return
 	}
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.audit.Log(r.Context(), audit.Event{Kind: audit.LoginFailed, Account: key, IP: ip, UserAgent: r.UserAgent()})
 		httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, "invalid email or password")
 		return
 	}

@@ -76,6 +76,7 @@ func (s *Server) handleReauth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.accounts.VerifyPassword(s.passwordCheck(r.Context(), attempt), acct.ID, req.Password)
+	s.wrongButUncounted(r, id, acct, err)
 	if s.refusedAfterWait(w, r, attempt, err) {
 		return
 	}
@@ -144,6 +145,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.accounts.ChangePassword(s.passwordCheck(r.Context(), attempt), acct.ID, req.CurrentPassword, req.NewPassword)
+	s.wrongButUncounted(r, id, acct, err)
 	if s.refusedAfterWait(w, r, attempt, err) {
 		return
 	}
@@ -201,9 +203,22 @@ func writeNoAccount(w http.ResponseWriter) {
 // audit line (reauth.failed, with the account as a keyed hash and the
 // path) and 401 invalid_grant.
 func (s *Server) passwordRefused(w http.ResponseWriter, r *http.Request, id *session.Identity, acct *account.Account, desc string) {
+	s.auditReauthFailed(r, id, acct)
+	httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, desc)
+}
+
+// auditReauthFailed writes the reauth.failed line of a wrong password.
+func (s *Server) auditReauthFailed(r *http.Request, id *session.Identity, acct *account.Account) {
 	s.audit.Log(r.Context(), audit.Event{Kind: audit.ReauthFailed, SessionID: id.SessionID, UserID: id.UserID, Account: acct.Email,
 		IP: s.clientIP.Of(r), UserAgent: r.UserAgent(), Reason: r.URL.Path})
-	httpauth.WriteError(w, http.StatusUnauthorized, httpauth.CodeInvalidGrant, desc)
+}
+
+// wrongButUncounted audits a wrong password that the login throttle could
+// not count: refusedAfterWait answers it 503, and the attempt is on record.
+func (s *Server) wrongButUncounted(r *http.Request, id *session.Identity, acct *account.Account, err error) {
+	if errors.Is(err, account.ErrBadCredentials) && errors.Is(err, errThrottleDown) {
+		s.auditReauthFailed(r, id, acct)
+	}
 }
 
 // newPasswordRefusal says why the new password was refused: "new_password
