@@ -45,12 +45,12 @@ type rejectCtx struct{}
 // a password wrong, calls rejected before it gives the hashing slot back.
 // If rejected returns an error, the call returns that error wrapped
 // beside ErrBadCredentials (errors.Is finds both), so a caller can still
-// tell the password was wrong while it answers the failure. A login throttle records the failure
-// there, so that the attempt next in line for the slot, judged again by
-// WithAdmission, already sees it: recorded after the slot is given back,
-// a failure on a store a round trip away could arrive after the next
-// attempt was admitted, and one more guess than the back-off allows
-// would be hashed.
+// tell the password was wrong while it answers the failure. A login
+// throttle records the failure there, so that the attempt next in line
+// for the slot, judged again by WithAdmission, already sees it: recorded
+// after the slot is given back, a failure on a store a round trip away
+// could arrive after the next attempt was admitted, and one more guess
+// than the back-off allows would be hashed.
 func WithRejection(ctx context.Context, rejected func(context.Context) error) context.Context {
 	return context.WithValue(ctx, rejectCtx{}, rejected)
 }

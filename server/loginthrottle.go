@@ -58,8 +58,9 @@ func (s *Server) writeThrottled(w http.ResponseWriter, r *http.Request, a httpau
 // apart, account.WithClient); once it has one the throttle judges the
 // attempt again (admission), and a wrong password is recorded with the
 // throttle before the slot is given back (account.WithRejection). A
-// failure that could not be recorded comes back as errThrottleDown, not
-// as account.ErrBadCredentials, and refusedAfterWait answers it 503.
+// failure that could not be recorded comes back as errThrottleDown beside
+// account.ErrBadCredentials: the handler audits the wrong password, and
+// refusedAfterWait, checked before any 401, answers it 503.
 func (s *Server) passwordCheck(ctx context.Context, a httpauth.Attempt) context.Context {
 	hc := account.HashClient{Key: httpauth.IPKey(a.IP), Known: a.Device != ""}
 	ctx = account.WithRejection(ctx, func(ctx context.Context) error {
