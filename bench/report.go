@@ -57,12 +57,15 @@ func (b *bench) report() {
 		algFrom = "--alg"
 	}
 	p("- sessiond signs %s (%s); the composite floors sign %s too.", b.alg, algFrom, b.alg)
-	if o.only["refresh"] && o.has("postgres") {
-		pool := "pgx's default pool"
+	if o.only["refresh"] && (o.has("postgres") || o.has("redis")) {
+		pgPool, redisPool := "its default pool (`pgstore.DefaultMaxConns`: 16 connections at GOMAXPROCS=1)", "its default pool (`redisstore.DefaultPoolSize`: 64 connections)"
 		if u, err := url.Parse(o.pgURL); err == nil && u.Query().Get("pool_max_conns") != "" {
-			pool = "pool_max_conns=" + u.Query().Get("pool_max_conns") + " from --postgres"
+			pgPool = "pool_max_conns=" + u.Query().Get("pool_max_conns") + " from --postgres"
 		}
-		p("- sessiond on PostgreSQL: %s; on Redis: go-redis's default pool. The floors have %d connections.", pool, o.concurrency)
+		if u, err := url.Parse(o.redisURL); err == nil && u.Query().Get("pool_size") != "" {
+			redisPool = "pool_size=" + u.Query().Get("pool_size") + " from --redis"
+		}
+		p("- sessiond on PostgreSQL: %s; on Redis: %s. The floors have %d connections.", pgPool, redisPool, o.concurrency)
 	}
 	p("")
 

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/store/redisstore"
 	"github.com/sessiond/sessiond/session/sessiontest"
 )
 
@@ -19,8 +19,8 @@ import (
 // single server (go-redis's own parameter) and per node of a cluster,
 // and the store never opens more connections than that: with every
 // connection taken a store call fails at its deadline, and goes through
-// once one is back. Without it the pool is go-redis's: 10 connections per
-// GOMAXPROCS on a single server, 5 per GOMAXPROCS and node on a cluster.
+// once one is back. Without it the pool holds DefaultPoolSize connections,
+// on a single server and per cluster node.
 func TestPoolSize(t *testing.T) {
 	withQuery := func(u, q string) string {
 		if strings.Contains(u, "?") {
@@ -34,10 +34,13 @@ func TestPoolSize(t *testing.T) {
 		want    int
 		cluster bool
 	}{
-		{"single-default", testenv.RedisURL, 10 * runtime.GOMAXPROCS(0), false},
+		{"single-default", testenv.RedisURL, redisstore.DefaultPoolSize(), false},
 		{"single-pool_size", func(t testing.TB) string { return withQuery(testenv.RedisURL(t), "pool_size=2") }, 2, false},
-		{"cluster-default", testenv.RedisClusterURL, 5 * runtime.GOMAXPROCS(0), true},
+		{"cluster-default", testenv.RedisClusterURL, redisstore.DefaultPoolSize(), true},
 		{"cluster-pool_size", func(t testing.TB) string { return withQuery(testenv.RedisClusterURL(t), "pool_size=2") }, 2, true},
+	}
+	if d := redisstore.DefaultPoolSize(); d < 64 {
+		t.Fatalf("DefaultPoolSize() = %d, want at least 64", d)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

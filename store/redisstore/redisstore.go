@@ -73,6 +73,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -193,6 +194,17 @@ func (s *Store) checkNoEviction(ctx context.Context) error {
 	})
 }
 
+// DefaultPoolSize is the most connections the store keeps to a Redis
+// server (to each master of a cluster) unless the URL sets pool_size: 64,
+// or 10 per GOMAXPROCS where that is more. go-redis's own default, 10 per
+// GOMAXPROCS (5 per node on a cluster), is 10 on one core: 64 clients
+// refreshing at once then waited their turn for a connection while Redis
+// had CPU to spare (issue 12: 0.70x of the composite floor with 10, 0.73x
+// with 64, in one sitting). go-redis opens connections only as requests
+// need them, so a quiet node still holds few; Redis's default maxclients
+// of 10,000 leaves room for a hundred nodes at 64.
+func DefaultPoolSize() int { return max(64, 10*runtime.GOMAXPROCS(0)) }
+
 // newClient builds a client for rawURL without connecting; timeout, if
 // positive, bounds each command (see WithTimeout).
 func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, error) {
@@ -206,8 +218,11 @@ func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, err
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: bad URL %s: %w", redactURL(rawURL), err)
 		}
+		q := queryOf(rawURL)
+		if !q.Has("pool_size") {
+			o.PoolSize = DefaultPoolSize()
+		}
 		if timeout > 0 {
-			q := queryOf(rawURL)
 			if !q.Has("read_timeout") {
 				o.ReadTimeout = timeout
 			}
@@ -224,6 +239,9 @@ func newClient(rawURL string, timeout time.Duration) (redis.UniversalClient, err
 		o, err := parseClusterURL(rest)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: bad URL %s: %w", redactURL(rawURL), err)
+		}
+		if o.PoolSize == 0 {
+			o.PoolSize = DefaultPoolSize()
 		}
 		if timeout > 0 {
 			o.ReadTimeout, o.WriteTimeout, o.ContextTimeoutEnabled = timeout, timeout, true
@@ -248,7 +266,7 @@ func queryOf(rawURL string) url.Values {
 // hand-written because net/url accepts only one host, and go-redis's own
 // ParseClusterURL wants the extra nodes as query parameters. The one query
 // parameter it takes is pool_size, the connections kept per node (go-redis's
-// default: 5 per GOMAXPROCS and node), as for redis://.
+// default: DefaultPoolSize), as for redis://.
 func parseClusterURL(rest string) (*redis.ClusterOptions, error) {
 	rest, query, _ := strings.Cut(rest, "?")
 	o := &redis.ClusterOptions{}
