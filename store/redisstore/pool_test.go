@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/testenv"
-	"github.com/sessiond/sessiond/store/redisstore"
 	"github.com/sessiond/sessiond/session/sessiontest"
+	"github.com/sessiond/sessiond/store/redisstore"
 )
 
 // TestPoolSize: pool_size in the store URL sizes the client's pool, on a
