@@ -35,6 +35,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessiond/sessiond/session"
@@ -148,6 +149,15 @@ func poolConfig(url string, c config) (*pgxpool.Config, error) {
 	if !setsParam(url, "pool_max_conns") {
 		pc.MaxConns = DefaultMaxConns()
 	}
+	// A call whose context ends sets its socket's deadline to now, so it
+	// returns at once even from a server that answers nothing (stopped,
+	// or its host gone), and the connection is closed. This is pgx's
+	// default, set here because ReturnsByDeadline promises it: the
+	// cancel-request handler pgx also offers would first open a new
+	// connection to the same unresponsive server.
+	pc.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
+	}
 	if c.schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{c.schema}.Sanitize()
 	}
@@ -214,6 +224,14 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	closed, stop := context.WithCancel(context.Background())
 	return &Store{pool: pool, batch: c.batch, feed: newFeed(c.feed), closed: closed, stopFeeds: stop}, nil
 }
+
+// ReturnsByDeadline reports that every call of s returns by its
+// context's deadline (node.DeadlineBound): pgx waits for a pooled
+// connection, dials and runs every statement under the call's context,
+// and when the context ends it sets the socket's deadline to now (see
+// poolConfig), so a server that stops answering holds no call past its
+// deadline. A node then runs s's calls on the caller's goroutine.
+func (s *Store) ReturnsByDeadline() bool { return true }
 
 // Close stops the revocation feed listeners and closes the pool. It is
 // safe to call more than once.
