@@ -61,7 +61,7 @@ func (b *bench) measureMemory(ctx context.Context) (*memoryResult, error) {
 	if _, _, _, err := s.mint(ctx, b.o.concurrency, b.o.concurrency); err != nil {
 		return nil, err
 	}
-	before, err := usedMemory(ctx, c)
+	before, err := settledUsedMemory(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +76,7 @@ func (b *bench) measureMemory(ctx context.Context) (*memoryResult, error) {
 		return nil, err
 	}
 	s.hc.CloseIdleConnections()
-	time.Sleep(200 * time.Millisecond) // the connections' buffers go
-	after, err := usedMemory(ctx, c)
+	after, err := settledUsedMemory(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +139,33 @@ func sessionIDOfKey(k string) string {
 	}
 	id, _, _ := strings.Cut(rest, "}")
 	return id
+}
+
+// settledUsedMemory reads used_memory once it has stopped moving: the same
+// in three readings a second apart, or the last of 20. Right after a burst
+// of commands Redis still holds the query and reply buffers its clients
+// grew (it shrinks those of idle clients in its once-a-second cron), and
+// how much they hold depends on how many connections carried the burst:
+// read at once, the change per session moved with sessiond's pool size
+// (549 bytes with 10 connections, 464 with 64, the same sessions).
+func settledUsedMemory(ctx context.Context, c *redis.Client) (int64, error) {
+	var last []int64
+	for range 20 {
+		v, err := usedMemory(ctx, c)
+		if err != nil {
+			return 0, err
+		}
+		last = append(last, v)
+		if n := len(last); n >= 3 && last[n-1] == last[n-2] && last[n-2] == last[n-3] {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return last[len(last)-1], nil
 }
 
 func usedMemory(ctx context.Context, c *redis.Client) (int64, error) {

@@ -142,7 +142,7 @@ func (b *bench) report() {
 		}
 		p("| HASH + index | %.0f |", mr.hashBytes+mr.indexBytes)
 		p("")
-		p("Sessions minted through sessiond's service API (`POST /v1/sessions`) on a private redis-server (same binary, no persistence), so no other client of the shared Redis moves `used_memory`, %d at a time; measured after %d sessions minted the same way made the keys every deployment has and opened sessiond's connections. A minted session records its client (`bench`, 5 bytes) where a login's records none.", o.concurrency, o.concurrency)
+		p("Sessions minted through sessiond's service API (`POST /v1/sessions`) on a private redis-server (same binary, no persistence), so no other client of the shared Redis moves `used_memory`, %d at a time; measured after %d sessions minted the same way made the keys every deployment has and opened sessiond's connections; each `used_memory` is read once it has stopped moving (the same three seconds in a row), after Redis has shrunk the buffers a burst left in its clients. A minted session records its client (`bench`, 5 bytes) where a login's records none.", o.concurrency, o.concurrency)
 		p("")
 	}
 
