@@ -44,12 +44,13 @@ type instrumented struct {
 // its context's deadline by itself: its driver carries the deadline to
 // the socket and to the wait for a pooled connection (the Redis store:
 // go-redis with ContextTimeoutEnabled; the PostgreSQL store: pgx, which
-// sets the socket's deadline when the context ends). A Node runs the calls of such a
-// Backend on the caller's goroutine, under the same deadline, rather than
-// on one of their own: a refresh then pays for no goroutine start, no
-// stack grown afresh for the driver's call path, no channel. Other
-// backends (bbolt, whose fsync cannot be interrupted) keep the goroutine,
-// so a stalled call is answered at its deadline all the same.
+// sets the socket's deadline when the context ends). A Node runs the
+// calls of such a Backend on the caller's goroutine, under the same
+// deadline, rather than on one of their own: a refresh then pays for no
+// goroutine start, no stack grown afresh for the driver's call path, no
+// channel. Other backends (bbolt, whose fsync cannot be interrupted) keep
+// the goroutine, so a stalled call is answered at its deadline all the
+// same.
 type DeadlineBound interface {
 	// ReturnsByDeadline reports whether every call returns by the
 	// deadline of its context.
