@@ -58,7 +58,10 @@ func (b *bench) report() {
 	}
 	p("- sessiond signs %s (%s); the composite floors sign %s too.", b.alg, algFrom, b.alg)
 	if o.only["refresh"] && (o.has("postgres") || o.has("redis")) {
-		pgPool, redisPool := "its default pool (`pgstore.DefaultMaxConns`: 16 connections at GOMAXPROCS=1)", "its default pool (`redisstore.DefaultPoolSize`: 64 connections)"
+		pgPool, redisPool := "its default pool (`pgstore.DefaultMaxConns`)", "its default pool (`redisstore.DefaultPoolSize`)"
+		if o.pin { // sessiond runs with GOMAXPROCS=1
+			pgPool, redisPool = "its default pool (`pgstore.DefaultMaxConns`: 16 connections at GOMAXPROCS=1)", "its default pool (`redisstore.DefaultPoolSize`: 64 connections)"
+		}
 		if u, err := url.Parse(o.pgURL); err == nil && u.Query().Get("pool_max_conns") != "" {
 			pgPool = "pool_max_conns=" + u.Query().Get("pool_max_conns") + " from --postgres"
 		}
