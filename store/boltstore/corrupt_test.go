@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -30,15 +31,23 @@ func corrupt(t *testing.T, dir, bucket, key string, value []byte) {
 }
 
 func TestCorruptRecord(t *testing.T) {
+	// Each case turns the record as stored (binary) into what a damaged
+	// or tampered file holds.
+	is := func(v string) func([]byte) []byte { return func([]byte) []byte { return []byte(v) } }
 	values := []struct {
 		name  string
-		value []byte
+		value func(stored []byte) []byte
 	}{
-		{"garbage", []byte("\x00\xffnot json")},
-		{"empty", []byte{}},
-		{"truncated", []byte(`{"v":1,"u":"alice","c":"2099-`)},
-		{"future-version", []byte(`{"v":2,"u":"alice"}`)},
-		{"wrong-types", []byte(`{"v":1,"u":7,"rh":"%%%"}`)},
+		{"garbage", is("\x00\xffnot json")},
+		{"empty", is("")},
+		{"unknown-encoding", func(b []byte) []byte { return append([]byte{3}, b[1:]...) }},
+		{"binary-truncated", func(b []byte) []byte { return b[:len(b)-1] }},
+		{"binary-cut-in-half", func(b []byte) []byte { return b[:len(b)/2] }},
+		{"binary-trailing-byte", func(b []byte) []byte { return append(bytes.Clone(b), 0) }},
+		{"binary-length-past-end", func(b []byte) []byte { c := bytes.Clone(b); c[1] = 0x7f; return c }},
+		{"json-truncated", is(`{"v":1,"u":"alice","c":"2099-`)},
+		{"json-future-version", is(`{"v":2,"u":"alice"}`)},
+		{"json-wrong-types", is(`{"v":1,"u":7,"rh":"%%%"}`)},
 	}
 	for _, tc := range values {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,7 +62,7 @@ func TestCorruptRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.Close()
-			corrupt(t, dir, "sessions", r.ID, tc.value)
+			corrupt(t, dir, "sessions", r.ID, tc.value(stored(t, dir, "sessions", r.ID)))
 			s = open(t, dir)
 
 			ops := []struct {

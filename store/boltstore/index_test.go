@@ -2,8 +2,8 @@ package boltstore_test
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -174,14 +174,9 @@ func checkIndexes(t *testing.T, dir string) int {
 		tx.Bucket([]byte("sessions_by_expiry")).ForEach(func(k, _ []byte) error { byExpiry[string(k)] = true; return nil })
 		err := tx.Bucket([]byte("sessions")).ForEach(func(k, v []byte) error {
 			n++
-			var r struct {
-				UserID  string    `json:"u"`
-				Created time.Time `json:"c"`
-				Idle    time.Time `json:"ie"`
-				Abs     time.Time `json:"ae"`
-			}
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
+			r, err := parseStored(v)
+			if err != nil {
+				return fmt.Errorf("session %s: %w", k, err)
 			}
 			exp := r.Idle
 			if r.Abs.Before(exp) {
@@ -220,4 +215,38 @@ func checkIndexes(t *testing.T, dir string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// storedFields are the fields of a stored record the indexes derive from.
+type storedFields struct {
+	UserID                  string
+	Created, LastSeen, Idle time.Time
+	Abs                     time.Time
+}
+
+// parseStored reads them from a record in the binary form (first byte 2;
+// see encodeRecord), independently of the store's own decoder.
+func parseStored(v []byte) (storedFields, error) {
+	var r storedFields
+	if len(v) == 0 || v[0] != 2 {
+		return r, fmt.Errorf("not a binary record: % x", v[:min(len(v), 8)])
+	}
+	v = v[1:]
+	n, w := binary.Uvarint(v)
+	if w <= 0 || uint64(len(v)-w) < n {
+		return r, errors.New("bad user id")
+	}
+	r.UserID, v = string(v[w:w+int(n)]), v[w+int(n):]
+	for _, t := range []*time.Time{&r.Created, &r.LastSeen, &r.Idle, &r.Abs} {
+		sec, w := binary.Varint(v)
+		if w <= 0 {
+			return r, errors.New("bad time")
+		}
+		ns, w2 := binary.Uvarint(v[w:])
+		if w2 <= 0 {
+			return r, errors.New("bad time")
+		}
+		*t, v = time.Unix(sec, int64(ns)), v[w+w2:]
+	}
+	return r, nil
 }

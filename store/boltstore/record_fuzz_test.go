@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte(`{"v":1,"u":"u","c":"2099-01-02T03:04:05.000006Z","rh":"AQID","amr":["pwd"],"cl":{"r":"a"},"d":{"k":[1]},"n":7}`))
 	f.Add([]byte(`{"v":1}`))
 	f.Add([]byte(`{"v":2}`))
 	f.Add([]byte(`{"v":1,"c":"0000-01-01T00:00:00Z","d":{"x":1e999}}`))
@@ -41,7 +44,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		// Whatever decodes re-encodes to something that decodes the same.
 		again, err := encodeRecord(r)
 		if err != nil {
-			return // e.g. a time outside what JSON can carry
+			return // e.g. a time outside years 1 to 9999
 		}
 		r2, err := decodeRecord("id", again)
 		if err != nil {
@@ -72,5 +75,43 @@ func TestTimeKeyOrder(t *testing.T) {
 	now := time.Date(2099, 3, 14, 15, 9, 26, 535897932, time.UTC)
 	if got := decodeTime(encodeTime(now)); !got.Equal(now) {
 		t.Errorf("decodeTime(encodeTime(%v)) = %v", now, got)
+	}
+}
+
+// TestDecodeBinaryRefusesDamage: damage that a length check alone does
+// not catch is refused as a corrupt record, and never allocates by a
+// count the record cannot hold.
+func TestDecodeBinaryRefusesDamage(t *testing.T) {
+	at := time.Date(2099, 1, 2, 3, 4, 5, 6000, time.UTC)
+	good, err := encodeRecord(&session.Record{ID: "id", UserID: "u", CreatedAt: at, LastSeenAt: at,
+		IdleExpiresAt: at, AbsExpiresAt: at, RefreshHash: []byte{1}, Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// good ends with: flags, AMR count, claims count, data count, Version.
+	tail := len(good) - 5
+	end := func(b ...byte) []byte { return append(bytes.Clone(good[:tail]), b...) }
+	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
+	for _, tc := range []struct {
+		name, why string
+		v         []byte
+	}{
+		{"unknown flags", "unknown flags", end(4, 0, 0, 0, 1)},
+		{"AMR count past the end", "count runs past", end(append(append([]byte{0}, huge...), 0, 0, 1)...)},
+		{"claims count past the end", "count runs past", end(append(append([]byte{0, 0}, huge...), 0, 1)...)},
+		{"claim not JSON", "not valid JSON", end(0, 0, 1, 1, 'k', 2, '{', '"', 0, 1)},
+		{"no version", "bad length or number", end(0, 0, 0, 0)},
+		{"nanoseconds of a second or more", "bad time", append([]byte{recordBinary, 1, 'u', 0, 0x80, 0x94, 0xeb, 0xdc, 0x03}, good[12:]...)},
+		{"time after year 9999", "bad time", append([]byte{recordBinary, 1, 'u', 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0}, good[3:]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := decodeRecord("id", good); err != nil {
+				t.Fatalf("the undamaged record does not decode: %v", err)
+			}
+			r, err := decodeRecord("id", tc.v)
+			if !errors.Is(err, session.ErrStore) || !strings.Contains(err.Error(), tc.why) {
+				t.Fatalf("decode = %+v, %v; want ErrStore saying %q", r, err, tc.why)
+			}
+		})
 	}
 }
