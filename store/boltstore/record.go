@@ -108,9 +108,9 @@ func encodeRecord(r *session.Record) ([]byte, error) {
 	b = appendString(b, r.UserAgent)
 	b = appendString(b, r.AuthMethod)
 	b = appendString(b, r.ClientID)
-	b = appendString(b, string(r.RefreshHash))
-	b = appendString(b, string(r.PrevRefreshHash))
-	b = appendString(b, string(r.NextRefreshHash))
+	b = appendBytes(b, r.RefreshHash)
+	b = appendBytes(b, r.PrevRefreshHash)
+	b = appendBytes(b, r.NextRefreshHash)
 	var flags byte
 	if r.RefreshReissued {
 		flags |= flagReissued
@@ -143,6 +143,11 @@ var (
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
 }
 
 // appendJSONMap appends m's size and its entries in name order, each
