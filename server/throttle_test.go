@@ -325,6 +325,81 @@ func TestLoginThrottleLimiterDown(t *testing.T) {
 	}
 }
 
+// TestWrongPasswordAuditedWhenItCannotBeCounted: the limiter's Redis
+// goes silent (a proxy in front of it stops forwarding) while a wrong
+// password is being hashed, after the attempt was admitted and before its
+// failure is recorded. The login is answered 503 promptly, as a throttle
+// that cannot count must answer, and the wrong password is still on
+// record: a login.failed audit line naming the account.
+func TestWrongPasswordAuditedWhenItCannotBeCounted(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	rp := testenv.StartRedis(t)
+	px := testenv.NewProxy(t, rp.Addr())
+	rc := redis.NewClient(&redis.Options{Addr: px.Addr(), MaxRetries: -1, DialTimeout: timeout,
+		ReadTimeout: timeout, WriteTimeout: timeout, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rc.Close() })
+	e, l := newThrottleEnv(t, func(t *testing.T, c *config) {
+		c.Node.Backend = memstore.New()
+		c.Node.Limiter = redislimit.New(rc, "silent", redislimit.WithClock(c.Node.Now))
+		// A hash long enough (some 350 ms, more under -race) that the
+		// link goes silent while it runs: the attempt is admitted
+		// before it, its failure recorded after it.
+		c.Node.PasswordParams = account.Params{Memory: 64 * 1024, Time: 8, Threads: 1, SaltLen: 16, KeyLen: 32}
+	})
+	e.signupLogin("kim@example.com")
+	if strings.Contains(e.logs.String(), `"login.failed"`) {
+		t.Fatal("a login.failed line before the wrong password")
+	}
+
+	lookedUp := l.n.Load()
+	type answer struct {
+		r    resp
+		took time.Duration
+	}
+	done := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		r := e.attempt("198.51.100.20", "kim@example.com", "wrong wrong wrong", false, nil)
+		done <- answer{r, time.Since(start)}
+	}()
+	// The account is read once the attempt has passed the throttle's
+	// first checks; its admission (checked again when its hashing slot is
+	// free, a round trip to the local Redis) follows at once, then the
+	// hash: 100 ms after the read, the link goes silent mid-hash.
+	for deadline := time.Now().Add(10 * time.Second); l.n.Load() == lookedUp; {
+		if time.Now().After(deadline) {
+			t.Fatal("the wrong password's account was never read")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	px.Stall()
+	stalled := time.Now()
+	a := <-done
+	px.Resume()
+	t.Logf("wrong password with the limiter silent: %d in %v (stalled %v after it started)", a.r.status, a.took.Round(time.Millisecond),
+		(a.took - time.Since(stalled)).Round(time.Millisecond))
+	if a.r.status != http.StatusServiceUnavailable || str(a.r, "error") != httpauth.CodeUnavailable || a.r.header.Get("Retry-After") == "" {
+		t.Fatalf("wrong password whose failure could not be recorded: %d %s; want 503 with Retry-After", a.r.status, a.r.raw)
+	}
+	if since := time.Since(stalled); since > 3*timeout+time.Second {
+		t.Errorf("answered %v after the link went silent; want within the limiter's timeout", since)
+	}
+	var lines int
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["event"] == "login.failed" {
+			lines++
+			if m["account"] == nil || m["account"] == "" || strings.Contains(line, "kim@example.com") {
+				t.Errorf("login.failed line without the account as a keyed hash: %s", line)
+			}
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d login.failed lines for the wrong password that could not be counted, want 1", lines)
+	}
+}
+
 // TestLoginConcurrentGuessesRecheckedBeforeHashing: 30 wrong passwords for
 // one account from one address, all at once. Most of them pass the first
 // check before any has failed, then wait for a hashing slot; judged again
