@@ -291,14 +291,31 @@ func TestForwardAuthProxies(t *testing.T) {
 				if len(bad) != 0 {
 					t.Fatalf("of 200 asset requests, these failed (status: count): %v", bad)
 				}
+				// Every asset reached the upstream as ann, and nothing else
+				// did. A proxy may send an idempotent GET to the upstream
+				// twice (Go's transport in Caddy retries one whose reused
+				// connection broke; seen once in CI: 201 for 200), so a
+				// repeat of the same asset is logged, not failed.
 				reqs := up.requests()[before:]
-				if len(reqs) != 200 {
-					t.Fatalf("the upstream got %d requests", len(reqs))
-				}
+				got := map[string]int{}
 				for _, s := range reqs {
 					if s.Header.Get("X-Sessiond-User-Id") != "ann" {
 						t.Fatalf("an asset request reached the upstream as %q", s.Header.Get("X-Sessiond-User-Id"))
 					}
+					got[s.URI]++
+				}
+				for i := range statuses {
+					uri := "/app/img/" + strconv.Itoa(i) + ".svg"
+					if got[uri] == 0 {
+						t.Errorf("%s never reached the upstream", uri)
+					}
+					delete(got, uri)
+				}
+				if len(got) != 0 {
+					t.Errorf("the upstream got requests that were not sent: %v", got)
+				}
+				if len(reqs) != len(statuses) {
+					t.Logf("the upstream got %d requests for %d assets (the proxy repeated some)", len(reqs), len(statuses))
 				}
 			})
 			t.Run("a navigation without a session goes to the login page and back", func(t *testing.T) {
