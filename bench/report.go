@@ -128,7 +128,7 @@ func (b *bench) report() {
 			p("| %s | %s | %s | %s | **%s** |", storeNames[st], b.rate(k), b.cpu(k), b.rate("login/argon2"), b.ratio(k, "login/argon2"))
 		}
 		p("")
-		p("The bare loop is `argon2.IDKey` with sessiond's parameters (%d MiB, t=%d, p=%d), as many at once as sessiond hashes (GOMAXPROCS, here 1), in one process on the server's core; sessiond's login hashes once per request.", pa.Memory/1024, pa.Time, pa.Threads)
+		p("The bare loop is `argon2.IDKey` with sessiond's parameters (%d MiB, t=%d, p=%d), as many at once as sessiond hashes (GOMAXPROCS, here 1), in one process on the server's core; sessiond's login hashes once per request. Each round starts the bare loop and, for each store, a sessiond of its own (on bbolt in a directory of its own), so that no one process's speed of argon2id, which varies from process to process, is carried into every round.", pa.Memory/1024, pa.Time, pa.Threads)
 		p("")
 	}
 

@@ -103,8 +103,12 @@ type bench struct {
 	pgURL      string        // its URL
 
 	servers map[string]*sessiondServer // by store
-	floors  map[string]*floorServer    // composite floors, by store
-	verify  *floorServer               // the verified-call floors
+	// masterKeys are the master keys of the sessionds on each store: a
+	// sessiond's key ring is sealed in its store under the master key, so
+	// every sessiond the bench starts on one store has the same.
+	masterKeys sync.Map                // store -> []byte
+	floors     map[string]*floorServer // composite floors, by store
+	verify     *floorServer            // the verified-call floors
 
 	targets    []target
 	results    map[string][]result // by target key, one per round
@@ -167,7 +171,7 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	b.servers = map[string]*sessiondServer{}
 	b.floors = map[string]*floorServer{}
-	needSessiond := o.only["refresh"] || o.only["verify"] || o.only["login"]
+	needSessiond := o.only["refresh"] || o.only["verify"] // logins start their own, see plan
 	for _, st := range o.stores {
 		if !needSessiond {
 			break
@@ -184,11 +188,6 @@ func (b *bench) setup(ctx context.Context) error {
 		}
 		if o.only["refresh"] {
 			if s.refresh, err = s.mintRefresh(ctx, o.concurrency); err != nil {
-				return err
-			}
-		}
-		if o.only["login"] {
-			if err := s.signupAccounts(ctx, o.loginConcurrency); err != nil {
 				return err
 			}
 		}
@@ -432,17 +431,25 @@ type sessiondServer struct {
 // high that no request is throttled (the limiters still run), signup on,
 // a service client to mint sessions with, and a master key of its own.
 func (b *bench) startSessiond(ctx context.Context, st, storeURL string) (*sessiondServer, error) {
+	return b.startSessiondNamed(ctx, st, st, storeURL)
+}
+
+// startSessiondNamed is startSessiond for a sessiond on store st that
+// the bench names name (its process, its files).
+func (b *bench) startSessiondNamed(ctx context.Context, name, st, storeURL string) (*sessiondServer, error) {
 	s := &sessiondServer{store: st, client: "bench", hc: client(b.o.concurrency)}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	s.secret = base64.RawURLEncoding.EncodeToString(secret)
-	clients := filepath.Join(b.dir, "clients-"+st+".json")
+	clients := filepath.Join(b.dir, "clients-"+name+".json")
 	cl, _ := json.Marshal([]map[string]any{{"id": s.client, "secret": s.secret, "permissions": []string{"sessions"}}})
 	if err := os.WriteFile(clients, cl, 0o600); err != nil {
 		return nil, err
 	}
-	master := make([]byte, 32)
-	_, _ = rand.Read(master)
+	fresh := make([]byte, 32)
+	_, _ = rand.Read(fresh)
+	mk, _ := b.masterKeys.LoadOrStore(st, fresh)
+	master := mk.([]byte)
 	argv := []string{b.sessiond, "serve", "--store", storeURL, "--addr", "127.0.0.1:0", "--clients", clients,
 		"--allow-signup", "--login-rate-ip", "1000000000",
 		"--session-rate", "1000000000"}
@@ -457,9 +464,9 @@ func (b *bench) startSessiond(ctx context.Context, st, storeURL string) (*sessio
 		s.pprof = freeAddr()
 		env = append(env, "SESSIOND_BENCH_PPROF_ADDR="+s.pprof)
 	}
-	b.logf("starting sessiond on %s", st)
+	b.logf("starting sessiond on %s", name)
 	var err error
-	if s.proc, s.url, err = b.procs.startServer(ctx, "sessiond-"+st, argv, env, 5*time.Minute); err != nil {
+	if s.proc, s.url, err = b.procs.startServer(ctx, "sessiond-"+name, argv, env, 5*time.Minute); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -551,10 +558,11 @@ func (s *sessiondServer) mintRefresh(ctx context.Context, n int) ([]string, erro
 // signupAccounts signs up n accounts (one argon2id hash each) and keeps
 // their login bodies.
 func (s *sessiondServer) signupAccounts(ctx context.Context, n int) error {
+	tag, _ := newSessionID() // a store may already hold another sessiond's accounts
 	for i := range n {
 		pw := make([]byte, 18)
 		_, _ = rand.Read(pw)
-		body, _ := json.Marshal(map[string]string{"email": fmt.Sprintf("bench-%d@bench.test", i), "password": base64.RawURLEncoding.EncodeToString(pw)})
+		body, _ := json.Marshal(map[string]string{"email": fmt.Sprintf("bench-%s-%d@bench.test", tag, i), "password": base64.RawURLEncoding.EncodeToString(pw)})
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/v1/signup", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		res, err := s.hc.Do(req)
@@ -676,11 +684,29 @@ func (b *bench) plan() {
 			}
 			return v.result(), nil
 		})
+		// Each round logs in to a sessiond started for it (on bbolt in a
+		// directory of its own), as each round runs the bare loop in a
+		// process of its own: argon2id's speed differs by up to a fifth
+		// from one process to the next (BENCHMARKS.md), so one sessiond
+		// for every round would carry its process's luck into each.
 		for _, st := range o.stores {
-			s := b.servers[st]
-			add("login", "login/"+st, httpTarget(s.proc, s.pprof, "login-"+st, o.loginConcurrency, 0, func(hc *http.Client) stepFunc {
-				return poster(hc, s.url+"/v1/login", func(w int) []byte { return []byte(s.accounts[w%len(s.accounts)]) }, http.StatusOK)
-			}))
+			add("login", "login/"+st, func(ctx context.Context, round int) (result, error) {
+				url := b.storeURL(st)
+				if st == "bolt" {
+					url = "bolt://" + filepath.Join(b.dir, fmt.Sprintf("bolt-login-r%d", round))
+				}
+				s, err := b.startSessiondNamed(ctx, fmt.Sprintf("login-%s-r%d", st, round), st, url)
+				if err != nil {
+					return result{}, err
+				}
+				defer b.procs.stop(s.proc)
+				if err := s.signupAccounts(ctx, o.loginConcurrency); err != nil {
+					return result{}, err
+				}
+				return httpTarget(s.proc, s.pprof, "login-"+st, o.loginConcurrency, 0, func(hc *http.Client) stepFunc {
+					return poster(hc, s.url+"/v1/login", func(w int) []byte { return []byte(s.accounts[w%len(s.accounts)]) }, http.StatusOK)
+				})(ctx, round)
+			})
 		}
 	}
 }
