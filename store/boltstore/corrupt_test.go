@@ -44,7 +44,9 @@ func TestCorruptRecord(t *testing.T) {
 		{"binary-truncated", func(b []byte) []byte { return b[:len(b)-1] }},
 		{"binary-cut-in-half", func(b []byte) []byte { return b[:len(b)/2] }},
 		{"binary-trailing-byte", func(b []byte) []byte { return append(bytes.Clone(b), 0) }},
-		{"binary-length-past-end", func(b []byte) []byte { c := bytes.Clone(b); c[1] = 0x7f; return c }},
+		{"binary-length-past-end", func(b []byte) []byte { // the user id's length: 65535
+			return append([]byte{b[0], 0xff, 0xff, 0x03}, b[2:]...)
+		}},
 		{"json-truncated", is(`{"v":1,"u":"alice","c":"2099-`)},
 		{"json-future-version", is(`{"v":2,"u":"alice"}`)},
 		{"json-wrong-types", is(`{"v":1,"u":7,"rh":"%%%"}`)},

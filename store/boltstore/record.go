@@ -165,7 +165,11 @@ func appendJSONMap(b []byte, what string, m map[string]json.RawMessage) ([]byte,
 	var buf bytes.Buffer
 	for _, k := range names {
 		buf.Reset()
-		if err := json.Compact(&buf, m[k]); err != nil {
+		v := m[k]
+		if v == nil {
+			v = json.RawMessage("null") // as encoding/json wrote a nil RawMessage
+		}
+		if err := json.Compact(&buf, v); err != nil {
 			return nil, fmt.Errorf("%w: %s %q: %w", errEncode, what, k, err)
 		}
 		b = appendString(b, k)
@@ -276,12 +280,20 @@ func (d *recordReader) jsonMap() map[string]json.RawMessage {
 		return nil
 	}
 	m := make(map[string]json.RawMessage, n)
-	for range n {
+	prev := ""
+	for i := range n {
 		k := d.string()
 		v := d.bytes()
 		if d.err != nil {
 			return nil
 		}
+		if i > 0 && k <= prev {
+			// Written in name order, each name once: anything else is
+			// damage, and a repeated name would silently drop a value.
+			d.fail("JSON value names out of order or repeated")
+			return nil
+		}
+		prev = k
 		if !json.Valid(v) {
 			d.fail("a JSON value is not valid JSON")
 			return nil
@@ -336,7 +348,8 @@ func decodeBinary(id string, v []byte) (*session.Record, error) {
 	return r, nil
 }
 
-// decodeJSON decodes a record in the JSON form.
+// decodeJSON decodes a record in the JSON form, its times in UTC as the
+// binary form gives them.
 func decodeJSON(id string, v []byte) (*session.Record, error) {
 	var d diskRecord
 	if err := json.Unmarshal(v, &d); err != nil {
@@ -348,21 +361,21 @@ func decodeJSON(id string, v []byte) (*session.Record, error) {
 	return &session.Record{
 		ID:                  id,
 		UserID:              d.UserID,
-		CreatedAt:           d.CreatedAt,
-		LastSeenAt:          d.LastSeenAt,
-		IdleExpiresAt:       d.IdleExpiresAt,
-		AbsExpiresAt:        d.AbsExpiresAt,
+		CreatedAt:           d.CreatedAt.UTC(),
+		LastSeenAt:          d.LastSeenAt.UTC(),
+		IdleExpiresAt:       d.IdleExpiresAt.UTC(),
+		AbsExpiresAt:        d.AbsExpiresAt.UTC(),
 		IP:                  d.IP,
 		UserAgent:           d.UserAgent,
 		AuthMethod:          d.AuthMethod,
 		RefreshHash:         d.RefreshHash,
 		PrevRefreshHash:     d.PrevRefreshHash,
 		NextRefreshHash:     d.NextRefreshHash,
-		RotatedAt:           d.RotatedAt,
+		RotatedAt:           d.RotatedAt.UTC(),
 		RefreshReissued:     d.Reissued,
 		PrevRefreshReissued: d.PrevReissued,
 		ClientID:            d.ClientID,
-		AuthTime:            d.AuthTime,
+		AuthTime:            d.AuthTime.UTC(),
 		AMR:                 d.AMR,
 		Claims:              d.Claims,
 		Data:                d.Data,

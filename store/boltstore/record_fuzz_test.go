@@ -5,8 +5,10 @@ package boltstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,17 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add(good[:len(good)/2])
+	many, err := encodeRecord(&session.Record{
+		ID: "id", UserID: "u", CreatedAt: at, LastSeenAt: at, IdleExpiresAt: at, AbsExpiresAt: at,
+		RefreshHash: []byte{1}, RefreshReissued: true, PrevRefreshReissued: true, AMR: []string{"pwd", "otp"},
+		Claims:  map[string]json.RawMessage{"z": json.RawMessage(`1`), "a": json.RawMessage(`"x"`), "m": json.RawMessage(`[]`)},
+		Data:    map[string]json.RawMessage{"q": json.RawMessage(`{}`), "b": json.RawMessage(`null`), "k": json.RawMessage(`true`)},
+		Version: 3,
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(many)
 	f.Add([]byte(`{"v":1,"u":"u","c":"2099-01-02T03:04:05.000006Z","rh":"AQID","amr":["pwd"],"cl":{"r":"a"},"d":{"k":[1]},"n":7}`))
 	f.Add([]byte(`{"v":1}`))
 	f.Add([]byte(`{"v":2}`))
@@ -49,6 +62,9 @@ func FuzzDecodeRecord(f *testing.F) {
 		r2, err := decodeRecord("id", again)
 		if err != nil {
 			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if v[0] == recordBinary && !reflect.DeepEqual(r, r2) {
+			t.Fatalf("a binary record changes through a re-encoding:\n%+v\n%+v", r, r2)
 		}
 		third, err := encodeRecord(r2)
 		if err != nil || !bytes.Equal(again, third) {
@@ -92,6 +108,28 @@ func TestDecodeBinaryRefusesDamage(t *testing.T) {
 	tail := len(good) - 5
 	end := func(b ...byte) []byte { return append(bytes.Clone(good[:tail]), b...) }
 	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
+	// good starts with: the form byte, the user id ("u"), CreatedAt.
+	head := []byte{recordBinary, 1, 'u'}
+	afterCreated := good[len(head)+len(binary.AppendVarint(nil, at.Unix()))+len(binary.AppendUvarint(nil, uint64(at.Nanosecond()))):]
+	created := func(sec int64, ns uint64) []byte {
+		b := binary.AppendUvarint(binary.AppendVarint(bytes.Clone(head), sec), ns)
+		return append(b, afterCreated...)
+	}
+	if _, err := decodeRecord("id", created(at.Unix(), uint64(at.Nanosecond()))); err != nil {
+		t.Fatalf("the record rebuilt from its parts does not decode: %v", err)
+	}
+	claims := func(names ...string) []byte {
+		b := []byte{0, 0, byte(len(names))}
+		for _, n := range names {
+			b = append(b, byte(len(n)))
+			b = append(b, n...)
+			b = append(b, 1, '1')
+		}
+		return end(append(b, 0, 1)...)
+	}
+	if _, err := decodeRecord("id", claims("a", "b")); err != nil {
+		t.Fatalf("a record with claims in order does not decode: %v", err)
+	}
 	for _, tc := range []struct {
 		name, why string
 		v         []byte
@@ -101,8 +139,12 @@ func TestDecodeBinaryRefusesDamage(t *testing.T) {
 		{"claims count past the end", "count runs past", end(append(append([]byte{0, 0}, huge...), 0, 1)...)},
 		{"claim not JSON", "not valid JSON", end(0, 0, 1, 1, 'k', 2, '{', '"', 0, 1)},
 		{"no version", "bad length or number", end(0, 0, 0, 0)},
-		{"nanoseconds of a second or more", "bad time", append([]byte{recordBinary, 1, 'u', 0, 0x80, 0x94, 0xeb, 0xdc, 0x03}, good[12:]...)},
-		{"time after year 9999", "bad time", append([]byte{recordBinary, 1, 'u', 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0}, good[3:]...)},
+		{"nanoseconds of a second or more", "bad time", created(at.Unix(), 1e9)},
+		{"time after year 9999", "bad time", created(maxUnix+1, 0)},
+		{"time before year 1", "bad time", created(minUnix-1, 0)},
+		{"length past the end", "runs past the end", append([]byte{recordBinary, 0xff, 0xff, 0x03}, good[2:]...)},
+		{"claim names out of order", "out of order or repeated", claims("b", "a")},
+		{"claim name repeated", "out of order or repeated", claims("a", "a")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := decodeRecord("id", good); err != nil {
@@ -135,5 +177,54 @@ func BenchmarkRecordCodec(b *testing.B) {
 		if _, err := decodeRecord(r.ID, v); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRecordCodecKeepsNothingOfTheStoredBytes: a decoded record owns its
+// memory (bbolt's is valid only inside the transaction and is reused
+// after it), and Claims and Data are stored compacted, in name order, a
+// nil value as null, as the JSON form stored them.
+func TestRecordCodecKeepsNothingOfTheStoredBytes(t *testing.T) {
+	at := time.Date(2099, 1, 2, 3, 4, 5, 6000, time.UTC)
+	r := &session.Record{ID: "id", UserID: "user", CreatedAt: at, LastSeenAt: at, IdleExpiresAt: at, AbsExpiresAt: at,
+		IP: "192.0.2.1", UserAgent: "ua", AuthMethod: "password", ClientID: "web",
+		RefreshHash: []byte{1, 2}, PrevRefreshHash: []byte{3}, NextRefreshHash: []byte{4}, AMR: []string{"pwd"},
+		Claims:  map[string]json.RawMessage{"role": json.RawMessage(` "admin" `), "org": json.RawMessage("{ \"id\" : 9 }")},
+		Data:    map[string]json.RawMessage{"cart": json.RawMessage("[1, 2]"), "none": nil},
+		Version: 2}
+	v, err := encodeRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := encodeRecord(r)
+	if err != nil || !bytes.Equal(v, again) {
+		t.Fatalf("one record encodes two ways (%v)", err)
+	}
+	got, err := decodeRecord("id", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := decodeRecord("id", bytes.Clone(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range v {
+		v[i] = 0xAA // as bbolt reuses the page
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the decoded record changed with the bytes it was decoded from:\n%+v\n%+v", got, want)
+	}
+	for k, w := range map[string]string{"role": `"admin"`, "org": `{"id":9}`} {
+		if string(got.Claims[k]) != w {
+			t.Errorf("claim %s = %s, want %s", k, got.Claims[k], w)
+		}
+	}
+	for k, w := range map[string]string{"cart": `[1,2]`, "none": `null`} {
+		if string(got.Data[k]) != w {
+			t.Errorf("data %s = %s, want %s", k, got.Data[k], w)
+		}
+	}
+	if got.UserID != "user" || got.UserAgent != "ua" || !bytes.Equal(got.RefreshHash, []byte{1, 2}) || got.AMR[0] != "pwd" {
+		t.Errorf("fields lost: %+v", got)
 	}
 }
