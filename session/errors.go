@@ -25,8 +25,9 @@ var (
 	ErrExists = errors.New("session: already exists")
 	// ErrDataTooLarge: application data over Policy.MaxDataBytes.
 	ErrDataTooLarge = errors.New("session: app data too large")
-	// ErrInvalidData: application data that no backend can keep (a NUL
-	// character).
+	// ErrInvalidData: application data that not every backend can keep
+	// as given (a NUL character, an unpaired surrogate, a key that is not
+	// UTF-8).
 	ErrInvalidData = errors.New("session: invalid app data")
 	// ErrInvalidUserID: Login was given a user id that cannot be kept and
 	// handed back unchanged: empty, longer than MaxUserIDLen, not valid

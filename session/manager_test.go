@@ -583,6 +583,8 @@ func TestUnknownKeyReloadsRingOnce(t *testing.T) {
 	}
 }
 
+// TestAppDataRefusesNUL: app data that not every backend can store as
+// given (a NUL, a key that is not UTF-8) is refused with ErrInvalidData.
 func TestAppDataRefusesNUL(t *testing.T) {
 	f := newFixture(t)
 	m := f.manager(t, nil)
@@ -590,6 +592,7 @@ func TestAppDataRefusesNUL(t *testing.T) {
 	for name, set := range map[string]func(*session.Session) error{
 		"NUL in a value": func(s *session.Session) error { return s.Set("k", "a\x00b") },
 		"NUL in a key":   func(s *session.Session) error { return s.Set("k\x00", 1) },
+		"key not UTF-8":  func(s *session.Session) error { return s.Set("k\xff", 1) },
 	} {
 		_, err := m.Update(ctx, a.Session.ID, set)
 		if !errors.Is(err, session.ErrInvalidData) {

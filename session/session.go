@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is the application's view of a server-side session. A Session
@@ -72,7 +73,8 @@ func Get[T any](s *Session, key string) (T, bool, error) {
 
 // Set stores v, encoded as JSON, under key. It changes the snapshot only:
 // call it inside Manager.Update to persist. The size cap is checked when the
-// session is written.
+// session is written. A key with a NUL or that is not UTF-8, or a value
+// holding a NUL or an unpaired surrogate, is ErrInvalidData.
 func (s *Session) Set(key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -80,8 +82,10 @@ func (s *Session) Set(key string, v any) error {
 	}
 	// PostgreSQL's jsonb cannot hold U+0000 or an unpaired surrogate;
 	// refuse them here so every backend behaves the same rather than one
-	// failing at write time (as a store failure).
-	if !jsonbSafe(raw) || strings.ContainsRune(key, 0) {
+	// failing at write time (as a store failure). A key that is not UTF-8
+	// would be stored as it is by one backend and with U+FFFD in place of
+	// its bad bytes by another (where two such keys then collide).
+	if !jsonbSafe(raw) || strings.ContainsRune(key, 0) || !utf8.ValidString(key) {
 		return fmt.Errorf("app data %q: %w", key, ErrInvalidData)
 	}
 	if s.data == nil {
