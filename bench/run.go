@@ -429,7 +429,8 @@ type sessiondServer struct {
 
 // startSessiond starts `sessiond serve` on storeURL, pinned, with limits so
 // high that no request is throttled (the limiters still run), signup on,
-// a service client to mint sessions with, and a master key of its own.
+// a service client to mint sessions with, and the master key of every
+// sessiond the bench runs on that store.
 func (b *bench) startSessiond(ctx context.Context, st, storeURL string) (*sessiondServer, error) {
 	return b.startSessiondNamed(ctx, st, st, storeURL)
 }
