@@ -144,11 +144,21 @@ func TestHashQueueRoundRobin(t *testing.T) {
 	for _, h := range held {
 		h.release()
 	}
+	// A grant is seen when its caller's goroutine reports it, which may
+	// be late: release a slot only once every slot's holder has reported,
+	// so that the order seen is the order granted (up to the two slots
+	// granted at once), however the goroutines are scheduled.
+	const total = 2*attackers + 1
 	var order []string
-	for range 2*attackers + 1 {
-		gr := g.next()
-		order = append(order, gr.key)
-		gr.release()
+	held = held[:0]
+	for len(order) < total || len(held) > 0 {
+		for len(held) < slots && len(order) < total {
+			gr := g.next()
+			order = append(order, gr.key)
+			held = append(held, gr)
+		}
+		held[0].release()
+		held = held[1:]
 	}
 	pos := -1
 	for i, k := range order {
