@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/session/sessiontest"
 	"github.com/sessiond/sessiond/store/boltstore"
 )
 
@@ -114,5 +116,49 @@ func TestLegacyRecordsAreReadAndRewritten(t *testing.T) {
 		!again.RotatedAt.Equal(now) || again.UserAgent != want.UserAgent || string(again.Claims["org"]) != `{"id":9}` ||
 		string(again.Data["cart"]) != `[1,2,"<b>"]` || again.Version != 4 {
 		t.Fatalf("the rotated record lost or garbled fields: %+v", again)
+	}
+}
+
+// TestUnencodableRecordChangesNothing: a record the store cannot write
+// (app data that is not JSON, a time past year 9999) is refused as the
+// caller's fault, not as a store failure, and changes nothing stored.
+func TestUnencodableRecordChangesNothing(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		bad  func(r *session.Record)
+	}{
+		{"data not JSON", func(r *session.Record) { r.Data = map[string]json.RawMessage{"k": json.RawMessage("{nope")} }},
+		{"claim not JSON", func(r *session.Record) { r.Claims = map[string]json.RawMessage{"k": json.RawMessage("")} }},
+		{"time after year 9999", func(r *session.Record) { r.AbsExpiresAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t, t.TempDir())
+			good := sessiontest.NewRecord("alice", 0)
+			if err := s.Create(ctx, good); err != nil {
+				t.Fatal(err)
+			}
+			before, err := s.Get(ctx, good.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh := sessiontest.NewRecord("alice", time.Second)
+			tc.bad(fresh)
+			if err := s.Create(ctx, fresh); err == nil || errors.Is(err, session.ErrStore) {
+				t.Errorf("Create = %v, want an error that is not ErrStore", err)
+			}
+			if _, err := s.Get(ctx, fresh.ID); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("the refused session was stored: %v", err)
+			}
+			changed := *good
+			tc.bad(&changed)
+			if err := s.Update(ctx, &changed); err == nil || errors.Is(err, session.ErrStore) {
+				t.Errorf("Update = %v, want an error that is not ErrStore", err)
+			}
+			got, err := s.Get(ctx, good.ID)
+			if err != nil || !reflect.DeepEqual(got, before) {
+				t.Errorf("the stored session changed:\n%+v\nwas\n%+v (%v)", got, before, err)
+			}
+		})
 	}
 }
